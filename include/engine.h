@@ -1,0 +1,296 @@
+/*
+ * engine.h - the shared-memory cache engine: public API.
+ *
+ * The engine keeps every byte of the cache (items, hash table, slab pages,
+ * LRU lists, statistics) in one shared memory region. The master process
+ * creates the region with engine_create() before fork(); every forked worker
+ * then calls engine_worker_attach() to claim a worker slot, and performs
+ * cache operations through that handle. Nothing returned by the engine points
+ * into the region after the call returns: values are copied out under the
+ * bucket lock (engine_get_fn callbacks), so a process holds no item
+ * reference between calls, and a process that dies holds nothing but,
+ * perhaps, the locks it was inside of (see recover.h).
+ *
+ * Large values are written in place: engine_alloc() reserves an item for
+ * `nbytes` of value, the caller fills it with engine_alloc_write() as bytes
+ * arrive from the network, then engine_alloc_store() links it (set/add/...)
+ * or engine_alloc_release() drops it. A worker that dies between the two
+ * leaks nothing: engine_worker_reap() frees what its slot had allocated.
+ *
+ * All functions are safe to call from many processes at once.
+ */
+#ifndef SHMC_ENGINE_H
+#define SHMC_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ENGINE_KEY_MAX 250
+#define ENGINE_MAX_SLOTS 256        /* worker slots (slot 0 is the master's) */
+#define ENGINE_MAX_CLASSES 64
+#define ENGINE_RELTIME_MAX 2592000  /* exptime up to 30 days is relative */
+
+/* Configuration fixed when the region is created. */
+struct engine_config {
+    size_t mem_limit;        /* bytes of slab pages allowed (-m) */
+    size_t mem_reserve;      /* bytes of slab pages reserved in the region
+                                (>= mem_limit; cache_memlimit may grow up to it) */
+    double factor;           /* class growth factor (-f), > 1.0 */
+    unsigned min_chunk;      /* minimum space for key+value (-n) */
+    size_t item_size_max;    /* largest value+key accepted (-I) */
+    size_t slab_chunk_max;   /* largest chunk; bigger items are chained
+                                (0 = page size / 2) */
+    int hashpower;           /* log2 of bucket count; 0 = sized from memory */
+    int use_cas;             /* 0 disables CAS (-C) */
+    int evict;               /* 0 = -M: fail with out of memory instead */
+};
+
+void engine_config_defaults(struct engine_config *cfg);
+
+/* Clock: returns the current unix time in seconds. Injectable for tests. */
+typedef time_t (*engine_clock_fn)(void *arg);
+
+struct engine;          /* per-process handle on a region */
+struct engine_worker;   /* per-process handle on one worker slot */
+
+/* Creates a new region (memfd, MAP_SHARED) sized for cfg.
+ * Returns NULL and sets *err to a static message on failure. */
+struct engine *engine_create(const struct engine_config *cfg, const char **err);
+
+/* Opens an existing region from a memfd or file descriptor (validates the
+ * header magic, version and sizes). Returns NULL and *err on failure. */
+struct engine *engine_attach_fd(int fd, const char **err);
+
+/* File descriptor of the region (to pass to exec'd processes). */
+int engine_fd(const struct engine *e);
+
+void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
+time_t engine_now(const struct engine *e);
+
+/* Unmaps the region in this process (the region lives while any process
+ * maps it or holds its fd). */
+void engine_close(struct engine *e);
+
+/* Claims a free worker slot for process `pid`. Returns NULL when every slot
+ * is in use. Slot 0 is reserved: engine_master() returns it. */
+struct engine_worker *engine_worker_attach(struct engine *e, int pid);
+struct engine_worker *engine_master(struct engine *e);
+int engine_worker_slot(const struct engine_worker *w);
+/* Releases a slot held by a worker that exits cleanly. */
+void engine_worker_detach(struct engine_worker *w);
+/* Master side: the process that held `slot` is dead. Repairs every lock it
+ * held, frees items it had allocated but not stored, clears its journal and
+ * frees the slot. Statistics of the slot are kept (folded into the totals).
+ * Returns the number of repairs performed (0 = the process held nothing). */
+int engine_worker_reap(struct engine *e, int slot);
+
+/* ---- operations ---------------------------------------------------- */
+
+enum engine_status {
+    ENGINE_OK = 0,
+    ENGINE_STORED,
+    ENGINE_NOT_STORED,
+    ENGINE_EXISTS,
+    ENGINE_NOT_FOUND,
+    ENGINE_TOO_LARGE,
+    ENGINE_NO_MEMORY,
+    ENGINE_NON_NUMERIC,     /* incr/decr on a non-numeric value */
+    ENGINE_DELTA_BADVAL,    /* incr/decr: value too long to be a number */
+    ENGINE_BAD_KEY,         /* empty or longer than ENGINE_KEY_MAX */
+    ENGINE_ERROR,           /* internal failure (lock unrecoverable) */
+};
+
+enum engine_store_op {
+    ENGINE_SET = 0, ENGINE_ADD, ENGINE_REPLACE, ENGINE_APPEND,
+    ENGINE_PREPEND, ENGINE_CAS,
+};
+
+/* Converts a protocol exptime (memcached's rule: 0 never, <= 30 days
+ * relative, larger absolute unix time, negative already expired) into the
+ * engine's absolute form. */
+uint32_t engine_exptime(const struct engine *e, int64_t exptime);
+
+/* What a get callback sees. `value` is only valid during the callback; copy
+ * it with engine_value_copy(). */
+struct engine_item_info {
+    const char *key;
+    size_t nkey;
+    uint32_t flags;
+    uint32_t nbytes;       /* value length */
+    uint64_t cas;
+    uint32_t exptime;      /* absolute unix time, 0 = never */
+    const void *value;     /* opaque: pass to engine_value_copy() */
+};
+typedef void (*engine_get_fn)(void *arg, const struct engine_item_info *info);
+/* Copies `len` bytes of the value starting at `off` into dst. */
+void engine_value_copy(const struct engine_item_info *info, size_t off,
+                       size_t len, void *dst);
+
+/* get/gets: on a hit calls fn under the bucket lock and returns ENGINE_OK;
+ * ENGINE_NOT_FOUND on a miss (expired and flushed items are misses). */
+enum engine_status engine_get(struct engine_worker *w, const char *key,
+                              size_t nkey, engine_get_fn fn, void *arg);
+/* gat/gats: like engine_get, and sets the new exptime (engine form). */
+enum engine_status engine_gat(struct engine_worker *w, const char *key,
+                              size_t nkey, uint32_t exptime,
+                              engine_get_fn fn, void *arg);
+/* touch: ENGINE_OK (touched) or ENGINE_NOT_FOUND. */
+enum engine_status engine_touch(struct engine_worker *w, const char *key,
+                                size_t nkey, uint32_t exptime);
+/* delete: ENGINE_OK or ENGINE_NOT_FOUND. */
+enum engine_status engine_delete(struct engine_worker *w, const char *key,
+                                 size_t nkey);
+
+/* Store in one call (value contiguous). cas_in is used by ENGINE_CAS only.
+ * Returns STORED / NOT_STORED / EXISTS / NOT_FOUND / TOO_LARGE / NO_MEMORY.
+ * *cas_out (may be NULL) receives the new item's CAS unique. */
+enum engine_status engine_store(struct engine_worker *w,
+                                enum engine_store_op op, const char *key,
+                                size_t nkey, uint32_t flags, uint32_t exptime,
+                                const void *value, size_t nbytes,
+                                uint64_t cas_in, uint64_t *cas_out);
+
+/* Store in three steps, for values that arrive in pieces. */
+struct engine_alloc {
+    uint32_t ref;          /* engine internal */
+    uint32_t nbytes;
+    size_t written;
+};
+/* Reserves an item for key + nbytes of value. TOO_LARGE, NO_MEMORY or OK. */
+enum engine_status engine_alloc(struct engine_worker *w, const char *key,
+                                size_t nkey, uint32_t flags, uint32_t exptime,
+                                size_t nbytes, struct engine_alloc *a);
+/* Appends len bytes of value (the total must not exceed nbytes). */
+void engine_alloc_write(struct engine_worker *w, struct engine_alloc *a,
+                        const void *data, size_t len);
+/* Links the filled item per op; the allocation is consumed either way. */
+enum engine_status engine_alloc_store(struct engine_worker *w,
+                                      struct engine_alloc *a,
+                                      enum engine_store_op op,
+                                      uint64_t cas_in, uint64_t *cas_out);
+/* Drops an allocation that will not be stored. */
+void engine_alloc_release(struct engine_worker *w, struct engine_alloc *a);
+
+/* incr/decr: 64-bit unsigned, incr wraps, decr stops at 0.
+ * ENGINE_OK with *result, ENGINE_NOT_FOUND, ENGINE_NON_NUMERIC,
+ * ENGINE_NO_MEMORY. *cas_out (may be NULL) receives the new CAS. */
+enum engine_status engine_delta(struct engine_worker *w, const char *key,
+                                size_t nkey, int incr, uint64_t delta,
+                                uint64_t *result, uint64_t *cas_out);
+
+/* flush_all: invalidates every item stored before now + delay (delay <= 0:
+ * now). `when` uses memcached's exptime rule when > 0. */
+void engine_flush(struct engine_worker *w, int64_t when);
+
+/* Changes the memory limit (bytes). Growing is allowed up to the reserve;
+ * shrinking stops new pages from being handed out. Returns 0 or -1. */
+int engine_set_mem_limit(struct engine *e, size_t bytes);
+
+/* Reclaims up to `budget` expired or flushed items across classes (the
+ * background sweep). Returns the number reclaimed. */
+unsigned engine_sweep(struct engine_worker *w, unsigned budget);
+
+/* ---- statistics ----------------------------------------------------- */
+
+/* Counters per worker slot, summed when read. The server adds its own
+ * (connections, bytes) through engine_worker_counters(). */
+#define ENGINE_COUNTERS(X) \
+    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(get_hits) \
+    X(get_misses) X(get_expired) X(get_flushed) X(delete_misses) \
+    X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \
+    X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) \
+    X(store_too_large) X(store_no_memory) X(auth_cmds) X(auth_errors) \
+    X(bytes_read) X(bytes_written) X(curr_connections) \
+    X(total_connections) X(rejected_connections) X(conn_yields) \
+    X(listen_disabled_num) X(cmd_meta) X(cmd_other)
+
+struct engine_counters {
+#define X(name) uint64_t name;
+    ENGINE_COUNTERS(X)
+#undef X
+};
+
+/* Per-class counters kept per slot. */
+#define ENGINE_CLASS_COUNTERS(X) \
+    X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
+    X(cas_hits) X(cas_badval) X(touch_hits)
+
+struct engine_class_counters {
+#define X(name) uint64_t name;
+    ENGINE_CLASS_COUNTERS(X)
+#undef X
+};
+
+/* The calling worker's own counter slot (writable, single writer). */
+struct engine_counters *engine_worker_counters(struct engine_worker *w);
+
+/* Global figures (summed over slots and classes). */
+struct engine_stats {
+    struct engine_counters c;
+    uint64_t curr_items, total_items, bytes, evictions, reclaimed,
+             expired_unfetched, evicted_unfetched, evicted_active,
+             crawler_reclaimed, slabs_moved, lock_repairs, slot_reaps;
+    uint64_t limit_maxbytes, total_malloced, hash_bytes;
+    unsigned hash_power_level, active_slabs, slab_classes;
+    int hash_is_expanding;
+};
+void engine_stats(struct engine *e, struct engine_stats *st);
+/* stats reset: zeroes counters (not items or memory figures). */
+void engine_stats_reset(struct engine *e);
+
+struct engine_class_stats {
+    unsigned id;
+    unsigned chunk_size, chunks_per_page;
+    uint64_t total_pages, total_chunks, used_chunks, free_chunks;
+    uint64_t curr_items, requested_bytes;   /* items: key + value bytes */
+    uint64_t evicted, evicted_nonzero, evicted_time, outofmemory,
+             reclaimed, expired_unfetched, evicted_unfetched, crawler_reclaimed;
+    uint64_t oldest_age;                      /* seconds since tail access */
+    struct engine_class_counters c;
+};
+/* Number of classes; fills st for class id 1..n (returns 0 if unused). */
+unsigned engine_class_count(struct engine *e);
+int engine_class_stats(struct engine *e, unsigned id,
+                       struct engine_class_stats *st);
+
+/* stats sizes: calls fn(arg, size, count) for each 32-byte size bucket with
+ * items (size = item total size rounded up). */
+void engine_sizes(struct engine *e,
+                  void (*fn)(void *arg, unsigned size, uint64_t count),
+                  void *arg);
+
+/* stats cachedump: up to limit (0 = all, capped at 2 MB of output by the
+ * caller) items of class id, most recent first. */
+void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
+                      void (*fn)(void *arg, const char *key, size_t nkey,
+                                 uint32_t nbytes, uint32_t exptime),
+                      void *arg);
+
+/* A block in the region the master publishes for every worker's stats:
+ * plain fields, written by the master only. */
+struct engine_server_info {
+    int64_t started;           /* unix time the region was created */
+    int32_t master_pid;
+    uint32_t workers;          /* workers currently configured (-t) */
+    uint64_t worker_restarts;  /* workers replaced after dying */
+    uint64_t worker_crashes;   /* of those, deaths by signal or exit != 0 */
+    uint64_t reloads;          /* SIGHUP reloads applied */
+    uint64_t reload_failures;  /* SIGHUP reloads rejected (bad config) */
+};
+struct engine_server_info *engine_server_info(struct engine *e);
+
+/* Settings as the region was built (for stats settings). */
+const struct engine_config *engine_config(const struct engine *e);
+unsigned engine_hashpower(const struct engine *e);
+
+/* ---- invariants (tests) -------------------------------------------- */
+
+/* Checks every invariant of the region while holding every lock:
+ * each hashed item is linked on exactly one LRU, each LRU item is hashed,
+ * free lists hold only free chunks, per-class counts add up, every chunk
+ * of every carved page is exactly one of free / allocated / linked / chained.
+ * Returns 0, or -1 with a message in buf. */
+int engine_check(struct engine *e, char *buf, size_t buflen);
+
+#endif

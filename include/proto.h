@@ -1,0 +1,66 @@
+/*
+ * proto.h - the protocol layer between a connection and the engine.
+ *
+ * A connection owns one struct proto_conn. The worker feeds it the bytes it
+ * has read; proto_feed() parses complete requests, runs them against the
+ * engine, and appends replies to the output buffer. It consumes what it has
+ * used: a partial command line is left in the input for the next call, while
+ * value data of a storage command is streamed straight into the engine's
+ * allocation as it arrives, so the input buffer never has to hold a whole
+ * value. Parsing (bytes -> struct request) and dispatch (command table ->
+ * handler) are separate inside the text protocol module.
+ *
+ * The protocol layer never touches sockets: it is testable with plain
+ * buffers, and the same code serves every worker.
+ */
+#ifndef SHMC_PROTO_H
+#define SHMC_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct engine;
+struct engine_worker;
+struct settings;
+
+/* What the protocol layer needs from the server around it. */
+struct proto_env {
+    struct engine *engine;
+    struct engine_worker *worker;
+    const struct settings *settings;
+    /* "shutdown" command (only honoured with -A): asks the master to stop.
+     * graceful is 1 for "shutdown graceful". */
+    void (*shutdown)(void *arg, int graceful);
+    /* "verbosity N" */
+    void (*set_verbosity)(void *arg, int level);
+    void *arg;
+    /* max length of a command line without newline before the connection
+     * is closed (memcached: 2048); get/gets lines may be longer, up to
+     * line_max_get */
+    size_t line_max;
+    size_t line_max_get;
+};
+
+/* Flags returned by proto_feed. */
+enum {
+    PROTO_CLOSE = 1,        /* close after writing what is in out */
+    PROTO_YIELD = 2,        /* reqs_per_event reached: more may be parsable */
+};
+
+struct proto_conn;
+
+/* Returns NULL on allocation failure. */
+struct proto_conn *proto_conn_new(const struct proto_env *env);
+/* Frees the state and releases any half-received value allocation. */
+void proto_conn_free(struct proto_conn *pc);
+
+/* Consumes requests from in[0..len), appending replies to out, until the
+ * input is exhausted, a command line is incomplete, reqs_per_event requests
+ * were served (PROTO_YIELD), or the connection must close (PROTO_CLOSE).
+ * Returns the number of input bytes consumed; *flags gets PROTO_* bits. */
+size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
+                  struct buf *out, int *flags);
+
+#endif

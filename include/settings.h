@@ -1,0 +1,87 @@
+/*
+ * settings.h - the server's configuration: memcached's command line, the
+ * --config file, and validation.
+ *
+ * settings_defaults() fills memcached 1.6's defaults (except the listen
+ * address, 127.0.0.1). settings_parse_args() applies argv over it; a config
+ * file named by --config is read first and the command line wins over it
+ * (settings_load() does both in that order). Parsing never exits: it returns
+ * -1 with a message in err. The master keeps one struct settings; a SIGHUP
+ * builds a new one with settings_load() and swaps it in only if valid.
+ * Workers get the master's copy through fork().
+ */
+#ifndef SHMC_SETTINGS_H
+#define SHMC_SETTINGS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define SETTINGS_MAX_LISTEN 16
+
+struct settings {
+    /* network */
+    int port;                  /* -p, 11211 */
+    int udpport;               /* -U, only 0 accepted (UDP off) */
+    char socketpath[108];      /* -s */
+    int access_mask;           /* -a, 0700 */
+    char listen[SETTINGS_MAX_LISTEN][64]; /* -l (comma separated, host[:port]) */
+    int nlisten;               /* 0 = 127.0.0.1 */
+    int backlog;               /* -b, 1024 */
+    int maxconns;              /* -c, 1024: total over all workers */
+    int maxconns_fast;         /* -o maxconns_fast, 1 */
+    int idle_timeout;          /* -o idle_timeout, 0 = off (seconds) */
+    int reqs_per_event;        /* -R, 20 */
+    int read_buf_max;          /* -o read_buf_size: max line (bytes), 2048 key line */
+    int proto;                 /* -B: 0 auto, 1 ascii, 2 binary */
+    /* process */
+    int daemonize;             /* -d */
+    char username[64];         /* -u */
+    char pidfile[256];         /* -P */
+    int maxcore;               /* -r */
+    int lock_memory;           /* -k */
+    int verbose;               /* -v count */
+    int threads;               /* -t, default: number of CPUs */
+    int relaxed_privileges;    /* -o relaxed_privileges */
+    int enable_shutdown;       /* -A */
+    int enable_flush;          /* -F disables (0) */
+    int disable_cas;           /* -C */
+    int evict_to_free;         /* -M disables (0) */
+    /* memory */
+    size_t maxbytes;           /* -m in bytes, 64 MB */
+    size_t mem_reserve;        /* -o memory_reserve: max for cache_memlimit (bytes) */
+    double factor;             /* -f, 1.25 */
+    int chunk_size;            /* -n, 48 */
+    size_t item_size_max;      /* -I, 1 MB */
+    size_t slab_chunk_max;     /* -o slab_chunk_max, page/2 */
+    int hashpower;             /* -o hashpower, 0 = auto */
+    int lru_crawler;           /* -o no_lru_crawler clears */
+    int lru_maintainer;        /* -o no_lru_maintainer clears */
+    int stat_key_prefix;       /* -D char, ':' */
+    int detail_enabled;
+    int tail_repair_time;
+    /* shmcached */
+    char config_file[256];     /* --config */
+    int worker_restart_backoff_ms; /* -o worker_backoff_ms, 100 */
+};
+
+void settings_defaults(struct settings *s);
+
+/* Applies argv (argv[0] skipped) to s. Returns 0, 1 if -h/-V was handled
+ * (text printed to out), or -1 with a message in err. */
+int settings_parse_args(struct settings *s, int argc, char **argv,
+                        FILE *out, char *err, size_t errlen);
+
+/* Reads a config file ("name = value" lines, '#' comments) into s.
+ * Returns 0 or -1 with a message in err (file, line and reason). */
+int settings_parse_file(struct settings *s, const char *path,
+                        char *err, size_t errlen);
+
+/* defaults, then the --config file named in argv (if any), then argv.
+ * Returns 0, 1 (-h/-V handled) or -1 with err. */
+int settings_load(struct settings *s, int argc, char **argv, FILE *out,
+                  char *err, size_t errlen);
+
+/* Cross-field checks (ranges, -I against -m, ...). 0 or -1 with err. */
+int settings_validate(const struct settings *s, char *err, size_t errlen);
+
+#endif
