@@ -1,0 +1,357 @@
+"""Black-box test harness for shmcached (and, for validation, memcached).
+
+* SHMC_SERVER selects the server binary (default: build/shmcached relative
+  to the repository root).  When its basename is "memcached", "-u root" is
+  added automatically (memcached refuses to run as root without it).
+* Server: picks a free 127.0.0.1 port, starts the binary with
+  "-p PORT -l 127.0.0.1 -U 0" + extra args, waits (<= 10 s) until it accepts
+  connections, and stops it by PID (SIGTERM, then SIGKILL).  Every started
+  server is also registered with atexit, so it is stopped even when a test
+  crashes.
+* RawClient: raw-socket client (send bytes, read until a terminator, with a
+  timeout).
+* TestRunner: a tiny runner printing "PASS name" / "FAIL name" lines and a
+  final "N passed, N failed" line; exit status is non-zero on any failure.
+"""
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+def server_binary():
+    path = os.environ.get("SHMC_SERVER", "build/shmcached")
+    if not os.path.isabs(path) and os.sep in path:
+        path = os.path.join(REPO_ROOT, path)
+    return path
+
+
+def is_memcached(binary=None):
+    return os.path.basename(binary or server_binary()) == "memcached"
+
+
+def is_shmcached(binary=None):
+    return os.path.basename(binary or server_binary()) == "shmcached"
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+_live_servers = []
+
+
+def _stop_all():
+    for srv in list(_live_servers):
+        srv.stop()
+
+
+atexit.register(_stop_all)
+
+
+class Server(object):
+    """One server process; use as a context manager or call start()/stop()."""
+
+    def __init__(self, extra_args=(), binary=None):
+        self.binary = binary or server_binary()
+        self.extra_args = list(extra_args)
+        self.port = None
+        self.proc = None
+        self.logfile = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def argv(self):
+        args = [self.binary, "-p", str(self.port), "-l", "127.0.0.1", "-U", "0"]
+        if is_memcached(self.binary) and os.geteuid() == 0 \
+                and "-u" not in self.extra_args:
+            args += ["-u", "root"]
+        return args + self.extra_args
+
+    def start(self):
+        if not os.path.exists(self.binary):
+            raise RuntimeError("server binary not found: %s" % self.binary)
+        last_err = None
+        for _attempt in range(3):  # retry if another process took the port
+            self.port = free_port()
+            self.logfile = open(os.devnull, "wb")
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=self.logfile,
+                                         stderr=self.logfile,
+                                         cwd=REPO_ROOT)
+            _live_servers.append(self)
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    last_err = "server exited with status %s" % self.proc.returncode
+                    break
+                try:
+                    c = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+                    c.close()
+                    return self
+                except OSError as e:
+                    last_err = str(e)
+                    time.sleep(0.05)
+            else:
+                last_err = "server did not accept connections within %.0fs" % START_TIMEOUT
+            self.stop()
+        raise RuntimeError("could not start %s: %s" % (" ".join(self.argv()), last_err))
+
+    def stop(self):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    pass
+        if self.logfile is not None:
+            self.logfile.close()
+            self.logfile = None
+        if self in _live_servers:
+            _live_servers.remove(self)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def child_pids(pid):
+    """PIDs of the direct child processes of pid (via /proc)."""
+    kids = []
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+        return kids
+    except OSError:
+        pass
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                data = f.read()
+            ppid = int(data[data.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(entry))
+    return kids
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RawClient(object):
+    """A telnet-like raw socket client."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out; have %r" % self.buf[:300])
+        self.sock.settimeout(remaining)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionClosed("connection closed; have %r" % self.buf[:300])
+        self.buf += chunk
+
+    def read_until(self, terminator, timeout=None):
+        """Return everything up to and including terminator."""
+        if isinstance(terminator, str):
+            terminator = terminator.encode()
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            i = self.buf.find(terminator)
+            if i >= 0:
+                out = self.buf[:i + len(terminator)]
+                self.buf = self.buf[i + len(terminator):]
+                return out
+            self._fill(deadline)
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_line(self, timeout=None):
+        return self.read_until(b"\r\n", timeout)
+
+    def cmd(self, data, terminator=b"\r\n", timeout=None):
+        """Send data, return the reply up to terminator (decoded str)."""
+        self.send(data)
+        return self.read_until(terminator, timeout).decode("latin-1")
+
+    def read_available(self, wait=0.3):
+        """Return whatever arrives within `wait` seconds (may be b"")."""
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                self._fill(deadline)
+        except (socket.timeout, ConnectionClosed):
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def is_closed(self, timeout=2.0):
+        """True when the peer closes the connection within timeout.
+
+        Data that arrives first is discarded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            if not chunk:
+                return True
+        return False
+
+    def stats(self, sub=""):
+        line = "stats %s\r\n" % sub if sub else "stats\r\n"
+        data = self.cmd(line, b"END\r\n")
+        out = {}
+        for l in data.split("\r\n"):
+            if l.startswith("STAT "):
+                parts = l.split(" ", 2)
+                out[parts[1]] = parts[2] if len(parts) > 2 else ""
+        return out
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def eq(actual, expected, msg=""):
+    if actual != expected:
+        raise TestFailure("%sexpected %r, got %r"
+                          % (msg + ": " if msg else "", expected, actual))
+
+
+class TestRunner(object):
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failures = []
+
+    def run(self, name, fn, *args):
+        t0 = time.monotonic()
+        try:
+            r = fn(*args)
+        except SkipTest as e:
+            self.skipped += 1
+            print("SKIP %s (%s)" % (name, e))
+            sys.stdout.flush()
+            return
+        except Exception as e:  # noqa: B902 - report everything
+            self.failed += 1
+            self.failures.append(name)
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+            tb = traceback.format_exc().rstrip().splitlines()
+            for l in tb[-6:]:
+                print("     | " + l)
+            sys.stdout.flush()
+            return
+        self.passed += 1
+        print("PASS %s (%.2fs)" % (name, time.monotonic() - t0))
+        sys.stdout.flush()
+        return r
+
+    def finish(self):
+        _stop_all()
+        if self.failures:
+            print("failed tests: " + ", ".join(self.failures))
+        if self.skipped:
+            print("%d skipped" % self.skipped)
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.stdout.flush()
+        sys.exit(1 if self.failed else 0)
+
+
+class SkipTest(Exception):
+    pass
+
+
+def run_tests(title, tests, server_factory=None):
+    """Run [(name, fn)] pairs; if server_factory is given, each fn receives
+    the object it returns."""
+    runner = TestRunner(title)
+    print("== %s (server: %s)" % (title, server_binary()))
+    sys.stdout.flush()
+    for name, fn in tests:
+        runner.run(name, fn)
+    runner.finish()
