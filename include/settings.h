@@ -62,6 +62,11 @@ struct settings {
     /* shmcached */
     char config_file[256];     /* --config */
     int worker_restart_backoff_ms; /* -o worker_backoff_ms, 100 */
+    int dump_enabled;          /* -X clears: stats cachedump off */
+    int large_pages;           /* -L: accepted, no effect (logged) */
+    size_t read_buf_mem_limit; /* -o read_buf_mem_limit (MB on input), bytes
+                                  of connection buffers per server, 0 = no
+                                  limit; each worker gets an equal share */
 };
 
 void settings_defaults(struct settings *s);
