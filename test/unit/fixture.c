@@ -1,0 +1,99 @@
+/*
+ * fixture.c - see fixture.h.
+ */
+#include "fixture.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+static time_t fake_clock(void *arg)
+{
+    return *(time_t *)arg;
+}
+
+int fixture_open(struct fixture *f, size_t mb,
+                 void (*adjust)(struct engine_config *cfg))
+{
+    struct engine_config cfg;
+    const char *err = NULL;
+    engine_config_defaults(&cfg);
+    cfg.mem_limit = mb << 20;
+    cfg.hashpower = 16;
+    if (adjust)
+        adjust(&cfg);
+    memset(f, 0, sizeof(*f));
+    f->now = 1700000000;
+    f->e = engine_create(&cfg, &err);
+    if (f->e == NULL) {
+        fprintf(stderr, "engine_create: %s\n", err);
+        return -1;
+    }
+    engine_set_clock(f->e, fake_clock, &f->now);
+    f->w = engine_worker_attach(f->e, getpid());
+    return f->w ? 0 : -1;
+}
+
+void fixture_close(struct fixture *f)
+{
+    if (f->w)
+        engine_worker_detach(f->w);
+    engine_close(f->e);
+    memset(f, 0, sizeof(*f));
+}
+
+enum engine_status fx_store(struct fixture *f, enum engine_store_op op,
+                            const char *key, const char *val,
+                            uint32_t flags, int64_t exptime)
+{
+    return engine_store(f->w, op, key, strlen(key), flags,
+                        engine_exptime(f->e, exptime), val, strlen(val), 0,
+                        NULL);
+}
+
+struct getbuf {
+    char *buf;
+    size_t cap;
+    uint32_t flags;
+    uint64_t cas;
+};
+
+static void copy_cb(void *arg, const struct engine_item_info *info)
+{
+    struct getbuf *g = arg;
+    size_t n = info->nbytes < g->cap - 1 ? info->nbytes : g->cap - 1;
+    engine_value_copy(info, 0, n, g->buf);
+    g->buf[n] = '\0';
+    g->flags = info->flags;
+    g->cas = info->cas;
+}
+
+enum engine_status fx_get(struct fixture *f, const char *key, char *buf,
+                          size_t cap, uint32_t *flags, uint64_t *cas)
+{
+    struct getbuf g = { buf, cap, 0, 0 };
+    buf[0] = '\0';
+    enum engine_status st = engine_get(f->w, key, strlen(key), copy_cb, &g);
+    if (flags)
+        *flags = g.flags;
+    if (cas)
+        *cas = g.cas;
+    return st;
+}
+
+int fx_has(struct fixture *f, const char *key)
+{
+    char b[8];
+    return fx_get(f, key, b, sizeof(b), NULL, NULL) == ENGINE_OK;
+}
+
+void fx_check(struct fixture *f)
+{
+    char msg[256] = "";
+    int rc = engine_check(f->e, msg, sizeof(msg));
+    if (rc != 0)
+        fprintf(stderr, "\n  engine_check: %s\n", msg);
+    CU_ASSERT_EQUAL(rc, 0);
+}

@@ -1,0 +1,39 @@
+/*
+ * fixture.h - helpers shared by the engine suites: an engine with a fake
+ * clock, and value helpers.
+ */
+#ifndef SHMC_TEST_FIXTURE_H
+#define SHMC_TEST_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+
+struct fixture {
+    struct engine *e;
+    struct engine_worker *w;
+    time_t now;
+};
+
+/* Creates an engine of mb megabytes (other settings: defaults, then the
+ * optional adjust callback) with a fake clock starting at a fixed time. */
+int fixture_open(struct fixture *f, size_t mb,
+                 void (*adjust)(struct engine_config *cfg));
+void fixture_close(struct fixture *f);
+
+/* Stores with op; returns the engine status. */
+enum engine_status fx_store(struct fixture *f, enum engine_store_op op,
+                            const char *key, const char *val,
+                            uint32_t flags, int64_t exptime);
+/* Gets key into buf (NUL-terminated, up to cap-1 bytes). Returns status;
+ * *flags and *cas receive the item's. */
+enum engine_status fx_get(struct fixture *f, const char *key, char *buf,
+                          size_t cap, uint32_t *flags, uint64_t *cas);
+/* 1 if key is present. */
+int fx_has(struct fixture *f, const char *key);
+/* engine_check(); CU assertion with its message on failure. */
+void fx_check(struct fixture *f);
+
+#endif
