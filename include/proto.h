@@ -41,6 +41,11 @@ struct proto_env {
      * line_max_get */
     size_t line_max;
     size_t line_max_get;
+    /* "stats conns": appends one block of "STAT <fd>:<field> <value>\r\n"
+     * lines per connection of this worker (addr, listen_addr, state,
+     * secs_since_last_cmd), as memcached does; the protocol layer knows no
+     * sockets. NULL: the reply is just END. */
+    void (*conns)(void *arg, struct buf *out);
 };
 
 /* Flags returned by proto_feed. */

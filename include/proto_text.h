@@ -1,0 +1,59 @@
+/*
+ * proto_text.h - internals shared by the text protocol modules
+ * (proto_text.c: parser + command table, proto_stats.c: the stats family).
+ *
+ * Not a public interface: the server only sees proto.h. A request line is
+ * tokenized in place, without copying or allocation: a token is a pointer
+ * into the caller's input and a length, and stays valid only while that
+ * input does (for the duration of one handler call).
+ */
+#ifndef SHMC_PROTO_TEXT_H
+#define SHMC_PROTO_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* memcached: a command line holds at most 23 tokens; the rest of a longer
+ * line is kept unparsed (get keys are then scanned from it in batches). */
+#define PROTO_MAX_TOKENS 23
+#define PROTO_KEY_MAX 250
+
+struct proto_token {
+    const char *p;
+    size_t len;
+};
+
+/* A parsed command line. tok[0] is the command name. */
+struct request {
+    struct proto_token tok[PROTO_MAX_TOKENS];
+    size_t ntok;
+    /* When the line had more than PROTO_MAX_TOKENS tokens: the unparsed
+     * remainder [rest, end); rest is NULL otherwise. */
+    const char *rest;
+    const char *end;
+    int noreply;            /* set by handlers that honour "noreply" */
+};
+
+/* 1 when the token is exactly the NUL-free literal s. */
+static inline int proto_tok_eq(const struct proto_token *t, const char *s,
+                               size_t n)
+{
+    return t->len == n && memcmp(t->p, s, n) == 0;
+}
+#define PROTO_TOK_IS(t, lit) proto_tok_eq((t), lit, sizeof(lit) - 1)
+
+/* Number parsing with memcached's acceptance rules (strtoul/strtol on a
+ * 64-bit host: leading whitespace and a sign are accepted, the number must
+ * end at the token's end or at a whitespace character, a 64-bit overflow
+ * is an error, the result is then truncated to the target width; a negative
+ * value that wraps to a "negative" unsigned is refused). Return 1 on
+ * success with *out set, 0 on a malformed number. */
+int proto_strtoul32(const struct proto_token *t, uint32_t *out);
+int proto_strtol32(const struct proto_token *t, int32_t *out);
+int proto_strtoull(const struct proto_token *t, uint64_t *out);
+
+/* Writes the decimal form of v at dst (no NUL); returns the length (<=20). */
+size_t proto_u64toa(uint64_t v, char *dst);
+
+#endif
