@@ -1,0 +1,97 @@
+/*
+ * conn.h - one client connection inside a worker, and the set of them.
+ *
+ * A connection is a non-blocking socket with an input buffer, an output
+ * buffer, two libev io watchers and the protocol state (struct proto_conn).
+ * Bytes read are handed to proto_feed(); every reply of a batch is gathered
+ * in the output buffer and sent with one send() per batch.
+ *
+ * Flow control, per connection:
+ *  - reading stops while more than out_high bytes of output are unwritten
+ *    (the client is not reading its replies: backpressure), and while the
+ *    connection has yielded;
+ *  - PROTO_YIELD (reqs_per_event served) leaves the rest of the input
+ *    buffered and arms the write watcher, like memcached: the loop polls
+ *    every other connection before this one continues;
+ *  - PROTO_CLOSE, or EOF from the client, flushes the output, then closes.
+ *
+ * A struct conn_set holds what every connection of a worker shares (loop,
+ * protocol environment, counters, limits) and the list of live connections.
+ */
+#ifndef SHMC_CONN_H
+#define SHMC_CONN_H
+
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "buf.h"
+
+struct conn;
+struct engine_counters;
+struct logger;
+struct proto_env;
+struct proto_conn;
+
+struct conn_set {
+    struct ev_loop *loop;
+    const struct proto_env *env;
+    struct engine_counters *counters;   /* this worker's slot counters */
+    const struct logger *log;
+    size_t read_chunk;      /* bytes asked per read() */
+    size_t in_max;          /* input never grows past this (then close) */
+    size_t out_high;        /* stop reading above this much unsent output */
+    size_t buf_keep;        /* empty buffers larger than this are freed */
+    size_t mem_limit;       /* buffer bytes for all conns, 0 = no limit */
+    size_t mem_used;        /* sum of buffer capacities */
+    int draining;           /* graceful stop: no new connections */
+    /* called when a connection closes, before it is freed */
+    void (*on_close)(void *arg, struct conn *c);
+    void *arg;
+    struct conn *head;      /* live connections */
+    unsigned count;
+};
+
+struct conn {
+    struct conn_set *set;
+    int fd;
+    ev_io rio, wio;
+    struct buf in, out;
+    size_t out_off;         /* out[0..out_off) already sent */
+    struct proto_conn *pc;
+    ev_tstamp last_active;  /* last byte read or written */
+    unsigned yielded : 1;   /* input left to process after PROTO_YIELD */
+    unsigned closing : 1;   /* PROTO_CLOSE: close once output is sent */
+    unsigned eof : 1;       /* the client closed its side */
+    struct conn *prev, *next;
+};
+
+/* Initialises an empty set; limits get defaults the caller may change. */
+void conn_set_init(struct conn_set *set, struct ev_loop *loop,
+                   const struct proto_env *env,
+                   struct engine_counters *counters,
+                   const struct logger *log);
+
+/* Takes ownership of fd (a freshly accepted, non-blocking socket) and
+ * starts serving it. Counts curr_connections and total_connections.
+ * Returns the connection, or NULL (fd closed, error logged). */
+struct conn *conn_open(struct conn_set *set, int fd);
+
+/* Closes the socket, frees the protocol state and buffers, counts the
+ * connection out. c is invalid afterwards. */
+void conn_close(struct conn *c);
+
+/* Closes connections without traffic for idle_timeout seconds. Returns how
+ * many were closed. */
+unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
+                             double idle_timeout);
+
+/* Graceful stop: closes every connection with nothing buffered and no
+ * traffic for `quiet` seconds (so a value still arriving finishes).
+ * Returns the number of connections left. */
+unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet);
+
+/* Closes every connection at once. */
+void conn_set_close_all(struct conn_set *set);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * conn.c - client connections of a worker (see conn.h).
+ *
+ * Life of a connection: conn_open() starts the read watcher. Each readable
+ * event reads up to read_chunk bytes (a few times while the socket keeps
+ * filling the chunk), feeds the input to proto_feed(), and flushes what it
+ * produced with one send(). The write watcher is armed only while output is
+ * pending or the connection has yielded; the read watcher only while the
+ * connection may take more input (see conn_update()).
+ *
+ * Invariants:
+ *  - out[out_off..len) is unsent output; out_off == len means nothing is
+ *    pending, and both are then reset to 0;
+ *  - a connection is on set->head's list from conn_open() to conn_close(),
+ *    and counted in set->count and counters->curr_connections;
+ *  - set->mem_used is the sum of the capacities of every buffer of every
+ *    live connection (kept by the account_*() helpers);
+ *  - after conn_close(c) returns nothing touches c: every internal function
+ *    that may close returns -1, and callers stop at once.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "proto.h"
+
+#define READS_PER_EVENT 4
+
+#define CONN_OF(w, field) \
+    ((struct conn *)((char *)(w) - offsetof(struct conn, field)))
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+void conn_set_init(struct conn_set *set, struct ev_loop *loop,
+                   const struct proto_env *env,
+                   struct engine_counters *counters,
+                   const struct logger *log)
+{
+    memset(set, 0, sizeof(*set));
+    set->loop = loop;
+    set->env = env;
+    set->counters = counters;
+    set->log = log;
+    set->read_chunk = 16384;
+    set->in_max = ((size_t)1 << 20) + 16384;
+    set->out_high = (size_t)256 << 10;
+    set->buf_keep = (size_t)64 << 10;
+}
+
+static size_t buf_caps(const struct conn *c)
+{
+    return c->in.cap + c->out.cap;
+}
+
+static void account(struct conn *c, size_t before)
+{
+    c->set->mem_used = c->set->mem_used - before + buf_caps(c);
+}
+
+static int over_budget(const struct conn_set *set)
+{
+    return set->mem_limit != 0 && set->mem_used > set->mem_limit;
+}
+
+static size_t pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/* Starts/stops the watchers to match the connection's state, and gives
+ * back buffer memory the connection no longer needs. */
+static void conn_update(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    size_t before = buf_caps(c);
+    size_t keep = over_budget(set) ? 0 : set->buf_keep;
+    if (c->in.len == 0 && c->in.cap > keep)
+        buf_reset(&c->in, keep);
+    if (c->out.len == 0 && c->out.cap > keep)
+        buf_reset(&c->out, keep);
+    account(c, before);
+
+    size_t high = over_budget(set) ? 0 : set->out_high;
+    int want_write = pending(c) > 0 || c->yielded;
+    int want_read = !c->closing && !c->eof && !c->yielded &&
+                    pending(c) <= high;
+
+    if (want_write && !ev_is_active(&c->wio))
+        ev_io_start(set->loop, &c->wio);
+    else if (!want_write && ev_is_active(&c->wio))
+        ev_io_stop(set->loop, &c->wio);
+    if (want_read && !ev_is_active(&c->rio))
+        ev_io_start(set->loop, &c->rio);
+    else if (!want_read && ev_is_active(&c->rio))
+        ev_io_stop(set->loop, &c->rio);
+}
+
+/* Sends pending output. Closes the connection once its output is out if
+ * it is closing or the client has gone. Returns 0, or -1 if closed. */
+static int conn_flush(struct conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            c->set->counters->bytes_written += (uint64_t)n;
+            c->last_active = ev_now(c->set->loop);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        log_debug(c->set->log, "<%d send: %s", c->fd, strerror(errno));
+        conn_close(c);
+        return -1;
+    }
+    if (c->out_off == c->out.len)
+        c->out.len = c->out_off = 0;
+    if (pending(c) == 0 && (c->closing || (c->eof && !c->yielded))) {
+        conn_close(c);
+        return -1;
+    }
+    conn_update(c);
+    return 0;
+}
+
+/* Runs the buffered input through the protocol, then flushes.
+ * Returns 0, or -1 if the connection was closed. */
+static int conn_process(struct conn *c)
+{
+    c->yielded = 0;
+    if (c->in.len > 0 && !c->closing) {
+        size_t before = buf_caps(c);
+        if (c->out_off > 0) {           /* drop the sent prefix first */
+            buf_consume(&c->out, c->out_off);
+            c->out_off = 0;
+        }
+        int flags = 0;
+        size_t used = proto_feed(c->pc, c->in.data, c->in.len, &c->out,
+                                 &flags);
+        buf_consume(&c->in, used);
+        account(c, before);
+        if (flags & PROTO_CLOSE) {
+            c->closing = 1;
+        } else if ((flags & PROTO_YIELD) && c->in.len > 0) {
+            c->yielded = 1;
+            c->set->counters->conn_yields++;
+        }
+    }
+    return conn_flush(c);
+}
+
+static void conn_read(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    for (int round = 0; round < READS_PER_EVENT; round++) {
+        if (c->in.len >= set->in_max) {
+            log_warn(set->log, "<%d input buffer limit (%zu bytes) reached, "
+                     "closing", c->fd, set->in_max);
+            conn_close(c);
+            return;
+        }
+        size_t room = set->in_max - c->in.len;
+        if (room > set->read_chunk)
+            room = set->read_chunk;
+        size_t before = buf_caps(c);
+        if (buf_reserve(&c->in, room) < 0) {
+            log_error(set->log, "<%d out of memory for input, closing",
+                      c->fd);
+            conn_close(c);
+            return;
+        }
+        account(c, before);
+        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            set->counters->bytes_read += (uint64_t)n;
+            c->last_active = ev_now(set->loop);
+        } else if (n == 0) {
+            c->eof = 1;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else {
+            log_debug(set->log, "<%d read: %s", c->fd, strerror(errno));
+            conn_close(c);
+            return;
+        }
+        if (conn_process(c) < 0)
+            return;
+        /* stop when the socket is drained or reading got paused */
+        if (n <= 0 || (size_t)n < room || !ev_is_active(&c->rio))
+            return;
+    }
+    conn_update(c);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    conn_read(CONN_OF(w, rio));
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = CONN_OF(w, wio);
+    if (conn_flush(c) < 0)
+        return;
+    /* A yielded connection continues once the loop came round to it and
+     * its output is below the high-water mark. */
+    if (c->yielded && pending(c) <= c->set->out_high)
+        conn_process(c);
+}
+
+struct conn *conn_open(struct conn_set *set, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error(set->log, "out of memory for a connection");
+        close(fd);
+        return NULL;
+    }
+    c->pc = proto_conn_new(set->env);
+    if (c->pc == NULL) {
+        log_error(set->log, "out of memory for a connection");
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    int one = 1;
+    /* fails with EOPNOTSUPP on unix sockets: harmless */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->set = set;
+    c->fd = fd;
+    buf_init(&c->in);
+    buf_init(&c->out);
+    c->last_active = ev_now(set->loop);
+    ev_io_init(&c->rio, on_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+    ev_io_start(set->loop, &c->rio);
+
+    c->next = set->head;
+    if (set->head)
+        set->head->prev = c;
+    set->head = c;
+    set->count++;
+    set->counters->curr_connections++;
+    set->counters->total_connections++;
+    log_debug(set->log, "<%d new client connection", fd);
+    return c;
+}
+
+void conn_close(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    ev_io_stop(set->loop, &c->rio);
+    ev_io_stop(set->loop, &c->wio);
+    if (set->on_close)
+        set->on_close(set->arg, c);
+    proto_conn_free(c->pc);
+    close(c->fd);
+    log_debug(set->log, "<%d connection closed.", c->fd);
+
+    set->mem_used -= buf_caps(c);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        set->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    set->count--;
+    set->counters->curr_connections--;
+    free(c);
+}
+
+unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
+                             double idle_timeout)
+{
+    unsigned closed = 0;
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->last_active >= idle_timeout) {
+            log_debug(set->log, "<%d idle timeout, closing", c->fd);
+            conn_close(c);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
+{
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
+            now - c->last_active >= quiet)
+            conn_close(c);
+    }
+    return set->count;
+}
+
+void conn_set_close_all(struct conn_set *set)
+{
+    while (set->head != NULL)
+        conn_close(set->head);
+}

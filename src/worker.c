@@ -1,0 +1,403 @@
+/*
+ * worker.c - a worker process (see worker.h).
+ *
+ * Everything a worker owns lives in one struct worker on worker_run()'s
+ * stack: the libev loop (created here, after fork), the protocol
+ * environment, the connection set, and the watchers:
+ *   lio[i]   accept on listener i (stopped while paused or stopping);
+ *   resume   one-shot: retry accepting after EMFILE, or after -c was
+ *            reached with maxconns_fast off;
+ *   tick     1 s: closes connections idle past -o idle_timeout;
+ *   ctl      the control socketpair: EOF means the master is gone;
+ *   drain    50 ms while stopping gracefully: closes connections that went
+ *            quiet, then leaves the loop (hard limit WORKER_DRAIN_MAX);
+ *   sig*     SIGTERM/SIGINT (graceful), SIGQUIT (immediate). libev turns
+ *            them into loop events, so no work happens in a handler.
+ *
+ * Connection limit (-c): a global count shared with the other workers
+ * (connquota.h). Over the limit, with maxconns_fast (default) the new
+ * client gets "ERROR Too many open connections" and is closed; without it
+ * the worker stops accepting until the count drops, leaving new clients in
+ * the listen backlog, as memcached does.
+ *
+ * Invariants: the loop is used only in this process; every accepted fd is
+ * either a struct conn, or closed before on_accept returns; a quota unit is
+ * held exactly while its struct conn exists; cfg->slot is detached once,
+ * just before worker_run() returns.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "conn.h"
+#include "connquota.h"
+#include "engine.h"
+#include "listener.h"
+#include "proto.h"
+#include "settings.h"
+
+#define ACCEPTS_PER_EVENT 64
+#define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
+#define WORKER_DRAIN_QUIET 0.2     /* a connection this long quiet is idle */
+#define LINE_MAX_GET ((size_t)1 << 20)
+
+static const char too_many[] = "ERROR Too many open connections\r\n";
+
+struct worker {
+    struct worker_config *cfg;
+    const struct settings *s;
+    struct ev_loop *loop;
+    struct proto_env env;
+    struct conn_set conns;
+    struct engine_counters *counters;
+    ev_io lio[LISTENER_MAX];
+    int nlisten;
+    ev_timer resume, tick, drain;
+    ev_io ctl;
+    ev_signal sigterm, sigint, sigquit;
+    int accepting;          /* listen watchers started */
+    int stopping;
+    ev_tstamp drain_deadline;
+};
+
+static void begin_stop(struct worker *w, int immediate, const char *why);
+
+/* ---- accepting ------------------------------------------------------ */
+
+static void accept_set(struct worker *w, int on)
+{
+    if (on == w->accepting || (on && w->stopping))
+        return;
+    for (int i = 0; i < w->nlisten; i++) {
+        if (on)
+            ev_io_start(w->loop, &w->lio[i]);
+        else
+            ev_io_stop(w->loop, &w->lio[i]);
+    }
+    w->accepting = on;
+}
+
+/* Stops accepting for a while (EMFILE, or -c reached without
+ * maxconns_fast); the resume timer tries again. */
+static void accept_pause(struct worker *w, double seconds)
+{
+    if (!w->accepting)
+        return;
+    accept_set(w, 0);
+    w->counters->listen_disabled_num++;
+    ev_timer_stop(w->loop, &w->resume);
+    ev_timer_set(&w->resume, seconds, 0.);
+    ev_timer_start(w->loop, &w->resume);
+}
+
+static int below_limit(const struct worker *w)
+{
+    return conn_quota_total(w->cfg->quota) < w->s->maxconns;
+}
+
+static void on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct worker *w = t->data;
+    if (w->s->maxconns_fast || below_limit(w)) {
+        accept_set(w, 1);
+    } else {
+        ev_timer_set(t, 0.1, 0.);
+        ev_timer_start(loop, t);
+    }
+}
+
+static void reject(struct worker *w, int fd)
+{
+    w->counters->rejected_connections++;
+    ssize_t n = send(fd, too_many, sizeof(too_many) - 1,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;                    /* best effort, like memcached */
+    close(fd);
+    log_debug(&w->cfg->log, "<%d rejected: too many open connections", fd);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct worker *w = io->data;
+    for (int i = 0; i < ACCEPTS_PER_EVENT && w->accepting; i++) {
+        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            switch (errno) {
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+                continue;
+            case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+            case EWOULDBLOCK:
+#endif
+                return;         /* drained, or another worker took it */
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                log_warn(&w->cfg->log, "accept: %s; pausing accepts",
+                         strerror(errno));
+                accept_pause(w, 0.1);
+                return;
+            default:
+                log_error(&w->cfg->log, "accept: %s", strerror(errno));
+                return;
+            }
+        }
+        if (conn_quota_take(w->cfg->quota, w->cfg->index,
+                            w->s->maxconns) < 0) {
+            reject(w, fd);
+            if (!w->s->maxconns_fast)
+                accept_pause(w, 0.1);
+            continue;
+        }
+        if (conn_open(&w->conns, fd) == NULL) {
+            conn_quota_put(w->cfg->quota, w->cfg->index);
+            continue;
+        }
+        if (!w->s->maxconns_fast && !below_limit(w))
+            accept_pause(w, 0.1);
+    }
+}
+
+static void on_conn_close(void *arg, struct conn *c)
+{
+    (void)c;
+    struct worker *w = arg;
+    conn_quota_put(w->cfg->quota, w->cfg->index);
+    if (!w->accepting && !w->stopping && !w->s->maxconns_fast &&
+        below_limit(w)) {
+        ev_timer_stop(w->loop, &w->resume);
+        accept_set(w, 1);
+    }
+}
+
+/* ---- timers, control socket, signals -------------------------------- */
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct worker *w = t->data;
+    if (w->s->idle_timeout > 0)
+        conn_set_close_idle(&w->conns, ev_now(loop), w->s->idle_timeout);
+}
+
+static void on_drain(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct worker *w = t->data;
+    ev_tstamp now = ev_now(loop);
+    unsigned left = conn_set_drain(&w->conns, now, WORKER_DRAIN_QUIET);
+    if (left > 0 && now < w->drain_deadline)
+        return;
+    if (left > 0)
+        log_warn(&w->cfg->log, "worker %d: closing %u busy connection(s) "
+                 "after %.0f s", w->cfg->index, left, WORKER_DRAIN_MAX);
+    conn_set_close_all(&w->conns);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct worker *w = io->data;
+    char buf[256];
+    ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+        return;                 /* no control messages are defined yet */
+    ev_io_stop(w->loop, io);
+    begin_stop(w, 0, "the master is gone");
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *sw, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct worker *w = sw->data;
+    if (sw->signum == SIGQUIT)
+        begin_stop(w, 1, "SIGQUIT");
+    else
+        begin_stop(w, 0, sw->signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void begin_stop(struct worker *w, int immediate, const char *why)
+{
+    if (immediate) {
+        log_info(&w->cfg->log, "worker %d: stopping now (%s)",
+                 w->cfg->index, why);
+        conn_set_close_all(&w->conns);
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    if (w->stopping)
+        return;
+    log_info(&w->cfg->log, "worker %d: stopping gracefully (%s), %u "
+             "connection(s) open", w->cfg->index, why, w->conns.count);
+    accept_set(w, 0);
+    w->stopping = 1;
+    w->conns.draining = 1;
+    ev_timer_stop(w->loop, &w->resume);
+    ev_io_stop(w->loop, &w->ctl);
+    w->drain_deadline = ev_now(w->loop) + WORKER_DRAIN_MAX;
+    ev_timer_set(&w->drain, 0., 0.05);
+    ev_timer_start(w->loop, &w->drain);
+}
+
+/* ---- protocol callbacks --------------------------------------------- */
+
+static void cb_shutdown(void *arg, int graceful)
+{
+    struct worker *w = arg;
+    log_info(&w->cfg->log, "worker %d: \"shutdown%s\" command: asking the "
+             "master (pid %d) to stop", w->cfg->index,
+             graceful ? " graceful" : "", (int)w->cfg->master_pid);
+    if (kill(w->cfg->master_pid, SIGTERM) < 0)
+        log_error(&w->cfg->log, "kill(%d, SIGTERM): %s",
+                  (int)w->cfg->master_pid, strerror(errno));
+}
+
+static void cb_verbosity(void *arg, int level)
+{
+    struct worker *w = arg;
+    log_set_verbose(&w->cfg->log, level);
+}
+
+/* ---- life ------------------------------------------------------------ */
+
+/* The master's handlers and mask came through fork: start from a clean
+ * state (signals stay blocked until libev's watchers are in place). */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void setup_watchers(struct worker *w)
+{
+    const struct listeners *ls = w->cfg->listeners;
+    w->nlisten = ls->n;
+    for (int i = 0; i < ls->n; i++) {
+        ev_io_init(&w->lio[i], on_accept, ls->l[i].fd, EV_READ);
+        w->lio[i].data = w;
+    }
+    accept_set(w, 1);
+
+    ev_timer_init(&w->resume, on_resume, 0.1, 0.);
+    w->resume.data = w;
+    ev_timer_init(&w->drain, on_drain, 0., 0.05);
+    w->drain.data = w;
+    ev_timer_init(&w->tick, on_tick, 1., 1.);
+    w->tick.data = w;
+    if (w->s->idle_timeout > 0)
+        ev_timer_start(w->loop, &w->tick);
+
+    ev_io_init(&w->ctl, on_ctl, w->cfg->ctl_fd, EV_READ);
+    w->ctl.data = w;
+    if (w->cfg->ctl_fd >= 0)
+        ev_io_start(w->loop, &w->ctl);
+
+    ev_signal_init(&w->sigterm, on_signal, SIGTERM);
+    ev_signal_init(&w->sigint, on_signal, SIGINT);
+    ev_signal_init(&w->sigquit, on_signal, SIGQUIT);
+    w->sigterm.data = w->sigint.data = w->sigquit.data = w;
+    ev_signal_start(w->loop, &w->sigterm);
+    ev_signal_start(w->loop, &w->sigint);
+    ev_signal_start(w->loop, &w->sigquit);
+}
+
+static void teardown(struct worker *w)
+{
+    conn_set_close_all(&w->conns);
+    accept_set(w, 0);
+    ev_timer_stop(w->loop, &w->resume);
+    ev_timer_stop(w->loop, &w->tick);
+    ev_timer_stop(w->loop, &w->drain);
+    ev_io_stop(w->loop, &w->ctl);
+    ev_signal_stop(w->loop, &w->sigterm);
+    ev_signal_stop(w->loop, &w->sigint);
+    ev_signal_stop(w->loop, &w->sigquit);
+    ev_loop_destroy(w->loop);
+    w->loop = NULL;
+}
+
+int worker_run(struct worker_config *cfg)
+{
+    struct worker w;
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.s = cfg->settings;
+    int status = WORKER_EXIT_OK;
+
+    reset_signals();
+    /* Stop when the master dies; it may have died before this line. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        log_warn(&cfg->log, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+    if (getppid() != cfg->master_pid) {
+        log_warn(&cfg->log, "worker %d: the master is gone", cfg->index);
+        goto out;
+    }
+
+    w.loop = ev_loop_new(EVFLAG_AUTO);
+    if (w.loop == NULL) {
+        log_error(&cfg->log, "worker %d: ev_loop_new failed", cfg->index);
+        status = WORKER_EXIT_FAILED;
+        goto out;
+    }
+    w.counters = engine_worker_counters(cfg->slot);
+    w.env.engine = cfg->engine;
+    w.env.worker = cfg->slot;
+    w.env.settings = cfg->settings;
+    w.env.shutdown = cb_shutdown;
+    w.env.set_verbosity = cb_verbosity;
+    w.env.arg = &w;
+    w.env.line_max = w.s->read_buf_max > 0 ? (size_t)w.s->read_buf_max : 2048;
+    w.env.line_max_get = LINE_MAX_GET;
+
+    conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
+    w.conns.on_close = on_conn_close;
+    w.conns.arg = &w;
+    w.conns.in_max = LINE_MAX_GET + w.conns.read_chunk;
+    if (w.s->read_buf_mem_limit > 0)
+        w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
+
+    setup_watchers(&w);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    log_info(&cfg->log, "worker %d started (pid %d, engine slot %d)",
+             cfg->index, (int)getpid(), engine_worker_slot(cfg->slot));
+    ev_run(w.loop, 0);
+    teardown(&w);
+    log_info(&cfg->log, "worker %d stopped", cfg->index);
+
+out:
+    for (int i = 0; i < cfg->listeners->n; i++)
+        close(cfg->listeners->l[i].fd);
+    if (cfg->ctl_fd >= 0)
+        close(cfg->ctl_fd);
+    engine_worker_detach(cfg->slot);
+    cfg->slot = NULL;
+    return status;
+}
