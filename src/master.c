@@ -1,0 +1,655 @@
+/*
+ * master.c - the master process (see master.h).
+ *
+ * Start-up, in this order: refuse root without -u (as memcached does);
+ * raise RLIMIT_CORE (-r) and RLIMIT_NOFILE; create the engine region; open
+ * the listeners; mlockall (-k); daemonize (-d); write the pidfile (-P);
+ * drop privileges (-u); publish the master pid and worker count in
+ * engine_server_info(); fork -t workers. Binding before the privilege drop
+ * lets a root-started server use ports below 1024.
+ *
+ * Supervision: signal handlers only set the flags below; the master loop
+ * sleeps in ppoll() with those signals unblocked, so a signal wakes it at
+ * once, and acts on the flags there. For each worker the master keeps:
+ * the engine slot it claimed for it BEFORE fork (the child uses the copied
+ * handle, so the master always knows which slot a dead pid held), the
+ * master end of a control socketpair (the worker sees EOF if the master
+ * dies; kept for the connection hand-off of configuration reloads), and
+ * its crash history.
+ *
+ * A worker that exits with WORKER_EXIT_OK/FAILED has detached its slot
+ * itself; any other death (signal, other status) gets
+ * engine_worker_reap(slot), which repairs the locks it held and frees what
+ * it had allocated. Either way its connections are given back to the -c
+ * quota, the death is logged, and, unless the server is stopping, it is
+ * replaced at once; a worker that keeps dying within CRASH_WINDOW seconds
+ * of its start is restarted after worker_backoff_ms, doubling per crash up
+ * to 64 times that.
+ *
+ * Invariants: only the master claims engine slots, and it reaps a dead
+ * worker's slot before it claims another; w[i].pid != 0 exactly while
+ * worker i is running; the master never touches a client socket.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include "connquota.h"
+#include "engine.h"
+#include "listener.h"
+#include "log.h"
+#include "settings.h"
+#include "worker.h"
+
+#define CRASH_WINDOW 5.0        /* a worker dying sooner "keeps crashing" */
+#define BACKOFF_MAX_SHIFT 6     /* backoff caps at 64 x worker_backoff_ms */
+#define STOP_GRACE 15.0         /* graceful stop: SIGKILL workers after */
+#define QUIT_GRACE 2.0          /* SIGQUIT: SIGKILL workers after */
+#define SWEEP_INTERVAL 1.0      /* seconds between expired-item sweeps */
+#define SWEEP_BUDGET 1024
+#define SWEEP_ROUNDS 16
+
+/* Set by the signal handler, acted on by the master loop. */
+static volatile sig_atomic_t sig_stop;      /* 1 graceful, 2 immediate */
+static volatile sig_atomic_t sig_hup;
+static volatile sig_atomic_t sig_chld;
+
+struct wproc {
+    pid_t pid;                  /* 0: not running */
+    struct engine_worker *slot; /* claimed before fork */
+    int slotno;
+    int ctl_fd;                 /* master end of the socketpair, or -1 */
+    double started;             /* monotonic seconds */
+    unsigned streak;            /* consecutive quick crashes */
+    int restart_due;
+    double restart_at;
+};
+
+struct master {
+    const struct settings *s;
+    struct logger log;
+    struct engine *engine;
+    struct engine_server_info *info;
+    struct listeners ls;
+    struct conn_quota *quota;
+    struct wproc w[ENGINE_MAX_SLOTS];
+    int nworkers;
+    int stopping;               /* 0, 1 graceful, 2 immediate */
+    int killed;                 /* SIGKILL sent to stragglers */
+    double kill_at;
+    double next_sweep;
+    char pidfile[PATH_MAX];     /* absolute; "" if none written */
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_signal(int signo)
+{
+    switch (signo) {
+    case SIGTERM:
+    case SIGINT:
+        if (sig_stop == 0)
+            sig_stop = 1;
+        break;
+    case SIGQUIT:
+        sig_stop = 2;
+        break;
+    case SIGHUP:
+        sig_hup = 1;
+        break;
+    case SIGCHLD:
+        sig_chld = 1;
+        break;
+    }
+}
+
+/* Installs the handlers and blocks the signals; *waitmask gets the mask to
+ * sleep with (the same signals unblocked). */
+static int setup_signals(struct master *m, sigset_t *waitmask)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD };
+    struct sigaction sa;
+    sigset_t block;
+
+    sigemptyset(&block);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaddset(&block, sigs[i]);
+        if (sigaction(sigs[i], &sa, NULL) < 0) {
+            log_error(&m->log, "sigaction(%d): %s", sigs[i], strerror(errno));
+            return -1;
+        }
+    }
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    if (sigprocmask(SIG_BLOCK, &block, waitmask) < 0) {
+        log_error(&m->log, "sigprocmask: %s", strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigdelset(waitmask, sigs[i]);
+    return 0;
+}
+
+/* ---- start-up steps -------------------------------------------------- */
+
+static void raise_limits(struct master *m)
+{
+    struct rlimit rl;
+    const struct settings *s = m->s;
+
+    if (s->maxcore) {
+        if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_CORE, &rl) < 0)
+                log_warn(&m->log, "failed to ensure corefile creation: %s",
+                         strerror(errno));
+        }
+    }
+    /* Any worker may end up holding every connection. */
+    rlim_t need = (rlim_t)s->maxconns + LISTENER_MAX + 32;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+        if (rl.rlim_max < need && geteuid() == 0)
+            rl.rlim_max = need;
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
+            log_warn(&m->log, "failed to set rlimit for open files to %lu "
+                     "(-c %d): %s", (unsigned long)need, s->maxconns,
+                     errno ? strerror(errno) : "hard limit too low");
+    }
+}
+
+static int create_engine(struct master *m)
+{
+    const struct settings *s = m->s;
+    struct engine_config cfg;
+    const char *err = "unknown error";
+
+    engine_config_defaults(&cfg);
+    cfg.mem_limit = s->maxbytes;
+    cfg.mem_reserve = s->mem_reserve > s->maxbytes ? s->mem_reserve
+                                                   : s->maxbytes;
+    cfg.factor = s->factor;
+    cfg.min_chunk = (unsigned)s->chunk_size;
+    cfg.item_size_max = s->item_size_max;
+    cfg.slab_chunk_max = s->slab_chunk_max;
+    cfg.hashpower = s->hashpower;
+    cfg.use_cas = !s->disable_cas;
+    cfg.evict = s->evict_to_free;
+    m->engine = engine_create(&cfg, &err);
+    if (m->engine == NULL) {
+        log_error(&m->log, "failed to create the cache region (%zu MB): %s",
+                  cfg.mem_reserve >> 20, err);
+        return -1;
+    }
+    m->info = engine_server_info(m->engine);
+    log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",
+             cfg.mem_limit >> 20, cfg.mem_reserve >> 20);
+    return 0;
+}
+
+static int daemonize(struct master *m)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error(&m->log, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid > 0)
+        _exit(EXIT_SUCCESS);
+    if (setsid() < 0) {
+        log_error(&m->log, "setsid: %s", strerror(errno));
+        return -1;
+    }
+    /* memcached keeps the directory with -r so cores land there. */
+    if (!m->s->maxcore && chdir("/") < 0) {
+        log_error(&m->log, "chdir(/): %s", strerror(errno));
+        return -1;
+    }
+    /* memcached keeps stderr open with -v; otherwise log to syslog */
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        if (m->s->verbose == 0)
+            dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    if (m->s->verbose == 0)
+        log_use_syslog(&m->log);
+    return 0;
+}
+
+/* Makes path absolute (daemonizing changes directory). */
+static void absolute(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+    int n = -1;
+    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
+        n = snprintf(out, len, "%.*s/%s", (int)(len / 2), cwd, path);
+    if (n < 0 || (size_t)n >= len)
+        snprintf(out, len, "%s", path);     /* keep it relative */
+}
+
+static void write_pidfile(struct master *m, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        log_warn(&m->log, "Could not open the pid file %s for writing: %s",
+                 path, strerror(errno));
+        return;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    if (fclose(f) != 0) {
+        log_warn(&m->log, "Could not write the pid file %s: %s", path,
+                 strerror(errno));
+        return;
+    }
+    snprintf(m->pidfile, sizeof(m->pidfile), "%s", path);
+}
+
+static void remove_pidfile(struct master *m)
+{
+    if (m->pidfile[0] != '\0' && unlink(m->pidfile) < 0 && errno != ENOENT)
+        log_warn(&m->log, "Could not remove the pid file %s: %s",
+                 m->pidfile, strerror(errno));
+    m->pidfile[0] = '\0';
+}
+
+static int drop_privileges(struct master *m, const struct passwd *pw)
+{
+    if (m->ls.unix_path[0] != '\0' &&
+        chown(m->ls.unix_path, pw->pw_uid, pw->pw_gid) < 0)
+        log_warn(&m->log, "chown(%s): %s", m->ls.unix_path, strerror(errno));
+    if (setgroups(0, NULL) < 0 && errno != EPERM) {
+        log_error(&m->log, "failed to drop supplementary groups: %s",
+                  strerror(errno));
+        return -1;
+    }
+    if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        log_error(&m->log, "failed to assume identity of user %s: %s",
+                  pw->pw_name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static int spawn(struct master *m, int i)
+{
+    struct wproc *wp = &m->w[i];
+    double now = mono();
+
+    wp->restart_due = 0;
+    wp->slot = engine_worker_attach(m->engine, 0);
+    if (wp->slot == NULL) {
+        log_error(&m->log, "worker %d: no free engine slot; retrying in 1 s",
+                  i);
+        goto retry;
+    }
+    int sv[2] = { -1, -1 };
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        log_warn(&m->log, "worker %d: socketpair: %s", i, strerror(errno));
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error(&m->log, "worker %d: fork: %s; retrying in 1 s", i,
+                  strerror(errno));
+        engine_worker_detach(wp->slot);
+        wp->slot = NULL;
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
+        goto retry;
+    }
+    if (pid == 0) {
+        /* child: keep only its own end of its own socketpair */
+        for (int j = 0; j < m->nworkers; j++)
+            if (m->w[j].ctl_fd >= 0)
+                close(m->w[j].ctl_fd);
+        if (sv[0] >= 0)
+            close(sv[0]);
+        struct worker_config cfg = {
+            .index = i,
+            .engine = m->engine,
+            .slot = wp->slot,
+            .settings = m->s,
+            .listeners = &m->ls,
+            .quota = m->quota,
+            .ctl_fd = sv[1],
+            .master_pid = getppid(),
+            .log = m->log,
+        };
+        _exit(worker_run(&cfg));
+    }
+    if (sv[1] >= 0)
+        close(sv[1]);
+    wp->pid = pid;
+    wp->ctl_fd = sv[0];
+    wp->slotno = engine_worker_slot(wp->slot);
+    wp->started = now;
+    log_info(&m->log, "worker %d forked: pid %d, engine slot %d", i,
+             (int)pid, wp->slotno);
+    return 0;
+
+retry:
+    wp->restart_due = 1;
+    wp->restart_at = now + 1.0;
+    return -1;
+}
+
+static int running(const struct master *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->nworkers; i++)
+        n += m->w[i].pid != 0;
+    return n;
+}
+
+static void describe(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)%s",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    else if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(buf, len, "ended (status 0x%x)", status);
+}
+
+static void worker_died(struct master *m, int i, int status)
+{
+    struct wproc *wp = &m->w[i];
+    double now = mono();
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int detached = code == WORKER_EXIT_OK || code == WORKER_EXIT_FAILED;
+    int clean = code == WORKER_EXIT_OK;
+    char why[128];
+    describe(status, why, sizeof(why));
+
+    if (!detached) {
+        int repairs = engine_worker_reap(m->engine, wp->slotno);
+        log_warn(&m->log, "worker %d (pid %d) %s; engine slot %d reaped "
+                 "(%d repair(s))", i, (int)wp->pid, why, wp->slotno, repairs);
+    }
+    conn_quota_reset(m->quota, i);
+    if (wp->ctl_fd >= 0)
+        close(wp->ctl_fd);
+    wp->ctl_fd = -1;
+    wp->slot = NULL;        /* the handle itself is the engine's (see gaps) */
+    pid_t pid = wp->pid;
+    wp->pid = 0;
+
+    if (m->stopping) {
+        log_info(&m->log, "worker %d (pid %d) %s", i, (int)pid, why);
+        return;
+    }
+    m->info->worker_restarts++;
+    if (!clean)
+        m->info->worker_crashes++;
+    if (!clean && now - wp->started < CRASH_WINDOW)
+        wp->streak++;
+    else
+        wp->streak = clean ? 0 : 1;
+    long delay = 0;
+    if (wp->streak > 1) {
+        unsigned shift = wp->streak - 2;
+        if (shift > BACKOFF_MAX_SHIFT)
+            shift = BACKOFF_MAX_SHIFT;
+        delay = (long)m->s->worker_restart_backoff_ms << shift;
+    }
+    if (detached)
+        log_msg(&m->log, clean ? LOG_LVL_WARN : LOG_LVL_ERROR,
+                "worker %d (pid %d) %s unexpectedly; restarting it%s", i,
+                (int)pid, why, delay ? " after a delay" : "");
+    if (delay)
+        log_error(&m->log, "worker %d keeps crashing (%u in a row); next "
+                  "start in %ld ms", i, wp->streak, delay);
+    wp->restart_due = 1;
+    wp->restart_at = now + (double)delay / 1000.0;
+}
+
+static void reap_children(struct master *m)
+{
+    for (int guard = 0; guard < 4 * ENGINE_MAX_SLOTS; guard++) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0 && errno != ECHILD)
+            log_error(&m->log, "waitpid: %s", strerror(errno));
+        if (pid <= 0)
+            return;
+        int i;
+        for (i = 0; i < m->nworkers && m->w[i].pid != pid; i++)
+            ;
+        if (i < m->nworkers)
+            worker_died(m, i, status);
+        else
+            log_debug(&m->log, "reaped unknown child %d", (int)pid);
+    }
+}
+
+static void signal_workers(struct master *m, int signo)
+{
+    for (int i = 0; i < m->nworkers; i++)
+        if (m->w[i].pid != 0 && kill(m->w[i].pid, signo) < 0 &&
+            errno != ESRCH)
+            log_error(&m->log, "kill(%d, %d): %s", (int)m->w[i].pid, signo,
+                      strerror(errno));
+}
+
+static void begin_stop(struct master *m, int immediate)
+{
+    int level = immediate ? 2 : 1;
+    if (m->stopping >= level)
+        return;
+    m->stopping = level;
+    log_info(&m->log, immediate ? "SIGQUIT: stopping %d worker(s) now"
+                                : "stopping %d worker(s) gracefully",
+             running(m));
+    for (int i = 0; i < m->nworkers; i++)
+        m->w[i].restart_due = 0;
+    signal_workers(m, immediate ? SIGQUIT : SIGTERM);
+    m->kill_at = mono() + (immediate ? QUIT_GRACE : STOP_GRACE);
+}
+
+static void sweep(struct master *m)
+{
+    struct engine_worker *mw = engine_master(m->engine);
+    unsigned total = 0;
+    for (int round = 0; round < SWEEP_ROUNDS; round++) {
+        unsigned n = engine_sweep(mw, SWEEP_BUDGET);
+        total += n;
+        if (n < SWEEP_BUDGET)
+            break;
+    }
+    if (total > 0)
+        log_trace(&m->log, "sweep: reclaimed %u expired item(s)", total);
+}
+
+/* The supervision loop; returns when every worker is gone after a stop. */
+static void supervise(struct master *m, const sigset_t *waitmask)
+{
+    m->next_sweep = mono() + SWEEP_INTERVAL;
+    for (;;) {
+        if (sig_stop)
+            begin_stop(m, sig_stop == 2);
+        if (sig_hup) {
+            sig_hup = 0;
+            log_warn(&m->log, "SIGHUP: configuration reload is not "
+                     "supported yet; ignored");
+        }
+        sig_chld = 0;
+        reap_children(m);
+
+        double now = mono(), wake = now + SWEEP_INTERVAL;
+        if (m->stopping) {
+            if (running(m) == 0)
+                return;
+            if (now >= m->kill_at && !m->killed) {
+                log_warn(&m->log, "%d worker(s) still running; sending "
+                         "SIGKILL", running(m));
+                signal_workers(m, SIGKILL);
+                m->killed = 1;
+            }
+            if (!m->killed && m->kill_at < wake)
+                wake = m->kill_at;
+        } else {
+            for (int i = 0; i < m->nworkers; i++) {
+                struct wproc *wp = &m->w[i];
+                if (wp->restart_due && wp->restart_at <= now)
+                    spawn(m, i);
+                if (wp->restart_due && wp->restart_at < wake)
+                    wake = wp->restart_at;
+            }
+            m->info->workers = (uint32_t)m->nworkers;
+            if (now >= m->next_sweep) {
+                sweep(m);
+                m->next_sweep = mono() + SWEEP_INTERVAL;
+            }
+            if (m->next_sweep < wake)
+                wake = m->next_sweep;
+        }
+        double left = wake - mono();
+        if (left < 0)
+            left = 0;
+        struct timespec ts = { (time_t)left,
+                               (long)((left - (double)(time_t)left) * 1e9) };
+        if (ppoll(NULL, 0, &ts, waitmask) < 0 && errno != EINTR)
+            log_error(&m->log, "ppoll: %s", strerror(errno));
+    }
+}
+
+/* ---- entry ------------------------------------------------------------ */
+
+static int startup(struct master *m, sigset_t *waitmask)
+{
+    const struct settings *s = m->s;
+    struct passwd *pw = NULL;
+
+    if (getuid() == 0 || geteuid() == 0) {
+        if (s->username[0] == '\0') {
+            log_error(&m->log, "can't run as root without the -u switch");
+            return EX_USAGE;
+        }
+        pw = getpwnam(s->username);
+        if (pw == NULL) {
+            log_error(&m->log, "can't find the user %s to switch to",
+                      s->username);
+            return EX_NOUSER;
+        }
+    }
+    raise_limits(m);
+    if (s->large_pages)
+        log_warn(&m->log, "large memory pages (-L) are not supported; "
+                 "ignored");
+    if (create_engine(m) < 0)
+        return EX_OSERR;
+    struct listen_config lc = {
+        .addrs = s->listen,
+        .naddrs = s->nlisten,
+        .port = s->port,
+        .backlog = s->backlog,
+        .unix_path = s->socketpath,
+        .unix_mask = s->access_mask,
+    };
+    if (listeners_open(&m->ls, &lc, &m->log) < 0)
+        return EX_OSERR;
+    if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
+        absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
+    if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+        log_warn(&m->log, "-k invalid, mlockall() failed: %s",
+                 strerror(errno));
+
+    char pidpath[PATH_MAX];
+    if (s->pidfile[0] != '\0')
+        absolute(s->pidfile, pidpath, sizeof(pidpath));
+    if (s->daemonize && daemonize(m) < 0)
+        return EX_OSERR;
+    if (s->pidfile[0] != '\0')
+        write_pidfile(m, pidpath);
+    if (pw != NULL && drop_privileges(m, pw) < 0)
+        return EX_OSERR;
+
+    m->info->master_pid = (int32_t)getpid();
+    m->info->workers = (uint32_t)s->threads;
+    m->quota = conn_quota_create(s->threads);
+    if (m->quota == NULL) {
+        log_error(&m->log, "mmap (connection quota): %s", strerror(errno));
+        return EX_OSERR;
+    }
+    if (setup_signals(m, waitmask) < 0)
+        return EX_OSERR;
+    m->nworkers = s->threads;
+    for (int i = 0; i < m->nworkers; i++)
+        m->w[i].ctl_fd = -1;
+    for (int i = 0; i < m->nworkers; i++)
+        spawn(m, i);
+    log_info(&m->log, "master %d: %d worker(s), %d listener(s)",
+             (int)getpid(), m->nworkers, m->ls.n);
+    return 0;
+}
+
+int master_run(const struct settings *s)
+{
+    struct master *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return EX_OSERR;
+    }
+    m->s = s;
+    log_init(&m->log, s->verbose);
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++)
+        m->w[i].ctl_fd = -1;
+
+    sigset_t waitmask;
+    int rc = startup(m, &waitmask);
+    if (rc == 0) {
+        supervise(m, &waitmask);
+        log_info(&m->log, "master %d: all workers stopped; exiting",
+                 (int)getpid());
+    } else {
+        begin_stop(m, 1);       /* workers already forked, if any */
+        for (int i = 0; running(m) > 0 && i < 100; i++) {
+            reap_children(m);
+            usleep(20000);
+        }
+    }
+    remove_pidfile(m);
+    listeners_close(&m->ls);
+    listeners_unlink(&m->ls);
+    conn_quota_destroy(m->quota);
+    if (m->engine != NULL)
+        engine_close(m->engine);
+    free(m);
+    return rc;
+}
