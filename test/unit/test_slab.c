@@ -1,0 +1,296 @@
+/*
+ * test_slab.c - slab classes and accounting, LRU eviction order, -M, and
+ * large items stored as chained chunks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "unit.h"
+
+static void test_class_sizes(void)
+{
+    struct fixture f;
+    struct engine_class_stats a, b;
+    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
+    unsigned n = engine_class_count(f.e);
+    CU_ASSERT_TRUE(n > 30 && n < 64);
+    engine_class_stats(f.e, 1, &a);
+    /* header (48) + -n 48, as memcached's first class is 96 */
+    CU_ASSERT_EQUAL(a.chunk_size, 96);
+    CU_ASSERT_EQUAL(a.chunks_per_page, (1u << 20) / 96);
+    for (unsigned id = 2; id <= n; id++) {
+        engine_class_stats(f.e, id, &b);
+        CU_ASSERT_TRUE(b.chunk_size > a.chunk_size);
+        CU_ASSERT_EQUAL(b.chunk_size % 8, 0);
+        if (id < n)   /* growth by the factor, 8-byte aligned */
+            CU_ASSERT_TRUE(b.chunk_size <= (unsigned)(a.chunk_size * 1.25) + 8);
+        a = b;
+    }
+    CU_ASSERT_EQUAL(a.chunk_size, 512 * 1024);   /* slab_chunk_max */
+    fixture_close(&f);
+}
+
+static void factor2(struct engine_config *cfg)
+{
+    cfg->factor = 2.0;
+    cfg->min_chunk = 100;
+}
+
+static void test_class_options(void)
+{
+    struct fixture f;
+    struct engine_class_stats a, b;
+    CU_ASSERT_FATAL(fixture_open(&f, 4, factor2) == 0);
+    engine_class_stats(f.e, 1, &a);
+    engine_class_stats(f.e, 2, &b);
+    CU_ASSERT_EQUAL(a.chunk_size, 152);
+    CU_ASSERT_EQUAL(b.chunk_size, 304);
+    fixture_close(&f);
+}
+
+static void test_accounting(void)
+{
+    struct fixture f;
+    struct engine_class_stats cs;
+    struct engine_stats st;
+    char key[32], val[100];
+    CU_ASSERT_FATAL(fixture_open(&f, 8, NULL) == 0);
+    memset(val, 'v', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "key:%04d", i);
+        CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, key, val, 0, 0), ENGINE_STORED);
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.curr_items, 1000);
+    CU_ASSERT_EQUAL(st.total_items, 1000);
+    CU_ASSERT_EQUAL(st.bytes, 1000 * (48 + 8 + 99));
+    unsigned used = 0;
+    for (unsigned id = 1; id <= engine_class_count(f.e); id++) {
+        if (!engine_class_stats(f.e, id, &cs))
+            continue;
+        used++;
+        CU_ASSERT_EQUAL(cs.used_chunks, 1000);
+        CU_ASSERT_EQUAL(cs.used_chunks + cs.free_chunks, cs.total_chunks);
+        CU_ASSERT_EQUAL(cs.total_chunks, cs.total_pages * cs.chunks_per_page);
+        CU_ASSERT_TRUE(cs.chunk_size >= 48 + 8 + 99);
+    }
+    CU_ASSERT_EQUAL(used, 1);
+    /* overwrite and delete keep the counts right */
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof(key), "key:%04d", i);
+        fx_store(&f, ENGINE_SET, key, "short", 0, 0);
+        snprintf(key, sizeof(key), "key:%04d", i + 500);
+        engine_delete(f.w, key, strlen(key));
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.curr_items, 500);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+static void test_lru_order(void)
+{
+    struct fixture f;
+    char key[32], val[900];
+    struct engine_stats st;
+    CU_ASSERT_FATAL(fixture_open(&f, 2, NULL) == 0);
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    /* fill well past 2 MB (about 1800 such items) in one class: older items
+     * go first */
+    int n = 0;
+    for (; n < 2500; n++) {
+        snprintf(key, sizeof(key), "k%05d", n);
+        CU_ASSERT_EQUAL_FATAL(fx_store(&f, ENGINE_SET, key, val, 0, 0), ENGINE_STORED);
+        if (n == 1000) {
+            /* k00000 gets accessed a minute later: it moves to the head */
+            f.now += 61;
+            CU_ASSERT_TRUE(fx_has(&f, "k00000"));
+        }
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_TRUE(st.evictions > 0);
+    CU_ASSERT_TRUE(fx_has(&f, "k00000"));    /* bumped: survived */
+    CU_ASSERT_FALSE(fx_has(&f, "k00001"));   /* least recently used: gone */
+    snprintf(key, sizeof(key), "k%05d", n - 1);
+    CU_ASSERT_TRUE(fx_has(&f, key));         /* newest: present */
+    /* what survived is a suffix of the insertion order */
+    int first = -1, holes = 0;
+    for (int i = 1; i < n; i++) {
+        snprintf(key, sizeof(key), "k%05d", i);
+        int has = fx_has(&f, key);
+        if (has && first < 0)
+            first = i;
+        if (!has && first >= 0)
+            holes++;
+    }
+    CU_ASSERT_TRUE(first > 0);
+    CU_ASSERT_EQUAL(holes, 0);
+    CU_ASSERT_EQUAL(st.evictions, (uint64_t)(first - 1));
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+static void test_expired_reclaimed_first(void)
+{
+    struct fixture f;
+    char key[32], val[900];
+    struct engine_stats st;
+    CU_ASSERT_FATAL(fixture_open(&f, 2, NULL) == 0);
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    int cap = 0;
+    /* fill exactly to capacity with short-lived items */
+    for (;; cap++) {
+        snprintf(key, sizeof(key), "e%05d", cap);
+        fx_store(&f, ENGINE_SET, key, val, 0, 5);
+        engine_stats(f.e, &st);
+        if (st.evictions > 0 || cap > 10000)
+            break;
+    }
+    CU_ASSERT_TRUE(cap > 100);
+    f.now += 10;
+    uint64_t before = st.evictions;
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof(key), "n%05d", i);
+        fx_store(&f, ENGINE_SET, key, val, 0, 0);
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.evictions, before);   /* expired memory was reused */
+    CU_ASSERT_TRUE(st.reclaimed >= 50);
+    /* the background sweep reclaims the rest */
+    unsigned swept = engine_sweep(f.w, 100000);
+    CU_ASSERT_TRUE(swept > 0);
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.curr_items, 50);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+static void no_evict(struct engine_config *cfg)
+{
+    cfg->evict = 0;
+}
+
+static void test_no_evict(void)
+{
+    struct fixture f;
+    char key[32], val[900];
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    CU_ASSERT_FATAL(fixture_open(&f, 2, no_evict) == 0);
+    int i = 0;
+    enum engine_status st = ENGINE_STORED;
+    for (; i < 10000 && st == ENGINE_STORED; i++) {
+        snprintf(key, sizeof(key), "m%05d", i);
+        st = fx_store(&f, ENGINE_SET, key, val, 0, i < 100 ? 30 : 0);
+    }
+    CU_ASSERT_EQUAL(st, ENGINE_NO_MEMORY);
+    CU_ASSERT_TRUE(fx_has(&f, "m00000"));     /* nothing was evicted */
+    /* once items expire, -M reuses their memory */
+    f.now += 31;
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "after", val, 0, 0), ENGINE_STORED);
+    struct engine_stats s;
+    engine_stats(f.e, &s);
+    CU_ASSERT_EQUAL(s.evictions, 0);
+    CU_ASSERT_TRUE(s.c.store_no_memory >= 1);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+static void big_items(struct engine_config *cfg)
+{
+    cfg->item_size_max = 8u << 20;
+}
+
+struct bigcheck {
+    unsigned char *buf;
+    size_t n;
+};
+
+static void big_cb(void *arg, const struct engine_item_info *info)
+{
+    struct bigcheck *b = arg;
+    b->n = info->nbytes;
+    b->buf = malloc(info->nbytes);
+    /* copy in uneven pieces across chunk boundaries */
+    size_t off = 0, step = 77777;
+    while (off < info->nbytes) {
+        size_t n = info->nbytes - off < step ? info->nbytes - off : step;
+        engine_value_copy(info, off, n, b->buf + off);
+        off += n;
+    }
+}
+
+static void test_large_chained(void)
+{
+    struct fixture f;
+    CU_ASSERT_FATAL(fixture_open(&f, 32, big_items) == 0);
+    size_t sizes[] = { 512 * 1024 - 100, 600 * 1024, 3u << 20, (8u << 20) - 100 };
+    for (unsigned k = 0; k < 4; k++) {
+        size_t n = sizes[k];
+        unsigned char *v = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (unsigned char)(i * 31 + k);
+        /* written in pieces, as the network delivers it */
+        struct engine_alloc a;
+        CU_ASSERT_EQUAL_FATAL(engine_alloc(f.w, "big", 3, k, 0, n, &a), ENGINE_OK);
+        for (size_t off = 0; off < n; off += 10000)
+            engine_alloc_write(f.w, &a, v + off, n - off < 10000 ? n - off : 10000);
+        CU_ASSERT_EQUAL(engine_alloc_store(f.w, &a, ENGINE_SET, 0, NULL), ENGINE_STORED);
+        struct bigcheck b = { NULL, 0 };
+        CU_ASSERT_EQUAL(engine_get(f.w, "big", 3, big_cb, &b), ENGINE_OK);
+        CU_ASSERT_EQUAL(b.n, n);
+        CU_ASSERT_TRUE(b.buf && memcmp(b.buf, v, n) == 0);
+        free(b.buf);
+        free(v);
+        fx_check(&f);
+    }
+    /* append to a chained item */
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "big", "x", 0, 0), ENGINE_STORED);
+    char *half = malloc(700 * 1024 + 1);
+    memset(half, 'h', 700 * 1024);
+    half[700 * 1024] = '\0';
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_APPEND, "big", half, 0, 0), ENGINE_STORED);
+    struct bigcheck b = { NULL, 0 };
+    engine_get(f.w, "big", 3, big_cb, &b);
+    CU_ASSERT_EQUAL(b.n, 700 * 1024 + 1);
+    CU_ASSERT_TRUE(b.buf && b.buf[0] == 'x' && b.buf[700 * 1024] == 'h');
+    free(b.buf);
+    free(half);
+    /* too large for -I 8m */
+    struct engine_alloc a;
+    CU_ASSERT_EQUAL(engine_alloc(f.w, "huge", 4, 0, 0, 8u << 20, &a), ENGINE_TOO_LARGE);
+    CU_ASSERT_EQUAL(engine_delete(f.w, "big", 3), ENGINE_OK);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+static void test_mem_limit(void)
+{
+    struct fixture f;
+    char key[32], val[900];
+    struct engine_stats st;
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "l%05d", i);
+        fx_store(&f, ENGINE_SET, key, val, 0, 0);
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_TRUE(st.total_malloced <= (4u << 20) + (1u << 20));
+    CU_ASSERT_TRUE(st.limit_maxbytes == (4u << 20));
+    /* growing beyond the reserve is refused */
+    CU_ASSERT_EQUAL(engine_set_mem_limit(f.e, 1ull << 40), -1);
+    fixture_close(&f);
+}
+
+UNIT_SUITE(slab, NULL, NULL,
+           UNIT_TEST(test_class_sizes), UNIT_TEST(test_class_options),
+           UNIT_TEST(test_accounting), UNIT_TEST(test_lru_order),
+           UNIT_TEST(test_expired_reclaimed_first), UNIT_TEST(test_no_evict),
+           UNIT_TEST(test_large_chained), UNIT_TEST(test_mem_limit))
