@@ -288,6 +288,11 @@ struct engine_worker *engine_worker_attach(struct engine *e, int pid)
     return NULL;
 }
 
+struct engine_counters *engine_worker_counters(struct engine_worker *w)
+{
+    return &w->s->c;
+}
+
 struct engine_worker *engine_master(struct engine *e)
 {
     return e->master;
