@@ -60,6 +60,9 @@ struct conn {
     size_t out_off;         /* out[0..out_off) already sent */
     struct proto_conn *pc;
     ev_tstamp last_active;  /* last byte read or written */
+    const char *listen_addr; /* memcached form: "tcp:127.0.0.1:11211" */
+    char addr[72];          /* the peer, same form ("unix:/path", ...) */
+    unsigned busy : 1;      /* inside proto_feed (for "stats conns") */
     unsigned yielded : 1;   /* input left to process after PROTO_YIELD */
     unsigned closing : 1;   /* PROTO_CLOSE: close once output is sent */
     unsigned eof : 1;       /* the client closed its side */
@@ -73,9 +76,19 @@ void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct logger *log);
 
 /* Takes ownership of fd (a freshly accepted, non-blocking socket) and
- * starts serving it. Counts curr_connections and total_connections.
+ * starts serving it; listen_addr (kept by pointer) names the listener for
+ * "stats conns". Counts curr_connections and total_connections.
  * Returns the connection, or NULL (fd closed, error logged). */
-struct conn *conn_open(struct conn_set *set, int fd);
+struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr);
+
+/* Writes the local (peer = 0) or remote (peer = 1) address of socket fd in
+ * memcached's "stats conns" form: "tcp:1.2.3.4:11211", "tcp6:[::1]:11211",
+ * "unix:/path". Returns 0, or -1 (buf gets "unknown"). */
+int conn_sockname(int fd, int peer, char *buf, size_t len);
+
+/* "stats conns": one block of STAT <fd>:addr / listen_addr / state /
+ * secs_since_last_cmd lines per connection. Returns 0 or -1 (ENOMEM). */
+int conn_set_stats(const struct conn_set *set, struct buf *out);
 
 /* Closes the socket, frees the protocol state and buffers, counts the
  * connection out. c is invalid afterwards. */

@@ -21,11 +21,14 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -147,8 +150,10 @@ static int conn_process(struct conn *c)
             c->out_off = 0;
         }
         int flags = 0;
+        c->busy = 1;
         size_t used = proto_feed(c->pc, c->in.data, c->in.len, &c->out,
                                  &flags);
+        c->busy = 0;
         buf_consume(&c->in, used);
         account(c, before);
         if (flags & PROTO_CLOSE) {
@@ -227,7 +232,54 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
         conn_process(c);
 }
 
-struct conn *conn_open(struct conn_set *set, int fd)
+int conn_sockname(int fd, int peer, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
+                  : getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (rc == 0 && ss.ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, len, "tcp:%s:%u", ip, ntohs(s4->sin_port));
+    } else if (rc == 0 && ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, len, "tcp6:[%s]:%u", ip, ntohs(s6->sin6_port));
+    } else if (rc == 0 && ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *su = (const void *)&ss;
+        size_t n = sl > offsetof(struct sockaddr_un, sun_path)
+                   ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
+        snprintf(buf, len, "unix:%.*s", (int)strnlen(su->sun_path, n),
+                 su->sun_path);
+    } else {
+        snprintf(buf, len, "unknown");
+        return -1;
+    }
+    return 0;
+}
+
+int conn_set_stats(const struct conn_set *set, struct buf *out)
+{
+    ev_tstamp now = ev_now(set->loop);
+    int err = 0;
+    for (const struct conn *c = set->head; c != NULL; c = c->next) {
+        const char *state = c->busy ? "conn_parse_cmd"
+                            : pending(c) > 0 ? "conn_mwrite"
+                            : c->closing ? "conn_closing"
+                            : c->in.len > 0 ? "conn_read" : "conn_waiting";
+        err |= buf_printf(out, "STAT %d:addr %s\r\n", c->fd, c->addr);
+        err |= buf_printf(out, "STAT %d:listen_addr %s\r\n", c->fd,
+                          c->listen_addr ? c->listen_addr : "unknown");
+        err |= buf_printf(out, "STAT %d:state %s\r\n", c->fd, state);
+        err |= buf_printf(out, "STAT %d:secs_since_last_cmd %u\r\n", c->fd,
+                          (unsigned)(now - c->last_active));
+    }
+    return err ? -1 : 0;
+}
+
+struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -247,6 +299,8 @@ struct conn *conn_open(struct conn_set *set, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->set = set;
     c->fd = fd;
+    c->listen_addr = listen_addr;
+    conn_sockname(fd, 1, c->addr, sizeof(c->addr));
     buf_init(&c->in);
     buf_init(&c->out);
     c->last_active = ev_now(set->loop);

@@ -58,6 +58,7 @@ struct worker {
     struct conn_set conns;
     struct engine_counters *counters;
     ev_io lio[LISTENER_MAX];
+    char lname[LISTENER_MAX][72];   /* listeners for "stats conns" */
     int nlisten;
     ev_timer resume, tick, drain;
     ev_io ctl;
@@ -162,7 +163,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
                 accept_pause(w, 0.1);
             continue;
         }
-        if (conn_open(&w->conns, fd) == NULL) {
+        int li = (int)(io - w->lio);
+        if (conn_open(&w->conns, fd, w->lname[li]) == NULL) {
             conn_quota_put(w->cfg->quota, w->cfg->index);
             continue;
         }
@@ -268,6 +270,19 @@ static void cb_shutdown(void *arg, int graceful)
                   (int)w->cfg->master_pid, strerror(errno));
 }
 
+/* "stats conns": the listeners first, then the connections. */
+static void cb_conns(void *arg, struct buf *out)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < w->nlisten; i++) {
+        int fd = w->lio[i].fd;
+        buf_printf(out, "STAT %d:addr %s\r\n", fd, w->lname[i]);
+        buf_printf(out, "STAT %d:state conn_listening\r\n", fd);
+    }
+    if (conn_set_stats(&w->conns, out) < 0)
+        log_error(&w->cfg->log, "stats conns: out of memory");
+}
+
 static void cb_verbosity(void *arg, int level)
 {
     struct worker *w = arg;
@@ -299,6 +314,7 @@ static void setup_watchers(struct worker *w)
     w->nlisten = ls->n;
     for (int i = 0; i < ls->n; i++) {
         ev_io_init(&w->lio[i], on_accept, ls->l[i].fd, EV_READ);
+        conn_sockname(ls->l[i].fd, 0, w->lname[i], sizeof(w->lname[i]));
         w->lio[i].data = w;
     }
     accept_set(w, 1);
@@ -370,6 +386,7 @@ int worker_run(struct worker_config *cfg)
     w.env.settings = cfg->settings;
     w.env.shutdown = cb_shutdown;
     w.env.set_verbosity = cb_verbosity;
+    w.env.conns = cb_conns;
     w.env.arg = &w;
     w.env.line_max = w.s->read_buf_max > 0 ? (size_t)w.s->read_buf_max : 2048;
     w.env.line_max_get = LINE_MAX_GET;
