@@ -210,12 +210,12 @@ static int stats_settings(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "lru_crawler_tocrawl", 0);
     err |= stat_u64(out, "tail_repair_time", (uint64_t)s->tail_repair_time);
     err |= stat_yesno(out, "flush_enabled", s->enable_flush);
-    err |= stat_yesno(out, "dump_enabled", 1);
+    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
     err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
     err |= stat_yesno(out, "lru_segmented", 0);
     err |= stat_yesno(out, "temp_lru", 0);
     err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
-    err |= stat_u64(out, "read_buf_mem_limit", 0);
+    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
     err |= stat_yesno(out, "track_sizes", 1);
     err |= stat_yesno(out, "inline_ascii_response", 0);
     /* shmcached */
@@ -347,6 +347,8 @@ static int stats_cachedump(const struct proto_env *env,
                            const struct request *r, struct buf *out)
 {
     uint32_t id, limit;
+    if (env->settings && !env->settings->dump_enabled)
+        return buf_append(out, LIT("CLIENT_ERROR stats cachedump not allowed"));
     if (r->ntok < 4)
         return buf_append(out, LIT("CLIENT_ERROR bad command line"));
     if (!proto_strtoul32(&r->tok[2], &id) ||
