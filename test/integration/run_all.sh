@@ -1,0 +1,62 @@
+#!/bin/bash
+# Runs every black-box integration test in this folder, in order, with the
+# right interpreter (/usr/bin/python3 for the Python client tests: the
+# Debian interpreter that has pymemcache, memcache and pylibmc), prints each
+# script's output and result, and ends with one total line
+# "N passed, N failed". Exit code 0 only if everything passed.
+#
+# Builds nothing (the Makefile builds first). SHMC_SERVER selects the server
+# binary (default build/shmcached); e.g. to validate against memcached:
+#   SHMC_SERVER=/usr/bin/memcached test/integration/run_all.sh
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+SCRIPT_TIMEOUT=${SHMC_SCRIPT_TIMEOUT:-150}
+
+TESTS=(
+    "$PY test_transcript.py"
+    "$PY test_python_memcache.py"
+    "$PY test_pymemcache.py"
+    "bash test_libmemcached.sh"
+)
+
+total_pass=0
+total_fail=0
+summary=()
+out=$(mktemp /tmp/shmc_run_all.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+echo "integration tests, server: ${SHMC_SERVER:-build/shmcached}"
+for t in "${TESTS[@]}"; do
+    name=${t##* }
+    echo
+    echo "### $name"
+    # shellcheck disable=SC2086
+    (cd "$HERE" && timeout -k 10 "$SCRIPT_TIMEOUT" $t) 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    else
+        p=0
+        f=0
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        # crashed, timed out or exited non-zero without counting a failure
+        f=$((f + 1))
+        echo "FAIL $name: exit status $rc without a counted failure"
+    fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    summary+=("$(printf '%-26s %4d passed, %d failed (exit %d)' "$name" "$p" "$f" "$rc")")
+done
+
+echo
+echo "### summary"
+for s in "${summary[@]}"; do
+    echo "$s"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
