@@ -392,24 +392,27 @@ static void worker_died(struct master *m, int i, int status)
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int detached = code == WORKER_EXIT_OK || code == WORKER_EXIT_FAILED;
     int clean = code == WORKER_EXIT_OK;
-    char why[128];
+    char why[160];
     describe(status, why, sizeof(why));
 
     if (!detached) {
         int repairs = engine_worker_reap(m->engine, wp->slotno);
-        log_warn(&m->log, "worker %d (pid %d) %s; engine slot %d reaped "
-                 "(%d repair(s))", i, (int)wp->pid, why, wp->slotno, repairs);
+        size_t n = strlen(why);
+        snprintf(why + n, sizeof(why) - n, "; engine slot %d reaped "
+                 "(%d repair(s))", wp->slotno, repairs);
     }
     conn_quota_reset(m->quota, i);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);
     wp->ctl_fd = -1;
-    wp->slot = NULL;        /* the handle itself is the engine's (see gaps) */
+    wp->slot = NULL;        /* the master's copy of the handle is leaked:
+                               engine.h has no call that frees only it */
     pid_t pid = wp->pid;
     wp->pid = 0;
 
     if (m->stopping) {
-        log_info(&m->log, "worker %d (pid %d) %s", i, (int)pid, why);
+        log_msg(&m->log, clean ? LOG_LVL_INFO : LOG_LVL_WARN,
+                "worker %d (pid %d) %s", i, (int)pid, why);
         return;
     }
     m->info->worker_restarts++;
@@ -426,13 +429,14 @@ static void worker_died(struct master *m, int i, int status)
             shift = BACKOFF_MAX_SHIFT;
         delay = (long)m->s->worker_restart_backoff_ms << shift;
     }
-    if (detached)
+    if (delay > 0)
+        log_error(&m->log, "worker %d (pid %d) %s; it keeps crashing (%u in "
+                  "a row): restarting in %ld ms", i, (int)pid, why,
+                  wp->streak, delay);
+    else
         log_msg(&m->log, clean ? LOG_LVL_WARN : LOG_LVL_ERROR,
-                "worker %d (pid %d) %s unexpectedly; restarting it%s", i,
-                (int)pid, why, delay ? " after a delay" : "");
-    if (delay)
-        log_error(&m->log, "worker %d keeps crashing (%u in a row); next "
-                  "start in %ld ms", i, wp->streak, delay);
+                "worker %d (pid %d) %s%s; restarting it", i, (int)pid, why,
+                clean ? " unexpectedly" : "");
     wp->restart_due = 1;
     wp->restart_at = now + (double)delay / 1000.0;
 }
@@ -637,8 +641,8 @@ int master_run(const struct settings *s)
         supervise(m, &waitmask);
         log_info(&m->log, "master %d: all workers stopped; exiting",
                  (int)getpid());
-    } else {
-        begin_stop(m, 1);       /* workers already forked, if any */
+    } else if (running(m) > 0) {
+        begin_stop(m, 1);       /* workers already forked */
         for (int i = 0; running(m) > 0 && i < 100; i++) {
             reap_children(m);
             usleep(20000);

@@ -298,8 +298,12 @@ static int add_listen(struct pctx *c, const char *v)
     }
     const char *p = v;
     for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
         if (n > 0) {
             if (s->nlisten >= SETTINGS_MAX_LISTEN)
                 return fail(c, "too many listen addresses (max %d)",
