@@ -149,7 +149,7 @@ static void test_crash_mid_delete(void)
 static void cp_alloc(struct fixture *f, struct engine_worker *w)
 {
     struct engine_alloc a;
-    char key[16];
+    char key[32];
     for (int i = 0; i < 100; i++) {
         snprintf(key, sizeof(key), "pending%d", i);
         engine_alloc(w, key, strlen(key), 0, 0, 1000, &a);
