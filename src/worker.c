@@ -17,8 +17,11 @@
  * Connection limit (-c): a global count shared with the other workers
  * (connquota.h). Over the limit, with maxconns_fast (default) the new
  * client gets "ERROR Too many open connections" and is closed; without it
- * the worker stops accepting until the count drops, leaving new clients in
- * the listen backlog, as memcached does.
+ * the worker holds that one client unserved (as if still in the backlog),
+ * stops accepting, and serves it once the count drops (checked on each
+ * close here and every 100 ms); clients beyond that wait in the kernel's
+ * listen backlog, as with memcached. A second over-limit client accepted
+ * in the same burst is rejected as with maxconns_fast.
  *
  * Invariants: the loop is used only in this process; every accepted fd is
  * either a struct conn, or closed before on_accept returns; a quota unit is
@@ -64,6 +67,8 @@ struct worker {
     ev_io ctl;
     ev_signal sigterm, sigint, sigquit;
     int accepting;          /* listen watchers started */
+    int held_fd;            /* accepted over -c without maxconns_fast: */
+    int held_li;            /* waits for room, unserved (-1: none) */
     int stopping;
     ev_tstamp drain_deadline;
 };
@@ -103,11 +108,28 @@ static int below_limit(const struct worker *w)
     return conn_quota_total(w->cfg->quota) < w->s->maxconns;
 }
 
+/* Serves the connection held back by the limit, if there is room now.
+ * Returns 1 when nothing is held any more. */
+static int open_held(struct worker *w)
+{
+    if (w->held_fd < 0)
+        return 1;
+    if (conn_quota_take(w->cfg->quota, w->cfg->index, w->s->maxconns) < 0)
+        return 0;
+    int fd = w->held_fd;
+    w->held_fd = -1;
+    if (conn_open(&w->conns, fd, w->lname[w->held_li]) == NULL)
+        conn_quota_put(w->cfg->quota, w->cfg->index);
+    return 1;
+}
+
 static void on_resume(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     struct worker *w = t->data;
-    if (w->s->maxconns_fast || below_limit(w)) {
+    if (w->stopping)
+        return;
+    if (w->s->maxconns_fast || (open_held(w) && below_limit(w))) {
         accept_set(w, 1);
     } else {
         ev_timer_set(t, 0.1, 0.);
@@ -156,14 +178,20 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
                 return;
             }
         }
+        int li = (int)(io - w->lio);
         if (conn_quota_take(w->cfg->quota, w->cfg->index,
                             w->s->maxconns) < 0) {
-            reject(w, fd);
-            if (!w->s->maxconns_fast)
-                accept_pause(w, 0.1);
-            continue;
+            if (w->s->maxconns_fast || w->held_fd >= 0) {
+                reject(w, fd);
+                continue;
+            }
+            /* like a client left in the backlog: open, but not served
+             * until a connection closes */
+            w->held_fd = fd;
+            w->held_li = li;
+            accept_pause(w, 0.1);
+            return;
         }
-        int li = (int)(io - w->lio);
         if (conn_open(&w->conns, fd, w->lname[li]) == NULL) {
             conn_quota_put(w->cfg->quota, w->cfg->index);
             continue;
@@ -179,7 +207,7 @@ static void on_conn_close(void *arg, struct conn *c)
     struct worker *w = arg;
     conn_quota_put(w->cfg->quota, w->cfg->index);
     if (!w->accepting && !w->stopping && !w->s->maxconns_fast &&
-        below_limit(w)) {
+        below_limit(w) && open_held(w) && below_limit(w)) {
         ev_timer_stop(w->loop, &w->resume);
         accept_set(w, 1);
     }
@@ -248,6 +276,10 @@ static void begin_stop(struct worker *w, int immediate, const char *why)
     log_info(&w->cfg->log, "worker %d: stopping gracefully (%s), %u "
              "connection(s) open", w->cfg->index, why, w->conns.count);
     accept_set(w, 0);
+    if (w->held_fd >= 0) {
+        close(w->held_fd);
+        w->held_fd = -1;
+    }
     w->stopping = 1;
     w->conns.draining = 1;
     ev_timer_stop(w->loop, &w->resume);
@@ -344,6 +376,9 @@ static void setup_watchers(struct worker *w)
 
 static void teardown(struct worker *w)
 {
+    if (w->held_fd >= 0)
+        close(w->held_fd);
+    w->held_fd = -1;
     conn_set_close_all(&w->conns);
     accept_set(w, 0);
     ev_timer_stop(w->loop, &w->resume);
@@ -363,6 +398,7 @@ int worker_run(struct worker_config *cfg)
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
     w.s = cfg->settings;
+    w.held_fd = -1;
     int status = WORKER_EXIT_OK;
 
     reset_signals();
