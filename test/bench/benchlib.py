@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""Helpers for test/bench/bench.sh and test/bench/callgrind.sh (stdlib only).
+
+Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
+  freeport                      print a free TCP port on 127.0.0.1
+  wait PORT [SECONDS]           wait until PORT answers "version" (exit 1 on timeout)
+  cpu PID                       print utime+stime (+cutime+cstime) in clock ticks,
+                                summed over PID and all its descendants
+                                (children found via /proc/<pid>/task/*/children)
+  nprocs PID                    print how many processes are in PID's tree
+  stat PORT NAME...             print "NAME VALUE" lines from "stats"
+  fill PORT COUNT SIZE          pipelined "set key:%07d 0 0 SIZE noreply" COUNT times,
+                                then print curr_items / bytes / evictions
+  load PORT COUNT               COUNT sequential requests, 90% get / 10% set,
+                                100-byte values, 1000 keys, one connection
+                                (the fixed load of callgrind.sh; prints COUNT)
+  memaslap_ops FILE             print "OPS TPS SECONDS" parsed from memaslap output
+  report TSV MD CMD             median table from the rounds in TSV; print it and
+                                write it (with machine info and CMD) to MD
+"""
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+
+HOST = "127.0.0.1"
+
+
+def clk_tck():
+    return os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    out = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def tree(pid):
+    seen, todo = [], [pid]
+    while todo and len(seen) < 4096:          # bounded
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(children(p))
+    return seen
+
+
+def proc_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return 0
+    # comm may contain spaces/parens: split after the last ')'
+    fields = s[s.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state); utime=14 stime=15 cutime=16 cstime=17
+    ut, st, cut, cst = (int(fields[i - 3]) for i in (14, 15, 16, 17))
+    return ut + st + cut + cst
+
+
+def cmd_cpu(pid):
+    print(sum(proc_ticks(p) for p in tree(int(pid))))
+
+
+def cmd_nprocs(pid):
+    print(len(tree(int(pid))))
+
+
+def cmd_freeport():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def recv_until(s, end, limit=1 << 26, timeout=30.0):
+    s.settimeout(timeout)
+    buf = b""
+    while not buf.endswith(end):
+        d = s.recv(1 << 16)
+        if not d:
+            raise IOError("connection closed")
+        buf += d
+        if len(buf) > limit:
+            raise IOError("reply too long")
+    return buf
+
+
+def stats(port):
+    with socket.create_connection((HOST, int(port)), timeout=10) as s:
+        s.sendall(b"stats\r\n")
+        buf = recv_until(s, b"END\r\n")
+    d = {}
+    for line in buf.decode().split("\r\n"):
+        p = line.split(" ", 2)
+        if len(p) == 3 and p[0] == "STAT":
+            d[p[1]] = p[2]
+    return d
+
+
+def cmd_wait(port, seconds="10"):
+    deadline = time.time() + float(seconds)
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((HOST, int(port)), timeout=1) as s:
+                s.sendall(b"version\r\n")
+                if recv_until(s, b"\r\n", timeout=2).startswith(b"VERSION"):
+                    return 0
+        except (OSError, IOError):
+            time.sleep(0.05)
+    print(f"port {port} did not answer within {seconds}s", file=sys.stderr)
+    return 1
+
+
+def cmd_stat(port, *names):
+    d = stats(port)
+    for n in names:
+        print(n, d.get(n, "?"))
+
+
+def cmd_fill(port, count, size):
+    count, size = int(count), int(size)
+    val = b"v" * size
+    s = socket.create_connection((HOST, int(port)), timeout=60)
+    got = bytearray()
+    done = threading.Event()
+
+    def drain():                      # noreply: normally nothing comes back
+        try:
+            while not done.is_set():
+                d = s.recv(1 << 16)
+                if not d:
+                    break
+                got.extend(d)
+                if b"VERSION" in got[-256:]:
+                    break
+        except OSError:
+            pass
+
+    th = threading.Thread(target=drain, daemon=True)
+    th.start()
+    t0 = time.time()
+    batch = 5000
+    for base in range(0, count, batch):
+        n = min(batch, count - base)
+        s.sendall(b"".join(b"set key:%07d 0 0 %d noreply\r\n%s\r\n" % (i, size, val)
+                           for i in range(base, base + n)))
+    s.sendall(b"version\r\n")
+    th.join(120)
+    done.set()
+    s.close()
+    dt = time.time() - t0
+    d = stats(port)
+    errs = got.count(b"ERROR")
+    print(f"curr_items {d.get('curr_items')}")
+    print(f"bytes {d.get('bytes')}")
+    print(f"evictions {d.get('evictions')}")
+    print(f"limit_maxbytes {d.get('limit_maxbytes')}")
+    print(f"fill_seconds {dt:.2f}")
+    print(f"error_replies {errs}")
+
+
+def cmd_load(port, count):
+    """Fixed, deterministic load: COUNT request/response round trips."""
+    count = int(count)
+    s = socket.create_connection((HOST, int(port)), timeout=60)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    val = b"x" * 100
+    nkeys = 1000
+    # prime every key so gets hit (not counted as load requests? they are
+    # counted: the caller divides by COUNT + nkeys, printed below)
+    for k in range(nkeys):
+        s.sendall(b"set key:%07d 0 0 100\r\n%s\r\n" % (k, val))
+        recv_until(s, b"STORED\r\n")
+    for i in range(count):
+        k = (i * 7919) % nkeys
+        if i % 10 == 9:
+            s.sendall(b"set key:%07d 0 0 100\r\n%s\r\n" % (k, val))
+            recv_until(s, b"STORED\r\n")
+        else:
+            s.sendall(b"get key:%07d\r\n" % k)
+            recv_until(s, b"END\r\n")
+    s.close()
+    print(count + nkeys)
+
+
+def cmd_memaslap_ops(path):
+    # "Run time: 5.0s Ops: 363012 TPS: 120993 Net_rate: 18.1M/s"
+    with open(path, errors="replace") as f:
+        lines = [l for l in f if l.startswith("Run time:")]
+    if not lines:
+        print("0 0 0")
+        return 1
+    p = lines[-1].split()
+    secs = float(p[2].rstrip("s"))
+    print(int(p[4]), int(p[6]), secs)
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for l in f:
+                if l.startswith("model name"):
+                    model = l.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    u = os.uname()
+    return f"nproc {os.cpu_count()}, CPU {model}, kernel {u.sysname} {u.release} {u.machine}"
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3f}"
+
+
+def cmd_report(tsv, md, command):
+    # TSV rows: workload server metric value   (one row per round)
+    rows = {}
+    order = []
+    with open(tsv) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) != 4:
+                continue
+            wl, srv, metric, val = p
+            key = (wl, metric)
+            if key not in rows:
+                rows[key] = {}
+                order.append(key)
+            rows[key].setdefault(srv, []).append(float(val))
+    header = ["workload", "metric", "memcached", "shmcached", "ratio shm/mc", "rounds"]
+    table = []
+    for wl, metric in order:
+        d = rows[(wl, metric)]
+        mc = statistics.median(d["memcached"]) if d.get("memcached") else None
+        sh = statistics.median(d["shmcached"]) if d.get("shmcached") else None
+        ratio = f"{sh / mc:.2f}" if mc and sh is not None else "-"
+        n = min(len(d.get("memcached", [])), len(d.get("shmcached", [])))
+        table.append([wl, metric, fmt(mc), fmt(sh), ratio, str(n)])
+    widths = [max(len(r[i]) for r in table + [header]) for i in range(len(header))]
+
+    def line(r):
+        return "| " + " | ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i])
+                                 for i, c in enumerate(r)) + " |"
+    sep = "|" + "|".join("-" * (w + 1) + ("-" if i < 2 else ":")
+                         for i, w in enumerate(widths)) + "|"
+    out = [line(header), sep] + [line(r) for r in table]
+    mach = machine()
+    text = "\n".join(out)
+    print()
+    print(f"machine: {mach}")
+    print(f"command: {command}")
+    print("medians over rounds; ops/s ratio >= 1 is good, CPU/op ratio <= 1 is good,"
+          " curr_items ratio >= 1 is good")
+    print(text)
+    with open(md, "w") as f:
+        f.write("# shmcached vs memcached benchmark (`make bench`)\n\n")
+        f.write(f"- machine: {mach}\n")
+        f.write(f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        f.write(f"- command: `{command}`\n")
+        f.write("- medians over alternating rounds (memcached, shmcached, memcached, ...);"
+                " ops/s ratio >= 1 is good, CPU/op ratio <= 1 is good,"
+                " curr_items ratio >= 1 is good\n")
+        f.write("- CPU/op = utime+stime of all server processes (/proc/<pid>/stat,"
+                " master + workers for shmcached) over the round / ops done in the round\n")
+        f.write("- timings on a small machine swing by +-20%: read ratios, not absolute numbers\n\n")
+        f.write(text + "\n")
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    cmd, args = argv[1], argv[2:]
+    fn = globals().get("cmd_" + cmd)
+    if fn is None:
+        print(__doc__)
+        return 2
+    rc = fn(*args)
+    return rc or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
