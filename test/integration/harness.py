@@ -1,8 +1,9 @@
 """Black-box test harness for shmcached (and, for validation, memcached).
 
 * SHMC_SERVER selects the server binary (default: build/shmcached relative
-  to the repository root).  When its basename is "memcached", "-u root" is
-  added automatically (memcached refuses to run as root without it).
+  to the repository root).  When running as root, "-u root" is added
+  automatically: memcached refuses to run as root without -u, and shmcached
+  follows memcached's rule ("can't run as root without the -u switch").
 * Server: picks a free 127.0.0.1 port, starts the binary with
   "-p PORT -l 127.0.0.1 -U 0" + extra args, waits (<= 10 s) until it accepts
   connections, and stops it by PID (SIGTERM, then SIGKILL).  Every started
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -85,8 +87,7 @@ class Server(object):
 
     def argv(self):
         args = [self.binary, "-p", str(self.port), "-l", "127.0.0.1", "-U", "0"]
-        if is_memcached(self.binary) and os.geteuid() == 0 \
-                and "-u" not in self.extra_args:
+        if os.geteuid() == 0 and "-u" not in self.extra_args:
             args += ["-u", "root"]
         return args + self.extra_args
 
@@ -96,7 +97,7 @@ class Server(object):
         last_err = None
         for _attempt in range(3):  # retry if another process took the port
             self.port = free_port()
-            self.logfile = open(os.devnull, "wb")
+            self.logfile = tempfile.TemporaryFile()
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                          stdout=self.logfile,
                                          stderr=self.logfile,
@@ -116,8 +117,19 @@ class Server(object):
                     time.sleep(0.05)
             else:
                 last_err = "server did not accept connections within %.0fs" % START_TIMEOUT
+            log = self.log_tail()
             self.stop()
-        raise RuntimeError("could not start %s: %s" % (" ".join(self.argv()), last_err))
+        raise RuntimeError("could not start %s: %s; server output: %r"
+                           % (" ".join(self.argv()), last_err, log))
+
+    def log_tail(self, n=500):
+        """Last n bytes the server wrote to stdout/stderr."""
+        try:
+            self.logfile.flush()
+            self.logfile.seek(0)
+            return self.logfile.read()[-n:].decode("utf-8", "replace")
+        except (OSError, ValueError, AttributeError):
+            return ""
 
     def stop(self):
         p = self.proc

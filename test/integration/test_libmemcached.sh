@@ -5,7 +5,8 @@
 # memcrm, memcflush).
 #
 # SHMC_SERVER selects the binary (default build/shmcached under the repo
-# root); "-u root" is added when its basename is memcached and we are root.
+# root); "-u root" is added when running as root (memcached's rule, which
+# shmcached follows).
 # Every server is started on a free 127.0.0.1 port and stopped by PID.
 # Prints PASS/FAIL per test and a final "N passed, N failed" line.
 
@@ -63,7 +64,7 @@ start_server() {
         echo "server binary not found: $SERVER"
         return 1
     fi
-    if [ "$(basename "$SERVER")" = memcached ] && [ "$(id -u)" = 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
         extra+=(-u root)
     fi
     for attempt in 1 2 3; do
@@ -82,7 +83,8 @@ start_server() {
         done
         stop_server
     done
-    echo "could not start $SERVER"
+    echo "could not start $SERVER; its output:"
+    tail -n 5 "$TMP/server.log" | sed 's/^/     | /'
     return 1
 }
 
