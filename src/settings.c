@@ -742,6 +742,8 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 
 /* ---- validation ----------------------------------------------------- */
 
+#define SLAB_PAGE ((size_t)1 << 20)
+
 int settings_validate(const struct settings *s, char *err, size_t errlen)
 {
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
@@ -769,13 +771,16 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("Cannot set item size limit higher than 1 gigabyte.");
     if (s->item_size_max > s->maxbytes / 2)
         BAD("Cannot set item size limit higher than 1/2 of memory max.");
-    if (s->chunk_size <= 0 || (size_t)s->chunk_size > s->item_size_max / 2)
-        BAD("Minimum chunk size (-n) must be between 1 and %zu",
-            s->item_size_max / 2);
+    /* the engine's limits: chunks are carved from 1 MB slab pages */
+    size_t chunk_hi = s->item_size_max / 2 < SLAB_PAGE / 4
+                      ? s->item_size_max / 2 : SLAB_PAGE / 4;
+    if (s->chunk_size < 8 || (size_t)s->chunk_size > chunk_hi)
+        BAD("Minimum chunk size (-n) must be between 8 and %zu", chunk_hi);
     if (s->slab_chunk_max != 0) {
-        if (s->slab_chunk_max < 1024)
-            BAD("slab_chunk_max (bytes: %zu) cannot be smaller than 1024",
-                s->slab_chunk_max);
+        if (s->slab_chunk_max < 4096 || s->slab_chunk_max > SLAB_PAGE ||
+            s->slab_chunk_max % 8 != 0)
+            BAD("slab_chunk_max (bytes: %zu) must be a multiple of 8 "
+                "between 4096 and %zu", s->slab_chunk_max, SLAB_PAGE);
         if (s->slab_chunk_max > s->item_size_max)
             BAD("slab_chunk_max (bytes: %zu) cannot be larger than -I "
                 "(item_size_max %zu)", s->slab_chunk_max, s->item_size_max);
@@ -786,7 +791,7 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     }
     if (s->hashpower != 0 && s->hashpower < 12)
         BAD("Initial hashtable multiplier of %d is too low", s->hashpower);
-    if (s->hashpower > 32)
+    if (s->hashpower > 31)
         BAD("Initial hashtable multiplier of %d is too high\nChoose a value "
             "based on \"STAT hash_power_level\" from a running instance",
             s->hashpower);

@@ -74,7 +74,7 @@ static const char usage_text[] =
 "                          0 means unlimited (default: 0)\n"
 "   - no_lru_maintainer:   disable new LRU system + background thread.\n"
 "   - idle_timeout:        timeout for idle connections. (default: 0, no timeout)\n"
-"   - slab_chunk_max:      (EXPERIMENTAL) maximum slab chunk size in bytes\n"
+"   - slab_chunk_max:      (EXPERIMENTAL) maximum slab chunk size in bytes, 4k..1m\n"
 "                          (k/m suffixes accepted). use extreme care. (default: 512k)\n"
 "   - relaxed_privileges:  accepted for compatibility (no seccomp sandbox here)\n"
 "   - memory_reserve:      megabytes of shared memory reserved so that\n"

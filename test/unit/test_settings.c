@@ -456,16 +456,31 @@ static void test_validate(void)
     s.hashpower = 5;
     CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
     CU_ASSERT(contains(err, "too low"));
-    s.hashpower = 40;
+    s.hashpower = 32;
     CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
 
     settings_defaults(&s);
     s.slab_chunk_max = 600 * 1024;
     CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
     CU_ASSERT(contains(err, "evenly divisible"));
+    s.slab_chunk_max = 1024;
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
+    CU_ASSERT(contains(err, "between 4096"));
+    s.maxbytes = (size_t)1 << 30;
+    s.item_size_max = (size_t)4 << 20;
     s.slab_chunk_max = (size_t)2 << 20;
     CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
+    s.item_size_max = (size_t)1 << 20;
+    s.slab_chunk_max = (size_t)1 << 20;
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), 0);
+    s.item_size_max = (size_t)512 << 10;
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
     CU_ASSERT(contains(err, "cannot be larger"));
+
+    settings_defaults(&s);
+    s.chunk_size = 4;
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
+    CU_ASSERT(contains(err, "-n"));
 
     settings_defaults(&s);
     s.reqs_per_event = 0;
