@@ -29,6 +29,13 @@ struct engine_worker;
 struct listeners;
 struct settings;
 
+/* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
+ * one text message per packet). "verbosity N": a worker sends it when a
+ * client runs "verbosity N"; the master applies it to itself and relays it
+ * to every other worker, so the level is server-wide as in memcached. */
+#define WORKER_MSG_VERBOSITY "verbosity "
+#define WORKER_MSG_MAX 64
+
 /* Exit statuses of a worker whose slot is detached. */
 #define WORKER_EXIT_OK 0        /* clean stop */
 #define WORKER_EXIT_FAILED 3    /* could not start (logged); slot detached */

@@ -14,8 +14,8 @@
  * the engine slot it claimed for it BEFORE fork (the child uses the copied
  * handle, so the master always knows which slot a dead pid held), the
  * master end of a control socketpair (the worker sees EOF if the master
- * dies; kept for the connection hand-off of configuration reloads), and
- * its crash history.
+ * dies; "verbosity N" travels over it, and it is kept for the connection
+ * hand-off of configuration reloads), and its crash history.
  *
  * A worker that exits with WORKER_EXIT_OK/FAILED has detached its slot
  * itself; any other death (signal, other status) gets
@@ -76,6 +76,7 @@ struct wproc {
     struct engine_worker *slot; /* claimed before fork */
     int slotno;
     int ctl_fd;                 /* master end of the socketpair, or -1 */
+    int ctl_eof;                /* the worker closed it: stop polling */
     double started;             /* monotonic seconds */
     unsigned streak;            /* consecutive quick crashes */
     int restart_due;
@@ -353,6 +354,7 @@ static int spawn(struct master *m, int i)
         close(sv[1]);
     wp->pid = pid;
     wp->ctl_fd = sv[0];
+    wp->ctl_eof = 0;
     wp->slotno = engine_worker_slot(wp->slot);
     wp->started = now;
     log_info(&m->log, "worker %d forked: pid %d, engine slot %d", i,
@@ -500,6 +502,58 @@ static void sweep(struct master *m)
         log_trace(&m->log, "sweep: reclaimed %u expired item(s)", total);
 }
 
+/* A control message from worker i (see worker.h). */
+static void control_message(struct master *m, int i)
+{
+    struct wproc *wp = &m->w[i];
+    char buf[WORKER_MSG_MAX + 1];
+    size_t pl = strlen(WORKER_MSG_VERBOSITY);
+    ssize_t n = recv(wp->ctl_fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        wp->ctl_eof = 1;        /* exiting; waitpid will tell */
+        return;
+    }
+    buf[n] = '\0';
+    if ((size_t)n <= pl || memcmp(buf, WORKER_MSG_VERBOSITY, pl) != 0) {
+        log_warn(&m->log, "worker %d: unknown control message", i);
+        return;
+    }
+    log_set_verbose(&m->log, atoi(buf + pl));
+    for (int j = 0; j < m->nworkers; j++)
+        if (j != i && m->w[j].pid != 0 && m->w[j].ctl_fd >= 0 &&
+            send(m->w[j].ctl_fd, buf, (size_t)n,
+                 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            log_warn(&m->log, "relaying verbosity to worker %d: %s", j,
+                     strerror(errno));
+}
+
+/* Sleeps until a signal, a control message, or `left` seconds. */
+static void wait_events(struct master *m, double left,
+                        const sigset_t *waitmask)
+{
+    struct pollfd pfd[ENGINE_MAX_SLOTS];
+    int who[ENGINE_MAX_SLOTS], n = 0;
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->w[i].pid != 0 && m->w[i].ctl_fd >= 0 && !m->w[i].ctl_eof) {
+            pfd[n].fd = m->w[i].ctl_fd;
+            pfd[n].events = POLLIN;
+            who[n++] = i;
+        }
+    }
+    if (left < 0)
+        left = 0;
+    struct timespec ts = { (time_t)left,
+                           (long)((left - (double)(time_t)left) * 1e9) };
+    int rc = ppoll(pfd, (nfds_t)n, &ts, waitmask);
+    if (rc < 0 && errno != EINTR)
+        log_error(&m->log, "ppoll: %s", strerror(errno));
+    for (int k = 0; rc > 0 && k < n; k++)
+        if (pfd[k].revents != 0)
+            control_message(m, who[k]);
+}
+
 /* The supervision loop; returns when every worker is gone after a stop. */
 static void supervise(struct master *m, const sigset_t *waitmask)
 {
@@ -543,13 +597,7 @@ static void supervise(struct master *m, const sigset_t *waitmask)
             if (m->next_sweep < wake)
                 wake = m->next_sweep;
         }
-        double left = wake - mono();
-        if (left < 0)
-            left = 0;
-        struct timespec ts = { (time_t)left,
-                               (long)((left - (double)(time_t)left) * 1e9) };
-        if (ppoll(NULL, 0, &ts, waitmask) < 0 && errno != EINTR)
-            log_error(&m->log, "ppoll: %s", strerror(errno));
+        wait_events(m, wake - mono(), waitmask);
     }
 }
 

@@ -32,6 +32,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -243,10 +245,17 @@ static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
     (void)loop;
     (void)revents;
     struct worker *w = io->data;
-    char buf[256];
-    ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-        return;                 /* no control messages are defined yet */
+    char buf[WORKER_MSG_MAX + 1];
+    size_t pl = strlen(WORKER_MSG_VERBOSITY);
+    ssize_t n = recv(io->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
+    if (n > 0) {
+        buf[n] = '\0';
+        if ((size_t)n > pl && memcmp(buf, WORKER_MSG_VERBOSITY, pl) == 0)
+            log_set_verbose(&w->cfg->log, atoi(buf + pl));
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
     ev_io_stop(w->loop, io);
     begin_stop(w, 0, "the master is gone");
 }
@@ -319,6 +328,13 @@ static void cb_verbosity(void *arg, int level)
 {
     struct worker *w = arg;
     log_set_verbose(&w->cfg->log, level);
+    /* the master relays it to the other workers */
+    char msg[WORKER_MSG_MAX];
+    int n = snprintf(msg, sizeof(msg), "%s%d", WORKER_MSG_VERBOSITY, level);
+    if (w->cfg->ctl_fd >= 0 &&
+        send(w->cfg->ctl_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_warn(&w->cfg->log, "worker %d: relaying verbosity: %s",
+                 w->cfg->index, strerror(errno));
 }
 
 /* ---- life ------------------------------------------------------------ */
