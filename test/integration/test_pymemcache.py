@@ -229,13 +229,13 @@ def stats_and_subcommands():
         settings = c.stats("settings")
         eq(settings.get(b"maxbytes"), 64 * 1024 * 1024)
         eq(settings.get(b"tcpport"), own.port)
-        eq(settings.get(b"num_threads"), 4)
         eq(settings.get(b"item_size_max"), 1048576)
         eq(settings.get(b"cas_enabled"), b"yes")
         eq(settings.get(b"evictions"), b"on")
-        eq(c.stats("sizes"), {b"sizes_status": b"disabled"})
         dump = poll(lambda: c.stats("cachedump", "1", "0"))
         eq(dump, {b"a": b"[1 b; 0 s]"})
+        eq(settings.get(b"num_threads"), 4, "default -t 4")
+        eq(c.stats("sizes"), {b"sizes_status": b"disabled"})
         c.close()
 
 

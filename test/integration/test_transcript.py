@@ -855,11 +855,11 @@ def cache_memlimit_command():
 def shmcached_worker_stats():
     if not harness.is_shmcached():
         raise SkipTest("shmcached-specific stats")
-    with conn() as c:
+    with Server(["-t", "3"]) as srv, conn(srv) as c:
         st = c.stats()
         for f in ("workers", "worker_restarts"):
             check(f in st, "missing stats field %s" % f)
-        eq(st["workers"], "4", "workers with default -t 4")
+        eq(st["workers"], "3", "workers with -t 3")
         eq(st["worker_restarts"], "0")
 
 
