@@ -9,5 +9,7 @@
 
 /* Prints the help text to out. */
 void usage_print(FILE *out);
+/* Prints the -i (license) text to out. */
+void usage_license(FILE *out);
 
 #endif

@@ -384,10 +384,7 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return 0;
     case O_LICENSE:
         if (c->out)
-            fprintf(c->out, "%s %s: a memcached-compatible cache server "
-                    "keeping its items in shared memory.\nThe memcached "
-                    "protocol and option names are BSD-licensed by "
-                    "Danga Interactive, Inc.\n", SHMC_NAME, SHMC_VERSION);
+            usage_license(c->out);
         c->done = 1;
         return 0;
     case O_VERSION:

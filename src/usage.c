@@ -95,3 +95,12 @@ void usage_print(FILE *out)
     fprintf(out, "%s %s (memcached-compatible)\n", SHMC_NAME, SHMC_VERSION);
     fputs(usage_text, out);
 }
+
+void usage_license(FILE *out)
+{
+    fprintf(out, "%s %s: a memcached-compatible cache server keeping its "
+            "items in shared memory.\nThe memcached protocol and option "
+            "names are BSD-licensed by Danga Interactive, Inc.\n"
+            "Event loop: libev, BSD-2-Clause or GPL-2.0+.\n", SHMC_NAME,
+            SHMC_VERSION);
+}
