@@ -47,6 +47,11 @@ def is_shmcached(binary=None):
     return os.path.basename(binary or server_binary()) == "shmcached"
 
 
+def default_threads():
+    """-t when none is given: memcached's 4; shmcached's number of CPUs."""
+    return 4 if is_memcached() else os.cpu_count()
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

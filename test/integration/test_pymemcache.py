@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RawClient, Server, SkipTest, check, eq, eq_padded  # noqa: E402
+from harness import RawClient, Server, SkipTest, check, default_threads, eq, eq_padded  # noqa: E402
 
 import pymemcache  # noqa: E402
 from pymemcache import serde  # noqa: E402
@@ -234,7 +234,7 @@ def stats_and_subcommands():
         eq(settings.get(b"evictions"), b"on")
         dump = poll(lambda: c.stats("cachedump", "1", "0"))
         eq(dump, {b"a": b"[1 b; 0 s]"})
-        eq(settings.get(b"num_threads"), 4, "default -t 4")
+        eq(settings.get(b"num_threads"), default_threads(), "default -t")
         eq(c.stats("sizes"), {b"sizes_status": b"disabled"})
         c.close()
 

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RawClient, Server, SkipTest, check, eq, eq_padded  # noqa: E402
+from harness import RawClient, Server, SkipTest, check, default_threads, eq, eq_padded  # noqa: E402
 
 SRV = None       # shared server, started in main()
 TESTS = []
@@ -611,7 +611,7 @@ def stats_general_fields():
         check(abs(int(st["time"]) - time.time()) < 5, "stats time %s" % st["time"])
         check(int(st["uptime"]) >= 0, "uptime")
         eq(st["limit_maxbytes"], str(64 * 1024 * 1024), "default -m 64")
-        eq(st["threads"], "4", "default -t 4")
+        eq(st["threads"], str(default_threads()), "default -t")
         eq(st["pointer_size"], "64")
         for f in ("rusage_user", "rusage_system"):
             check(float(st[f]) >= 0, f)
@@ -684,7 +684,7 @@ def stats_settings():
         exp = {"maxbytes": str(64 * 1024 * 1024), "maxconns": "1024",
                "tcpport": str(SRV.port), "udpport": "0", "inter": "127.0.0.1",
                "verbosity": "0", "evictions": "on", "growth_factor": "1.25",
-               "chunk_size": "48", "num_threads": "4", "cas_enabled": "yes",
+               "chunk_size": "48", "num_threads": str(default_threads()), "cas_enabled": "yes",
                "item_size_max": "1048576", "detail_enabled": "no",
                "stat_key_prefix": ":"}
         eq(dict((k, st.get(k)) for k in exp), exp, "stats settings")
