@@ -1,0 +1,260 @@
+/*
+ * test_conn.c - the server plumbing below the master: listen address
+ * parsing, the shared connection quota, and a connection driven through a
+ * private libev loop over a socketpair with the real protocol layer and an
+ * engine from fixture.c (request/reply, PROTO_YIELD continuation,
+ * backpressure, quit, EOF, counters).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "conn.h"
+#include "connquota.h"
+#include "fixture.h"
+#include "listener.h"
+#include "log.h"
+#include "proto.h"
+#include "settings.h"
+#include "unit.h"
+
+static void test_listener_split(void)
+{
+    char host[64];
+    int port;
+    CU_ASSERT_EQUAL(listener_split("127.0.0.1", 11211, host, sizeof(host),
+                                   &port), 0);
+    CU_ASSERT_STRING_EQUAL(host, "127.0.0.1");
+    CU_ASSERT_EQUAL(port, 11211);
+    CU_ASSERT_EQUAL(listener_split("10.0.0.1:22", 1, host, sizeof(host),
+                                   &port), 0);
+    CU_ASSERT_STRING_EQUAL(host, "10.0.0.1");
+    CU_ASSERT_EQUAL(port, 22);
+    CU_ASSERT_EQUAL(listener_split("::1", 5, host, sizeof(host), &port), 0);
+    CU_ASSERT_STRING_EQUAL(host, "::1");
+    CU_ASSERT_EQUAL(port, 5);
+    CU_ASSERT_EQUAL(listener_split("[::1]:7", 5, host, sizeof(host),
+                                   &port), 0);
+    CU_ASSERT_STRING_EQUAL(host, "::1");
+    CU_ASSERT_EQUAL(port, 7);
+    CU_ASSERT_EQUAL(listener_split("*:99", 5, host, sizeof(host), &port), 0);
+    CU_ASSERT_STRING_EQUAL(host, "");
+    CU_ASSERT_EQUAL(port, 99);
+    CU_ASSERT_EQUAL(listener_split("[::1", 5, host, sizeof(host), &port), -1);
+    CU_ASSERT_EQUAL(listener_split("[::1]x", 5, host, sizeof(host), &port),
+                    -1);
+    CU_ASSERT_EQUAL(listener_split("h:65536", 5, host, sizeof(host), &port),
+                    -1);
+    CU_ASSERT_EQUAL(listener_split("h:", 5, host, sizeof(host), &port), -1);
+    CU_ASSERT_EQUAL(listener_split("h:1x", 5, host, sizeof(host), &port), -1);
+    CU_ASSERT_EQUAL(listener_split("abcdefgh", 5, host, 4, &port), -1);
+}
+
+static void test_quota(void)
+{
+    struct conn_quota *q = conn_quota_create(2);
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), 0);
+    CU_ASSERT_EQUAL(conn_quota_take(q, 1, 3), 0);
+    CU_ASSERT_EQUAL(conn_quota_take(q, 1, 3), 0);
+    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), -1);
+    CU_ASSERT_EQUAL(conn_quota_total(q), 3);
+    conn_quota_put(q, 0);
+    CU_ASSERT_EQUAL(conn_quota_total(q), 2);
+    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), 0);
+    conn_quota_reset(q, 1);             /* worker 1 died holding 2 */
+    CU_ASSERT_EQUAL(conn_quota_total(q), 1);
+    conn_quota_destroy(q);
+}
+
+/* ---- a connection over a socketpair --------------------------------- */
+
+struct rig {
+    struct fixture f;
+    struct settings s;
+    struct logger log;
+    struct ev_loop *loop;
+    struct proto_env env;
+    struct conn_set set;
+    struct conn *c;
+    int peer;                   /* the client's end */
+};
+
+static int rig_open(struct rig *r, int reqs_per_event)
+{
+    memset(r, 0, sizeof(*r));
+    if (fixture_open(&r->f, 8, NULL) != 0)
+        return -1;
+    settings_defaults(&r->s);
+    r->s.reqs_per_event = reqs_per_event;
+    log_init(&r->log, 0);
+    r->loop = ev_loop_new(EVFLAG_AUTO);
+    r->env.engine = r->f.e;
+    r->env.worker = r->f.w;
+    r->env.settings = &r->s;
+    r->env.line_max = 2048;
+    r->env.line_max_get = 1 << 20;
+    conn_set_init(&r->set, r->loop, &r->env,
+                  engine_worker_counters(r->f.w), &r->log);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
+        return -1;
+    r->peer = sv[1];
+    r->c = conn_open(&r->set, sv[0], "unix:test");
+    return r->c ? 0 : -1;
+}
+
+static void rig_close(struct rig *r)
+{
+    conn_set_close_all(&r->set);
+    ev_loop_destroy(r->loop);
+    close(r->peer);
+    fixture_close(&r->f);
+}
+
+static void spin(struct rig *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        ev_run(r->loop, EVRUN_NOWAIT);
+}
+
+static void put(struct rig *r, const char *s)
+{
+    CU_ASSERT_EQUAL(write(r->peer, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads what the server sent so far (loop spun in between). */
+static size_t take(struct rig *r, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (int i = 0; i < 50 && len < cap - 1; i++) {
+        spin(r, 2);
+        ssize_t n = read(r->peer, buf + len, cap - 1 - len);
+        if (n > 0)
+            len += (size_t)n;
+        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            break;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static void test_conn_request_reply(void)
+{
+    struct rig r;
+    char buf[4096];
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    CU_ASSERT_EQUAL(ct->curr_connections, 1);
+    CU_ASSERT_EQUAL(r.set.count, 1);
+    put(&r, "set a 0 0 1\r\nx\r\nget a\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+    /* a request split across reads */
+    put(&r, "get ");
+    spin(&r, 3);
+    put(&r, "a\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "VALUE a 0 1\r\nx\r\nEND\r\n");
+    CU_ASSERT_EQUAL(ct->bytes_read, 30);
+    CU_ASSERT(ct->bytes_written >= 50);
+    struct buf st;
+    buf_init(&st);
+    CU_ASSERT_EQUAL(conn_set_stats(&r.set, &st), 0);
+    CU_ASSERT(st.len > 0 && memmem(st.data, st.len, "listen_addr unix:test",
+                                   21) != NULL);
+    buf_free(&st);
+    /* quit closes and counts the connection out */
+    put(&r, "quit\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_EQUAL(r.set.count, 0);
+    CU_ASSERT_EQUAL(ct->curr_connections, 0);
+    CU_ASSERT_EQUAL(read(r.peer, buf, 1), 0);
+    rig_close(&r);
+}
+
+static void test_conn_yield(void)
+{
+    struct rig r;
+    char buf[4096];
+    CU_ASSERT_FATAL(rig_open(&r, 1) == 0);
+    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    uint64_t before = ct->conn_yields;
+    put(&r, "version\r\nversion\r\nversion\r\nversion\r\n");
+    size_t n = take(&r, buf, sizeof(buf));
+    CU_ASSERT_EQUAL(n, 4 * strlen("VERSION 1.6.21\r\n"));
+    CU_ASSERT(ct->conn_yields - before >= 3);
+    CU_ASSERT_EQUAL(r.c->yielded, 0);
+    rig_close(&r);
+}
+
+static void test_conn_backpressure(void)
+{
+    struct rig r;
+    static char big[20000], cmd[64], reply[1 << 20];
+    CU_ASSERT_FATAL(rig_open(&r, 1000) == 0);
+    r.set.out_high = 4096;
+    memset(big, 'v', sizeof(big));
+    snprintf(cmd, sizeof(cmd), "set big 0 0 %zu\r\n", sizeof(big));
+    put(&r, cmd);
+    CU_ASSERT_EQUAL(write(r.peer, big, sizeof(big)), (ssize_t)sizeof(big));
+    put(&r, "\r\n");
+    take(&r, reply, sizeof(reply));
+    CU_ASSERT_STRING_EQUAL(reply, "STORED\r\n");
+    /* 40 gets, not read: the server must stop reading at some point */
+    for (int i = 0; i < 40; i++)
+        put(&r, "get big\r\n");
+    spin(&r, 20);
+    CU_ASSERT(r.c->out.len - r.c->out_off > 0);
+    CU_ASSERT_FALSE(ev_is_active(&r.c->rio));
+    CU_ASSERT_TRUE(ev_is_active(&r.c->wio));
+    /* drain: every reply arrives */
+    size_t got = 0, want = 40 * (strlen("VALUE big 0 20000\r\n") +
+                                 sizeof(big) + strlen("\r\nEND\r\n"));
+    for (int i = 0; i < 2000 && got < want; i++) {
+        spin(&r, 1);
+        ssize_t n = read(r.peer, reply, sizeof(reply));
+        if (n > 0)
+            got += (size_t)n;
+    }
+    CU_ASSERT_EQUAL(got, want);
+    CU_ASSERT_TRUE(ev_is_active(&r.c->rio));
+    rig_close(&r);
+}
+
+static void test_conn_eof(void)
+{
+    struct rig r;
+    char buf[256];
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    put(&r, "version\r\n");
+    shutdown(r.peer, SHUT_WR);          /* half-close: replies still due */
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "VERSION 1.6.21\r\n");
+    CU_ASSERT_EQUAL(r.set.count, 0);
+    rig_close(&r);
+}
+
+static void test_conn_idle_and_drain(void)
+{
+    struct rig r;
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    ev_tstamp now = ev_now(r.loop);
+    CU_ASSERT_EQUAL(conn_set_close_idle(&r.set, now + 1, 5.0), 0);
+    CU_ASSERT_EQUAL(conn_set_drain(&r.set, now, 0.2), 1);   /* not quiet */
+    CU_ASSERT_EQUAL(conn_set_close_idle(&r.set, now + 6, 5.0), 1);
+    CU_ASSERT_EQUAL(r.set.count, 0);
+    rig_close(&r);
+}
+
+UNIT_SUITE(conn, NULL, NULL,
+           UNIT_TEST(test_listener_split),
+           UNIT_TEST(test_quota),
+           UNIT_TEST(test_conn_request_reply),
+           UNIT_TEST(test_conn_yield),
+           UNIT_TEST(test_conn_backpressure),
+           UNIT_TEST(test_conn_eof),
+           UNIT_TEST(test_conn_idle_and_drain))
