@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/bench/bench.sh - shmcached vs Debian's memcached, same load, same flags.
-# Run through `make bench` (builds first). Takes about 3 minutes.
+# Run through `make bench` (builds first). Takes about 3.5 minutes.
 #
 # What it does
 #   * starts build/shmcached and /usr/bin/memcached with identical
@@ -39,7 +39,7 @@
 #   memcached's extra background threads (LRU maintainer/crawler, etc.) are
 #   pinned to CPU 0 too, and counted in its CPU time, as shmcached's master is.
 #
-# Knobs (environment): BENCH_THREADS (1), BENCH_ROUNDS (3), BENCH_DURATION (5),
+# Knobs (environment): BENCH_THREADS (1), BENCH_ROUNDS (5), BENCH_DURATION (4),
 #   BENCH_MEM (1024, MB for the throughput runs, so every working set fits;
 #   the memory test always uses -m 64), BENCH_CONNS (1024, -c), BENCH_FILL
 #   (1000000), BENCH_WORKLOADS ("mix100 mget16 set1k mix64k").
@@ -57,8 +57,8 @@ MEMC=/usr/bin/memcached
 MEMASLAP=$(command -v memcaslap || command -v memaslap || true)
 
 THREADS=${BENCH_THREADS:-1}
-ROUNDS=${BENCH_ROUNDS:-3}
-DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_DURATION:-4}
 MEM=${BENCH_MEM:-1024}
 CONNS=${BENCH_CONNS:-1024}
 FILL=${BENCH_FILL:-1000000}
@@ -138,7 +138,9 @@ write_cfg "$OUT/mix64k.cfg" 65536 0.1 0.9
 # memaslap args per workload. -w = keys per connection (memaslap's minimum is
 # 1k): 64 conns x 1k keys. For 64 KB values 64 x 1k keys would be 4 GB (an
 # eviction/miss test, dominated by memaslap's warm-up sets), so mix64k uses
-# 8 connections: 8 x 1k x 64 KB = 512 MB, fits in -m 1024, gets hit.
+# 8 connections: 8 x 1k x 64 KB = 512 MB. (memaslap's sets create new keys,
+# so a long run still evicts; its gets aim at recent keys and hit. Its -o 1
+# "overwrite" is no fix: it collapses to one key per connection.)
 wl_args() {
     case $1 in
         mix100) echo "-F $OUT/mix100.cfg -c 64 -w 1k" ;;
@@ -186,16 +188,23 @@ echo "versions: $($SHMC -V 2>&1 | head -1); $($MEMC -V 2>&1); $MEMASLAP $($MEMAS
 echo "server pinning: ${SRV_PIN[*]:-none}; memaslap: ${CLI_PIN[*]:-unpinned} -T $CLI_THREADS"
 
 echo "== throughput: -t $THREADS -m $MEM -c $CONNS, $ROUNDS rounds x ${DURATION}s"
-start memcached "$MEM"
-start shmcached "$MEM"
-echo "  shmcached processes: $($PY "$LIB" nprocs "$PID_shmcached") (master + workers)"
 for wl in $WORKLOADS; do
+    # fresh servers per workload: otherwise memory (slab pages) taken by
+    # the previous workload's items starves the next one (seen: mix64k after
+    # set1k was ~100% misses on both servers)
+    start memcached "$MEM"
+    start shmcached "$MEM"
+    echo "  shmcached processes: $($PY "$LIB" nprocs "$PID_shmcached") (master + workers)"
     for r in $(seq 1 "$ROUNDS"); do
         run_one "$wl" memcached "$r"
         run_one "$wl" shmcached "$r"
     done
+    for srv in memcached shmcached; do
+        port=PORT_$srv
+        echo "  $srv after $wl: $($PY "$LIB" stat "${!port}" curr_items evictions get_misses | tr '\n' ' ')"
+    done
+    cleanup
 done
-cleanup
 
 echo "== memory efficiency: -m 64, $FILL sets of key:%07d, 100-byte values"
 for srv in memcached shmcached; do

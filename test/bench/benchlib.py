@@ -11,9 +11,12 @@ Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
   stat PORT NAME...             print "NAME VALUE" lines from "stats"
   fill PORT COUNT SIZE          pipelined "set key:%07d 0 0 SIZE noreply" COUNT times,
                                 then print curr_items / bytes / evictions
-  load PORT COUNT               COUNT sequential requests, 90% get / 10% set,
+  load PORT COUNT [PRIME]       COUNT sequential requests, 90% get / 10% set,
                                 100-byte values, 1000 keys, one connection
-                                (the fixed load of callgrind.sh; prints COUNT)
+                                (the fixed load of callgrind.sh); PRIME=1
+                                first sets the 1000 keys (not counted)
+  cgtop FILE REQS [N]           top N functions (self Ir) of a callgrind
+                                output, as Ir total and Ir per request
   memaslap_ops FILE             print "OPS TPS SECONDS" parsed from memaslap output
   report TSV MD CMD             median table from the rounds in TSV; print it and
                                 write it (with machine info and CMD) to MD
@@ -173,16 +176,14 @@ def cmd_fill(port, count, size):
     print(f"error_replies {errs}")
 
 
-def cmd_load(port, count):
+def cmd_load(port, count, prime="1"):
     """Fixed, deterministic load: COUNT request/response round trips."""
     count = int(count)
     s = socket.create_connection((HOST, int(port)), timeout=60)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     val = b"x" * 100
     nkeys = 1000
-    # prime every key so gets hit (not counted as load requests? they are
-    # counted: the caller divides by COUNT + nkeys, printed below)
-    for k in range(nkeys):
+    for k in range(nkeys if prime == "1" else 0):   # every get hits
         s.sendall(b"set key:%07d 0 0 100\r\n%s\r\n" % (k, val))
         recv_until(s, b"STORED\r\n")
     for i in range(count):
@@ -194,7 +195,36 @@ def cmd_load(port, count):
             s.sendall(b"get key:%07d\r\n" % k)
             recv_until(s, b"END\r\n")
     s.close()
-    print(count + nkeys)
+    print(count)
+
+
+def cmd_cgtop(path, reqs, n="25"):
+    """Self cost per function, from callgrind_annotate's output file."""
+    import subprocess
+    reqs, n = int(reqs), int(n)
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+                         capture_output=True, text=True, check=True).stdout
+    total, rows = None, []
+    for line in out.splitlines():
+        t = line.strip()
+        if not t or not t[0].isdigit():
+            continue
+        num = t.split()[0].replace(",", "")
+        if not num.isdigit():
+            continue
+        if "PROGRAM TOTALS" in t:
+            total = int(num)
+            continue
+        fn = t.split(None, 1)[1]
+        if fn.startswith("("):                   # "(12.34%)  file:fn [obj]"
+            fn = fn.split(None, 1)[1] if " " in fn else fn
+        rows.append((int(num), fn))
+    if total is None:
+        total = sum(r[0] for r in rows)
+    print(f"total Ir {total:,}  requests {reqs:,}  Ir/request {total / reqs:,.0f}")
+    print(f"{'Ir/req':>9} {'share':>6}  function")
+    for ir, fn in sorted(rows, reverse=True)[:n]:
+        print(f"{ir / reqs:9,.0f} {100.0 * ir / total:5.1f}%  {fn}")
 
 
 def cmd_memaslap_ops(path):
