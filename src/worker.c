@@ -57,6 +57,7 @@ static const char too_many[] = "ERROR Too many open connections\r\n";
 
 struct worker {
     struct worker_config *cfg;
+    struct settings set;    /* this worker's copy: "verbosity" updates it */
     const struct settings *s;
     struct ev_loop *loop;
     struct proto_env env;
@@ -250,8 +251,10 @@ static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
     ssize_t n = recv(io->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
     if (n > 0) {
         buf[n] = '\0';
-        if ((size_t)n > pl && memcmp(buf, WORKER_MSG_VERBOSITY, pl) == 0)
+        if ((size_t)n > pl && memcmp(buf, WORKER_MSG_VERBOSITY, pl) == 0) {
             log_set_verbose(&w->cfg->log, atoi(buf + pl));
+            w->set.verbose = w->cfg->log.verbose;
+        }
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -328,6 +331,7 @@ static void cb_verbosity(void *arg, int level)
 {
     struct worker *w = arg;
     log_set_verbose(&w->cfg->log, level);
+    w->set.verbose = w->cfg->log.verbose;
     /* the master relays it to the other workers */
     char msg[WORKER_MSG_MAX];
     int n = snprintf(msg, sizeof(msg), "%s%d", WORKER_MSG_VERBOSITY, level);
@@ -413,7 +417,9 @@ int worker_run(struct worker_config *cfg)
     struct worker w;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
-    w.s = cfg->settings;
+    w.set = *cfg->settings;
+    w.set.verbose = cfg->log.verbose;   /* may have changed since start */
+    w.s = &w.set;
     w.held_fd = -1;
     int status = WORKER_EXIT_OK;
 
@@ -435,7 +441,7 @@ int worker_run(struct worker_config *cfg)
     w.counters = engine_worker_counters(cfg->slot);
     w.env.engine = cfg->engine;
     w.env.worker = cfg->slot;
-    w.env.settings = cfg->settings;
+    w.env.settings = &w.set;
     w.env.shutdown = cb_shutdown;
     w.env.set_verbosity = cb_verbosity;
     w.env.conns = cb_conns;
