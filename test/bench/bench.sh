@@ -26,7 +26,9 @@
 #   * memory efficiency: fresh servers with -m 64 get 1,000,000 pipelined
 #     noreply sets of key:%07d with 100-byte values; we report curr_items.
 #   * prints a median table (+ ratio shmcached/memcached) and writes it to
-#     build/bench.md.
+#     build/bench.md; raw rounds and memaslap logs go to build/bench/run.<pid>/.
+#   * holds build/bench.lock (flock) while it runs: concurrent `make bench`s
+#     wait for each other instead of sharing the CPUs.
 #
 # Why -t 1 by default (override: BENCH_THREADS=2)
 #   The machine has 2 cores and memaslap itself needs a full core to drive a
@@ -63,9 +65,7 @@ MEM=${BENCH_MEM:-1024}
 CONNS=${BENCH_CONNS:-1024}
 FILL=${BENCH_FILL:-1000000}
 WORKLOADS=${BENCH_WORKLOADS:-"mix100 mget16 set1k mix64k"}
-OUT=$ROOT/build/bench
 MD=$ROOT/build/bench.md
-TSV=$OUT/results.tsv
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ -x "$SHMC" ] || die "$SHMC missing: run make"
@@ -82,7 +82,17 @@ else
     SRV_PIN=(); CLI_PIN=(); CLI_THREADS=$(( THREADS < 2 ? 1 : 2 ))
 fi
 
-mkdir -p "$OUT"
+# Two benches at once would share the 2 cores (and this script pins both to
+# CPU 0/1): serialize them with a lock; each run writes its own directory.
+mkdir -p "$ROOT/build"
+exec 9> "$ROOT/build/bench.lock"
+if ! flock -n 9; then
+    echo "bench: another bench holds build/bench.lock; waiting (max 10 min)"
+    flock -w 600 9 || die "build/bench.lock still held after 10 minutes"
+fi
+OUT=$ROOT/build/bench/run.$$
+TSV=$OUT/results.tsv
+rm -rf "$OUT"; mkdir -p "$OUT"
 : > "$TSV"
 COMMAND="make bench  (BENCH_THREADS=$THREADS BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DURATION BENCH_MEM=$MEM BENCH_CONNS=$CONNS BENCH_FILL=$FILL)"
 

@@ -37,6 +37,11 @@ command -v callgrind_control >/dev/null || die "callgrind_control missing"
 USER_FLAG=()
 [ "$(id -u)" = 0 ] && USER_FLAG=(-u root)
 
+# do not profile while a bench (or another profile) runs: share its lock
+mkdir -p "$ROOT/build"
+exec 9> "$ROOT/build/bench.lock"
+flock -w 600 9 || die "build/bench.lock held for 10 minutes"
+
 VPID=
 cleanup() {
     if [ -n "$VPID" ]; then
