@@ -15,8 +15,9 @@ Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
                                 100-byte values, 1000 keys, one connection
                                 (the fixed load of callgrind.sh); PRIME=1
                                 first sets the 1000 keys (not counted)
-  cgtop FILE REQS [N]           top N functions (self Ir) of a callgrind
-                                output, as Ir total and Ir per request
+  cgtop FILE BASE REQS [N]      top N functions by self Ir per request:
+                                (callgrind output FILE - BASE, the same run
+                                without the REQS requests) / REQS
   memaslap_ops FILE             print "OPS TPS SECONDS" parsed from memaslap output
   report TSV MD CMD             median table from the rounds in TSV; print it and
                                 write it (with machine info and CMD) to MD
@@ -198,33 +199,40 @@ def cmd_load(port, count, prime="1"):
     print(count)
 
 
-def cmd_cgtop(path, reqs, n="25"):
-    """Self cost per function, from callgrind_annotate's output file."""
+def cg_functions(path):
+    """{function: self Ir} and program total, via callgrind_annotate."""
     import subprocess
-    reqs, n = int(reqs), int(n)
-    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--auto=no",
+                          "--threshold=100", path],
                          capture_output=True, text=True, check=True).stdout
-    total, rows = None, []
+    total, fns = 0, {}
+    import re
+    pat = re.compile(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*)$")
     for line in out.splitlines():
-        t = line.strip()
-        if not t or not t[0].isdigit():
+        m = pat.match(line)
+        if not m:
             continue
-        num = t.split()[0].replace(",", "")
-        if not num.isdigit():
+        num, rest = int(m.group(1).replace(",", "")), m.group(2).strip()
+        if "PROGRAM TOTALS" in rest:
+            total = num
             continue
-        if "PROGRAM TOTALS" in t:
-            total = int(num)
-            continue
-        fn = t.split(None, 1)[1]
-        if fn.startswith("("):                   # "(12.34%)  file:fn [obj]"
-            fn = fn.split(None, 1)[1] if " " in fn else fn
-        rows.append((int(num), fn))
-    if total is None:
-        total = sum(r[0] for r in rows)
-    print(f"total Ir {total:,}  requests {reqs:,}  Ir/request {total / reqs:,.0f}")
-    print(f"{'Ir/req':>9} {'share':>6}  function")
-    for ir, fn in sorted(rows, reverse=True)[:n]:
-        print(f"{ir / reqs:9,.0f} {100.0 * ir / total:5.1f}%  {fn}")
+        fns[rest] = fns.get(rest, 0) + num
+    return total or sum(fns.values()), fns
+
+
+def cmd_cgtop(path, base, reqs, n="25"):
+    """Self Ir per function per request: (profile with REQS requests -
+    profile of the same run without them) / REQS."""
+    reqs, n = int(reqs), int(n)
+    total, fns = cg_functions(path)
+    btotal, bfns = cg_functions(base)
+    diff = {f: v - bfns.get(f, 0) for f, v in fns.items()}
+    dtotal = total - btotal
+    print(f"Ir with load {total:,}, without {btotal:,}: "
+          f"{dtotal:,} Ir for {reqs:,} requests = {dtotal / reqs:,.0f} Ir/request")
+    print(f"{'Ir/req':>9} {'share':>6}  function (self)")
+    for f, v in sorted(diff.items(), key=lambda x: -x[1])[:n]:
+        print(f"{v / reqs:9,.0f} {100.0 * v / dtotal:5.1f}%  {f}")
 
 
 def cmd_memaslap_ops(path):

@@ -12,11 +12,13 @@
 #
 # The fixed load (test/bench/benchlib.py load): one connection, CG_REQS
 # sequential round trips, 90% "get key:%07d" (always a hit) / 10% "set" of
-# 100-byte values over 1000 keys, which are set before measuring.
-# Around that load the counters are zeroed (callgrind_control -z) and dumped
-# (callgrind_control -d), so start-up, priming and shutdown are excluded and
-# "Ir/request" = instructions executed by the serving process / CG_REQS
-# (including libc and the syscall wrappers, not the kernel).
+# 100-byte values over 1000 keys, which are set first. Each server is run
+# twice: once with priming only, once with priming + CG_REQS requests; the
+# difference, divided by CG_REQS, is the cost per request, with start-up,
+# priming and shutdown cancelled out ("Ir/request" = instructions executed
+# in the serving process, including libc and syscall wrappers, not the
+# kernel). (callgrind_control -z/-d would do it in one run but needs vgdb
+# and proved unreliable with the forked worker.)
 #
 # Prints callgrind_annotate's top CG_TOP functions by self instruction count
 # and the same as instructions per request. Output: build/callgrind/<server>/.
@@ -42,12 +44,14 @@ mkdir -p "$ROOT/build"
 exec 9> "$ROOT/build/bench.lock"
 flock -w 600 9 || die "build/bench.lock held for 10 minutes"
 
-VPID=
+VPID=   # the valgrind wrapper script's pid (/usr/bin/valgrind is sh)
 cleanup() {
     if [ -n "$VPID" ]; then
+        local p i
+        # the server (valgrind.bin) is the wrapper's child: stop it by PID
+        for p in $(cat /proc/"$VPID"/task/*/children 2>/dev/null); do kill "$p" 2>/dev/null; done
         kill "$VPID" 2>/dev/null
-        local i
-        for i in $(seq 1 100); do kill -0 "$VPID" 2>/dev/null || break; sleep 0.1; done
+        for i in $(seq 1 150); do kill -0 "$VPID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$VPID" 2>/dev/null
         wait "$VPID" 2>/dev/null
         VPID=
@@ -56,11 +60,56 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ctl PID OPTION: callgrind_control, bounded
-ctl() { timeout 60 callgrind_control "$2" "$1" > /dev/null 2>&1; }
+# leaf PID: the deepest first descendant (wrapper -> server [-> worker])
+leaf() {
+    local p=$1 c i
+    for i in 1 2 3 4; do
+        c=$(cat /proc/"$p"/task/*/children 2>/dev/null | awk '{print $1}')
+        [ -n "$c" ] || break
+        p=$c
+    done
+    echo "$p"
+}
+
+# run SERVER BIN DIR NREQS: one valgrind run; prints the profile file
+run() {
+    local srv=$1 bin=$2 dir=$3 nreq=$4 port target i
+    port=$($PY "$LIB" freeport) || die "no free port"
+    local cmd=(valgrind --tool=callgrind --trace-children=yes
+               --callgrind-out-file="$dir/callgrind.out.$nreq.%p"
+               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c 1024 "${USER_FLAG[@]}")
+    echo "   ${cmd[*]}" >&2
+    "${cmd[@]}" > "$dir/valgrind.$nreq.log" 2>&1 &
+    VPID=$!
+    $PY "$LIB" wait "$port" 60 || { tail "$dir/valgrind.$nreq.log" >&2; die "$srv did not start"; }
+    target=
+    for i in $(seq 1 100); do
+        target=$(leaf "$VPID")
+        # shmcached: wrapper -> master -> worker; memcached: wrapper -> server
+        local pp; pp=$(ps -o ppid= -p "$target" | tr -d ' ')
+        if [ "$target" != "$VPID" ]; then
+            [ "$srv" = memcached ] && break
+            [ "$pp" != "$VPID" ] && break
+        fi
+        sleep 0.1
+    done
+    [ "$target" != "$VPID" ] || die "no server process under $VPID"
+    echo "   profiled pid $target (requests: $nreq)" >&2
+    $PY "$LIB" load "$port" 0 1 > /dev/null || die "priming failed"
+    if [ "$nreq" -gt 0 ]; then
+        local t0 t1
+        t0=$(date +%s.%N)
+        $PY "$LIB" load "$port" "$nreq" 0 > /dev/null || die "load failed"
+        t1=$(date +%s.%N)
+        echo "   $nreq requests in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s under valgrind" >&2
+    fi
+    cleanup
+    [ -s "$dir/callgrind.out.$nreq.$target" ] || die "no callgrind output for pid $target in $dir"
+    echo "$dir/callgrind.out.$nreq.$target"
+}
 
 profile() {
-    local srv=$1 bin dir port target i
+    local srv=$1 bin dir base full
     case $srv in
         shmcached) bin=$ROOT/build/shmcached; [ -x "$bin" ] || die "$bin missing: run make" ;;
         memcached) bin=/usr/bin/memcached ;;
@@ -68,50 +117,16 @@ profile() {
     esac
     dir=$ROOT/build/callgrind/$srv
     rm -rf "$dir"; mkdir -p "$dir"
-    port=$($PY "$LIB" freeport) || die "no free port"
-    local cmd=(valgrind --tool=callgrind --trace-children=yes
-               --callgrind-out-file="$dir/callgrind.out.%p"
-               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c 1024 "${USER_FLAG[@]}")
-    echo "== $srv: ${cmd[*]}"
-    "${cmd[@]}" > "$dir/valgrind.log" 2>&1 &
-    VPID=$!
-    $PY "$LIB" wait "$port" 60 || { tail "$dir/valgrind.log" >&2; die "$srv did not start"; }
-    target=$VPID
-    if [ "$srv" = shmcached ]; then
-        target=
-        for i in $(seq 1 100); do
-            target=$(cat /proc/"$VPID"/task/*/children 2>/dev/null | awk '{print $1}' | head -1)
-            [ -n "$target" ] && break
-            sleep 0.1
-        done
-        [ -n "$target" ] || die "no worker child of $VPID"
-        echo "   master pid $VPID, worker pid $target (profiled)"
-    fi
-    $PY "$LIB" load "$port" 0 1 > /dev/null || die "priming failed"
-    ctl "$target" -z || echo "   warning: callgrind_control -z failed; start-up is included" >&2
-    local t0 t1
-    t0=$(date +%s.%N)
-    $PY "$LIB" load "$port" "$REQS" 0 > /dev/null || die "load failed"
-    t1=$(date +%s.%N)
-    ctl "$target" -d || echo "   warning: callgrind_control -d failed; using the final dump" >&2
-    echo "   $REQS requests in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s under valgrind"
-    local out=
-    for i in $(seq 1 100); do       # the dump is written asynchronously
-        out=$(ls "$dir"/callgrind.out."$target".1 2>/dev/null || true)
-        [ -n "$out" ] && break
-        sleep 0.1
-    done
-    cleanup
-    [ -n "$out" ] || out=$dir/callgrind.out.$target
-    [ -s "$out" ] || die "no callgrind output for pid $target in $dir"
-    echo "   profile: $out"
+    echo "== $srv"
+    base=$(run "$srv" "$bin" "$dir" 0) || exit 1
+    full=$(run "$srv" "$bin" "$dir" "$REQS") || exit 1
+    echo "   profile: $full (baseline $base)"
     echo
-    callgrind_annotate --inclusive=no "$out" 2>/dev/null | sed -n '1,/^-* *$/!p' | head -n $((TOP + 25)) \
-        > "$dir/annotate.txt"
-    callgrind_annotate --inclusive=no "$out" 2>/dev/null | head -n $((TOP + 25))
+    callgrind_annotate --inclusive=no --auto=no "$full" 2>/dev/null | head -n $((TOP + 20)) \
+        | tee "$dir/annotate.txt"
     echo
-    echo "-- $srv: self instructions per request (top $TOP)"
-    $PY "$LIB" cgtop "$out" "$REQS" "$TOP" | tee "$dir/per_request.txt"
+    echo "-- $srv: self instructions per request, top $TOP (load run - baseline run) / $REQS"
+    $PY "$LIB" cgtop "$full" "$base" "$REQS" "$TOP" | tee "$dir/per_request.txt"
     echo
 }
 
