@@ -77,7 +77,7 @@ run() {
     port=$($PY "$LIB" freeport) || die "no free port"
     local cmd=(valgrind --tool=callgrind --trace-children=yes
                --callgrind-out-file="$dir/callgrind.out.$nreq.%p"
-               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c 1024 "${USER_FLAG[@]}")
+               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c 64 "${USER_FLAG[@]}")
     echo "   ${cmd[*]}" >&2
     "${cmd[@]}" > "$dir/valgrind.$nreq.log" 2>&1 &
     VPID=$!
