@@ -7,9 +7,10 @@
  * accepts on the inherited listening sockets (other workers accept on the
  * same sockets: EAGAIN from accept is normal), and serves connections until
  * told to stop:
- *   SIGTERM / SIGINT, the master's death (PR_SET_PDEATHSIG, or EOF on the
- *   control socket)  -> graceful: stop accepting, let requests in flight
+ *   SIGTERM, the master's death (PR_SET_PDEATHSIG, or EOF on the control
+ *   socket)          -> graceful: stop accepting, let requests in flight
  *                        finish, close connections, exit 0;
+ *   (SIGINT is ignored: Ctrl-C reaches the whole group, the master decides)
  *   SIGQUIT           -> immediate: close everything, exit 0.
  * The worker detaches its engine slot itself on every exit path of
  * worker_run(); the exit status tells the master whether it did (see

@@ -568,6 +568,8 @@ static void supervise(struct master *m, const sigset_t *waitmask)
         }
         sig_chld = 0;
         reap_children(m);
+        if (sig_stop)           /* arrived while reaping: no restarts */
+            begin_stop(m, sig_stop == 2);
 
         double now = mono(), wake = now + SWEEP_INTERVAL;
         if (m->stopping) {

@@ -11,8 +11,10 @@
  *   ctl      the control socketpair: EOF means the master is gone;
  *   drain    50 ms while stopping gracefully: closes connections that went
  *            quiet, then leaves the loop (hard limit WORKER_DRAIN_MAX);
- *   sig*     SIGTERM/SIGINT (graceful), SIGQUIT (immediate). libev turns
- *            them into loop events, so no work happens in a handler.
+ *   sig*     SIGTERM (graceful), SIGQUIT (immediate). libev turns them
+ *            into loop events, so no work happens in a handler. SIGINT is
+ *            ignored: a terminal's Ctrl-C reaches the master, which stops
+ *            the workers itself.
  *
  * Connection limit (-c): a global count shared with the other workers
  * (connquota.h). Over the limit, with maxconns_fast (default) the new
@@ -68,7 +70,7 @@ struct worker {
     int nlisten;
     ev_timer resume, tick, drain;
     ev_io ctl;
-    ev_signal sigterm, sigint, sigquit;
+    ev_signal sigterm, sigquit;
     int accepting;          /* listen watchers started */
     int held_fd;            /* accepted over -c without maxconns_fast: */
     int held_li;            /* waits for room, unserved (-1: none) */
@@ -271,7 +273,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *sw, int revents)
     if (sw->signum == SIGQUIT)
         begin_stop(w, 1, "SIGQUIT");
     else
-        begin_stop(w, 0, sw->signum == SIGINT ? "SIGINT" : "SIGTERM");
+        begin_stop(w, 0, "SIGTERM");
 }
 
 static void begin_stop(struct worker *w, int immediate, const char *why)
@@ -353,9 +355,11 @@ static void reset_signals(void)
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
+    /* Ctrl-C reaches the whole process group: the master alone decides,
+     * and stops the workers with SIGTERM */
+    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -386,11 +390,9 @@ static void setup_watchers(struct worker *w)
         ev_io_start(w->loop, &w->ctl);
 
     ev_signal_init(&w->sigterm, on_signal, SIGTERM);
-    ev_signal_init(&w->sigint, on_signal, SIGINT);
     ev_signal_init(&w->sigquit, on_signal, SIGQUIT);
-    w->sigterm.data = w->sigint.data = w->sigquit.data = w;
+    w->sigterm.data = w->sigquit.data = w;
     ev_signal_start(w->loop, &w->sigterm);
-    ev_signal_start(w->loop, &w->sigint);
     ev_signal_start(w->loop, &w->sigquit);
 }
 
@@ -406,7 +408,6 @@ static void teardown(struct worker *w)
     ev_timer_stop(w->loop, &w->drain);
     ev_io_stop(w->loop, &w->ctl);
     ev_signal_stop(w->loop, &w->sigterm);
-    ev_signal_stop(w->loop, &w->sigint);
     ev_signal_stop(w->loop, &w->sigquit);
     ev_loop_destroy(w->loop);
     w->loop = NULL;
