@@ -35,13 +35,15 @@
 struct engine_config {
     size_t mem_limit;        /* bytes of slab pages allowed (-m) */
     size_t mem_reserve;      /* bytes of slab pages reserved in the region
-                                (>= mem_limit; cache_memlimit may grow up to it) */
+                                (>= mem_limit; cache_memlimit may grow up to
+                                it). Reserved pages cost address space only:
+                                memory is used when a page is first carved */
     double factor;           /* class growth factor (-f), > 1.0 */
     unsigned min_chunk;      /* minimum space for key+value (-n) */
     size_t item_size_max;    /* largest value+key accepted (-I) */
     size_t slab_chunk_max;   /* largest chunk; bigger items are chained
                                 (0 = page size / 2) */
-    int hashpower;           /* log2 of bucket count; 0 = sized from memory */
+    int hashpower;           /* log2 of bucket count; 0 = sized from mem_limit */
     int use_cas;             /* 0 disables CAS (-C) */
     int evict;               /* 0 = -M: fail with out of memory instead */
 };
@@ -77,8 +79,11 @@ void engine_close(struct engine *e);
 struct engine_worker *engine_worker_attach(struct engine *e, int pid);
 struct engine_worker *engine_master(struct engine *e);
 int engine_worker_slot(const struct engine_worker *w);
-/* Releases a slot held by a worker that exits cleanly. */
+/* Releases a slot held by a worker that exits cleanly, and the handle. */
 void engine_worker_detach(struct engine_worker *w);
+/* Frees only this process's handle (the slot is untouched): the master's
+ * copy of a handle it claimed for a child. */
+void engine_worker_free(struct engine_worker *w);
 /* Master side: the process that held `slot` is dead. Repairs every lock it
  * held, frees items it had allocated but not stored, clears its journal and
  * frees the slot. Statistics of the slot are kept (folded into the totals).

@@ -184,6 +184,20 @@ static void raise_limits(struct master *m)
     }
 }
 
+/* Without -o memory_reserve, cache_memlimit may grow the cache up to the
+ * machine's physical memory (as memcached's may): reserved pages of the
+ * region cost address space only. With -k every mapped page would be locked
+ * in, so the reserve is then just -m. */
+static size_t default_reserve(const struct settings *s)
+{
+    const size_t region_max = 31ull << 30;
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    size_t phys = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
+    if (s->lock_memory || phys < s->maxbytes)
+        return s->maxbytes;
+    return phys < region_max ? phys : region_max;
+}
+
 static int create_engine(struct master *m)
 {
     const struct settings *s = m->s;
@@ -192,8 +206,9 @@ static int create_engine(struct master *m)
 
     engine_config_defaults(&cfg);
     cfg.mem_limit = s->maxbytes;
-    cfg.mem_reserve = s->mem_reserve > s->maxbytes ? s->mem_reserve
-                                                   : s->maxbytes;
+    cfg.mem_reserve = s->mem_reserve ? s->mem_reserve : default_reserve(s);
+    if (cfg.mem_reserve < s->maxbytes)
+        cfg.mem_reserve = s->maxbytes;
     cfg.factor = s->factor;
     cfg.min_chunk = (unsigned)s->chunk_size;
     cfg.item_size_max = s->item_size_max;
@@ -407,8 +422,8 @@ static void worker_died(struct master *m, int i, int status)
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);
     wp->ctl_fd = -1;
-    wp->slot = NULL;        /* the master's copy of the handle is leaked:
-                               engine.h has no call that frees only it */
+    engine_worker_free(wp->slot);   /* the master's copy of the handle */
+    wp->slot = NULL;
     pid_t pid = wp->pid;
     wp->pid = 0;
 

@@ -62,7 +62,7 @@ static uint64_t layout(struct region *r)
     unsigned hp = (unsigned)cfg->hashpower;
     if (hp == 0) {
         hp = 16;
-        while (hp < 27 && (1ull << hp) < reserve / 128)
+        while (hp < 27 && (1ull << hp) < cfg->mem_limit / 128)
             hp++;
     }
     r->hashpower = hp;
@@ -301,6 +301,11 @@ struct engine_worker *engine_master(struct engine *e)
 int engine_worker_slot(const struct engine_worker *w)
 {
     return w->slot;
+}
+
+void engine_worker_free(struct engine_worker *w)
+{
+    free(w);
 }
 
 void engine_worker_detach(struct engine_worker *w)

@@ -289,8 +289,42 @@ static void test_mem_limit(void)
     fixture_close(&f);
 }
 
+static void reserve16(struct engine_config *cfg)
+{
+    cfg->mem_reserve = 16u << 20;
+}
+
+static void test_mem_limit_grow(void)
+{
+    struct fixture f;
+    char key[32], val[900];
+    struct engine_stats st;
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    CU_ASSERT_FATAL(fixture_open(&f, 4, reserve16) == 0);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "g%05d", i);
+        fx_store(&f, ENGINE_SET, key, val, 0, 0);
+    }
+    engine_stats(f.e, &st);
+    uint64_t small = st.curr_items;
+    /* cache_memlimit 12: more pages may be carved, more items stay */
+    CU_ASSERT_EQUAL(engine_set_mem_limit(f.e, 12u << 20), 0);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "h%05d", i);
+        fx_store(&f, ENGINE_SET, key, val, 0, 0);
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.limit_maxbytes, 12u << 20);
+    CU_ASSERT_TRUE(st.curr_items > 2 * small);
+    CU_ASSERT_EQUAL(engine_set_mem_limit(f.e, 17u << 20), -1);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
 UNIT_SUITE(slab, NULL, NULL,
            UNIT_TEST(test_class_sizes), UNIT_TEST(test_class_options),
            UNIT_TEST(test_accounting), UNIT_TEST(test_lru_order),
            UNIT_TEST(test_expired_reclaimed_first), UNIT_TEST(test_no_evict),
-           UNIT_TEST(test_large_chained), UNIT_TEST(test_mem_limit))
+           UNIT_TEST(test_large_chained), UNIT_TEST(test_mem_limit),
+           UNIT_TEST(test_mem_limit_grow))
