@@ -399,6 +399,8 @@ int proto_stats(const struct proto_env *env, const struct request *r,
     if (PROTO_TOK_IS(sub, "slabs"))
         return stats_slabs(env, out);
     if (PROTO_TOK_IS(sub, "sizes")) {
+        if (!env->track_sizes)
+            return buf_append(out, LIT("STAT sizes_status disabled\r\nEND"));
         struct out_ctx o = { out, out->len, 0, 0 };
         engine_sizes(env->engine, sizes_fn, &o);
         return (buf_append(out, LIT("END")) | o.err) ? -1 : 0;

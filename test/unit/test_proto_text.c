@@ -749,7 +749,12 @@ static void test_stats(void)
     S.dump_enabled = 1;
 
     run_text("stats sizes\r\n", &out);
+    CU_ASSERT_STRING_EQUAL(out.data, "STAT sizes_status disabled\r\nEND\r\n");
+    ENV.track_sizes = 1;
+    run_text("stats sizes\r\n", &out);
+    ENV.track_sizes = 0;
     CU_ASSERT(strncmp(out.data, "STAT ", 5) == 0);
+    CU_ASSERT_PTR_NULL(strstr(out.data, "sizes_status"));
     CU_ASSERT(strcmp(out.data + out.len - 5, "END\r\n") == 0);
 
     run_text("stats foo\r\nstats detail\r\nstats detail dump\r\n"
