@@ -20,6 +20,7 @@ struct listener {
     int fd;
     int is_unix;
     char name[96];          /* "127.0.0.1:11211", "[::1]:11211", "/tmp/s" */
+    int kept;               /* listeners_reconcile(): index it came from */
 };
 
 struct listeners {
@@ -51,6 +52,16 @@ int listener_split(const char *spec, int default_port, char *host,
  * what was opened and returns -1. Returns 0 on success. */
 int listeners_open(struct listeners *ls, const struct listen_config *cfg,
                    const struct logger *lg);
+
+/* Reload: makes cur match cfg without disturbing what stays. A listener
+ * of cur bound to an address cfg still names is kept as it is (never closed
+ * and reopened; its backlog is set to cfg's); addresses cur lacks are opened
+ * (before anything is closed); listeners cfg no longer names are moved to
+ * *stale, which the caller closes (and unlinks) once no worker accepts on
+ * them. A port 0 always opens a new socket. Returns 0, or -1 after logging
+ * the failure, with cur unchanged and stale empty. */
+int listeners_reconcile(struct listeners *cur, const struct listen_config *cfg,
+                        struct listeners *stale, const struct logger *lg);
 
 /* Closes every descriptor (keeps the unix path for listeners_unlink). */
 void listeners_close(struct listeners *ls);

@@ -125,8 +125,52 @@ static int open_tcp(const struct addrinfo *ai, int backlog)
     return fd;
 }
 
+/* Same bound address (family, address, port)? */
+static int same_addr(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 || sl != salen ||
+        ss.ss_family != sa->sa_family)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)&ss, *b = (const void *)sa;
+        return a->sin_port == b->sin_port &&
+               a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)&ss, *b = (const void *)sa;
+        return a->sin6_port == b->sin6_port &&
+               memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+    }
+    return 0;
+}
+
+/* Takes the listener of `reuse` bound to sa (a port 0 never matches), if
+ * any: moves it into ls, updates its backlog, returns 1. */
+static int take_tcp(struct listeners *ls, struct listeners *reuse,
+                    const struct addrinfo *ai, int port, int backlog)
+{
+    if (reuse == NULL || port == 0)
+        return 0;
+    for (int i = 0; i < reuse->n; i++) {
+        struct listener *r = &reuse->l[i];
+        if (r->fd < 0 || r->is_unix ||
+            !same_addr(r->fd, ai->ai_addr, ai->ai_addrlen))
+            continue;
+        listen(r->fd, backlog);         /* a new -b applies at once */
+        ls->l[ls->n] = *r;
+        ls->l[ls->n].kept = i;
+        ls->n++;
+        r->fd = -1;
+        return 1;
+    }
+    return 0;
+}
+
 static int open_spec(struct listeners *ls, const char *spec,
-                     const struct listen_config *cfg, const struct logger *lg)
+                     const struct listen_config *cfg, struct listeners *reuse,
+                     const struct logger *lg)
 {
     char host[64], portbuf[8];
     int port;
@@ -153,6 +197,11 @@ static int open_spec(struct listeners *ls, const char *spec,
             freeaddrinfo(res);
             return -1;
         }
+        if (take_tcp(ls, reuse, ai, port, cfg->backlog)) {
+            log_info(lg, "keeping listener %s", ls->l[ls->n - 1].name);
+            opened++;
+            continue;
+        }
         int fd = open_tcp(ai, cfg->backlog);
         if (fd < 0) {
             if (errno == EAFNOSUPPORT && ai->ai_family == AF_INET6)
@@ -165,6 +214,7 @@ static int open_spec(struct listeners *ls, const char *spec,
         struct listener *l = &ls->l[ls->n++];
         l->fd = fd;
         l->is_unix = 0;
+        l->kept = -1;
         name_of(ai->ai_addr, fd, l->name, sizeof(l->name));
         log_info(lg, "listening on %s", l->name);
         opened++;
@@ -179,11 +229,26 @@ static int open_spec(struct listeners *ls, const char *spec,
 }
 
 static int open_unix(struct listeners *ls, const struct listen_config *cfg,
-                     const struct logger *lg)
+                     struct listeners *reuse, const struct logger *lg)
 {
     struct sockaddr_un sun;
     struct stat st;
     size_t len = strlen(cfg->unix_path);
+
+    for (int i = 0; reuse != NULL && i < reuse->n; i++) {
+        struct listener *r = &reuse->l[i];
+        if (r->fd < 0 || !r->is_unix || strcmp(r->name, cfg->unix_path) != 0)
+            continue;
+        listen(r->fd, cfg->backlog);
+        ls->l[ls->n] = *r;
+        ls->l[ls->n].kept = i;
+        ls->n++;
+        r->fd = -1;
+        snprintf(ls->unix_path, sizeof(ls->unix_path), "%s", reuse->unix_path);
+        reuse->unix_path[0] = '\0';    /* the file stays: it is in use */
+        log_info(lg, "keeping listener %s", cfg->unix_path);
+        return 0;
+    }
 
     if (len >= sizeof(sun.sun_path)) {
         log_error(lg, "unix socket path too long: %s", cfg->unix_path);
@@ -222,30 +287,72 @@ static int open_unix(struct listeners *ls, const struct listen_config *cfg,
     struct listener *l = &ls->l[ls->n++];
     l->fd = fd;
     l->is_unix = 1;
+    l->kept = -1;
     snprintf(l->name, sizeof(l->name), "%s", cfg->unix_path);
     log_info(lg, "listening on unix socket %s", l->name);
     return 0;
 }
 
-int listeners_open(struct listeners *ls, const struct listen_config *cfg,
-                   const struct logger *lg)
+/* Opens what cfg describes into ls, taking matching listeners out of
+ * reuse (may be NULL). On failure the taken ones are put back, the new ones
+ * closed, and -1 returned. */
+static int open_all(struct listeners *ls, const struct listen_config *cfg,
+                    struct listeners *reuse, const struct logger *lg)
 {
     ls->n = 0;
     ls->unix_path[0] = '\0';
     int rc = 0;
     if (cfg->unix_path != NULL && cfg->unix_path[0] != '\0') {
-        rc = open_unix(ls, cfg, lg);
+        rc = open_unix(ls, cfg, reuse, lg);
     } else if (cfg->naddrs == 0) {
-        rc = open_spec(ls, "127.0.0.1", cfg, lg);
+        rc = open_spec(ls, "127.0.0.1", cfg, reuse, lg);
     } else {
         for (int i = 0; i < cfg->naddrs && rc == 0; i++)
-            rc = open_spec(ls, cfg->addrs[i], cfg, lg);
+            rc = open_spec(ls, cfg->addrs[i], cfg, reuse, lg);
     }
     if (rc < 0) {
-        listeners_close(ls);
-        listeners_unlink(ls);
+        for (int i = 0; i < ls->n; i++) {
+            struct listener *l = &ls->l[i];
+            if (l->kept >= 0) {
+                reuse->l[l->kept].fd = l->fd;
+                if (l->is_unix)
+                    snprintf(reuse->unix_path, sizeof(reuse->unix_path),
+                             "%s", ls->unix_path);
+            } else {
+                close(l->fd);
+                if (l->is_unix)
+                    unlink(ls->unix_path);
+            }
+        }
+        ls->n = 0;
+        ls->unix_path[0] = '\0';
     }
     return rc;
+}
+
+int listeners_open(struct listeners *ls, const struct listen_config *cfg,
+                   const struct logger *lg)
+{
+    return open_all(ls, cfg, NULL, lg);
+}
+
+int listeners_reconcile(struct listeners *cur, const struct listen_config *cfg,
+                        struct listeners *stale, const struct logger *lg)
+{
+    struct listeners next;
+    memset(&next, 0, sizeof(next));
+    if (open_all(&next, cfg, cur, lg) < 0)
+        return -1;
+    stale->n = 0;
+    for (int i = 0; i < cur->n; i++)
+        if (cur->l[i].fd >= 0)
+            stale->l[stale->n++] = cur->l[i];
+    snprintf(stale->unix_path, sizeof(stale->unix_path), "%s",
+             cur->unix_path);
+    for (int i = 0; i < next.n; i++)
+        next.l[i].kept = -1;
+    *cur = next;
+    return 0;
 }
 
 void listeners_close(struct listeners *ls)
