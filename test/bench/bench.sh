@@ -119,7 +119,7 @@ start() {
         shmcached) bin=$SHMC ;;
     esac
     local args=(-p "$port" -l 127.0.0.1 -U 0 -t "$THREADS" -m "$mb" -c "$CONNS" "${USER_FLAG[@]}")
-    "${SRV_PIN[@]}" "$bin" "${args[@]}" > "$OUT/$name.log" 2>&1 &
+    "${SRV_PIN[@]}" "$bin" "${args[@]}" > "$OUT/$name.log" 2>&1 9>&- &
     pid=$!
     PIDS+=("$pid")
     echo "  $name: pid $pid: ${SRV_PIN[*]} $bin ${args[*]}"

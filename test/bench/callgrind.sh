@@ -49,7 +49,8 @@ cleanup() {
     if [ -n "$VPID" ]; then
         local p i
         # the server (valgrind.bin) is the wrapper's child: stop it by PID
-        for p in $(cat /proc/"$VPID"/task/*/children 2>/dev/null); do kill "$p" 2>/dev/null; done
+        p=$(server_pid "$VPID")
+        [ -n "$p" ] && [ "$p" != "$VPID" ] && kill "$p" 2>/dev/null
         kill "$VPID" 2>/dev/null
         for i in $(seq 1 150); do kill -0 "$VPID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$VPID" 2>/dev/null
@@ -60,15 +61,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# leaf PID: the deepest first descendant (wrapper -> server [-> worker])
-leaf() {
-    local p=$1 c i
-    for i in 1 2 3 4; do
-        c=$(cat /proc/"$p"/task/*/children 2>/dev/null | awk '{print $1}')
-        [ -n "$c" ] || break
-        p=$c
-    done
-    echo "$p"
+# memcached sets RLIMIT_NOFILE soft = hard = -c, and valgrind refuses a hard
+# limit other than its own (the shell's minus the fds it reserves): so -c is
+# exactly the limit seen under valgrind (for both servers, same flags).
+CONNS=$(valgrind --tool=none /bin/sh -c 'ulimit -Hn' 2>/dev/null | tail -1)
+case $CONNS in ''|*[!0-9]*) CONNS=1024 ;; esac
+
+# server_pid VPID: /usr/bin/valgrind is a sh wrapper that may or may not exec
+# valgrind.bin: the server is VPID itself, or VPID's child
+server_pid() {
+    case $(readlink /proc/"$1"/exe 2>/dev/null) in
+        */sh|*/dash|*/bash) cat /proc/"$1"/task/*/children 2>/dev/null | awk '{print $1; exit}' ;;
+        *) echo "$1" ;;
+    esac
 }
 
 # run SERVER BIN DIR NREQS: one valgrind run; prints the profile file
@@ -77,23 +82,21 @@ run() {
     port=$($PY "$LIB" freeport) || die "no free port"
     local cmd=(valgrind --tool=callgrind --trace-children=yes
                --callgrind-out-file="$dir/callgrind.out.$nreq.%p"
-               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c 64 "${USER_FLAG[@]}")
+               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c "$CONNS" "${USER_FLAG[@]}")
     echo "   ${cmd[*]}" >&2
-    "${cmd[@]}" > "$dir/valgrind.$nreq.log" 2>&1 &
+    "${cmd[@]}" > "$dir/valgrind.$nreq.log" 2>&1 9>&- &
     VPID=$!
     $PY "$LIB" wait "$port" 60 || { tail "$dir/valgrind.$nreq.log" >&2; die "$srv did not start"; }
     target=
     for i in $(seq 1 100); do
-        target=$(leaf "$VPID")
-        # shmcached: wrapper -> master -> worker; memcached: wrapper -> server
-        local pp; pp=$(ps -o ppid= -p "$target" | tr -d ' ')
-        if [ "$target" != "$VPID" ]; then
-            [ "$srv" = memcached ] && break
-            [ "$pp" != "$VPID" ] && break
-        fi
+        target=$(server_pid "$VPID")
+        # shmcached: the forked worker (the master's child) serves requests
+        [ -n "$target" ] && [ "$srv" = shmcached ] && \
+            target=$(cat /proc/"$target"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+        [ -n "$target" ] && break
         sleep 0.1
     done
-    [ "$target" != "$VPID" ] || die "no server process under $VPID"
+    [ -n "$target" ] || die "no server process under $VPID"
     echo "   profiled pid $target (requests: $nreq)" >&2
     $PY "$LIB" load "$port" 0 1 > /dev/null || die "priming failed"
     if [ "$nreq" -gt 0 ]; then
