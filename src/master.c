@@ -52,6 +52,7 @@
 #include <poll.h>
 
 #include "connquota.h"
+#include "daemon.h"
 #include "engine.h"
 #include "listener.h"
 #include "log.h"
@@ -156,47 +157,7 @@ static int setup_signals(struct master *m, sigset_t *waitmask)
     return 0;
 }
 
-/* ---- start-up steps -------------------------------------------------- */
-
-static void raise_limits(struct master *m)
-{
-    struct rlimit rl;
-    const struct settings *s = m->s;
-
-    if (s->maxcore) {
-        if (getrlimit(RLIMIT_CORE, &rl) == 0) {
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_CORE, &rl) < 0)
-                log_warn(&m->log, "failed to ensure corefile creation: %s",
-                         strerror(errno));
-        }
-    }
-    /* Any worker may end up holding every connection. */
-    rlim_t need = (rlim_t)s->maxconns + LISTENER_MAX + 32;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
-        if (rl.rlim_max < need && geteuid() == 0)
-            rl.rlim_max = need;
-        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
-            log_warn(&m->log, "failed to set rlimit for open files to %lu "
-                     "(-c %d): %s", (unsigned long)need, s->maxconns,
-                     errno ? strerror(errno) : "hard limit too low");
-    }
-}
-
-/* Without -o memory_reserve, cache_memlimit may grow the cache up to the
- * machine's physical memory (as memcached's may): reserved pages of the
- * region cost address space only. With -k every mapped page would be locked
- * in, so the reserve is then just -m. */
-static size_t default_reserve(const struct settings *s)
-{
-    const size_t region_max = 31ull << 30;
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    size_t phys = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
-    if (s->lock_memory || phys < s->maxbytes)
-        return s->maxbytes;
-    return phys < region_max ? phys : region_max;
-}
+/* ---- start-up ------------------------------------------------------- */
 
 static int create_engine(struct master *m)
 {
@@ -206,7 +167,7 @@ static int create_engine(struct master *m)
 
     engine_config_defaults(&cfg);
     cfg.mem_limit = s->maxbytes;
-    cfg.mem_reserve = s->mem_reserve ? s->mem_reserve : default_reserve(s);
+    cfg.mem_reserve = s->mem_reserve ? s->mem_reserve : daemon_default_reserve(s);
     if (cfg.mem_reserve < s->maxbytes)
         cfg.mem_reserve = s->maxbytes;
     cfg.factor = s->factor;
@@ -225,93 +186,6 @@ static int create_engine(struct master *m)
     m->info = engine_server_info(m->engine);
     log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",
              cfg.mem_limit >> 20, cfg.mem_reserve >> 20);
-    return 0;
-}
-
-static int daemonize(struct master *m)
-{
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_error(&m->log, "fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid > 0)
-        _exit(EXIT_SUCCESS);
-    if (setsid() < 0) {
-        log_error(&m->log, "setsid: %s", strerror(errno));
-        return -1;
-    }
-    /* memcached keeps the directory with -r so cores land there. */
-    if (!m->s->maxcore && chdir("/") < 0) {
-        log_error(&m->log, "chdir(/): %s", strerror(errno));
-        return -1;
-    }
-    /* memcached keeps stderr open with -v; otherwise log to syslog */
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        if (m->s->verbose == 0)
-            dup2(fd, STDERR_FILENO);
-        if (fd > STDERR_FILENO)
-            close(fd);
-    }
-    if (m->s->verbose == 0)
-        log_use_syslog(&m->log);
-    return 0;
-}
-
-/* Makes path absolute (daemonizing changes directory). */
-static void absolute(const char *path, char *out, size_t len)
-{
-    char cwd[PATH_MAX];
-    int n = -1;
-    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
-        n = snprintf(out, len, "%.*s/%s", (int)(len / 2), cwd, path);
-    if (n < 0 || (size_t)n >= len)
-        snprintf(out, len, "%s", path);     /* keep it relative */
-}
-
-static void write_pidfile(struct master *m, const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        log_warn(&m->log, "Could not open the pid file %s for writing: %s",
-                 path, strerror(errno));
-        return;
-    }
-    fprintf(f, "%ld\n", (long)getpid());
-    if (fclose(f) != 0) {
-        log_warn(&m->log, "Could not write the pid file %s: %s", path,
-                 strerror(errno));
-        return;
-    }
-    snprintf(m->pidfile, sizeof(m->pidfile), "%s", path);
-}
-
-static void remove_pidfile(struct master *m)
-{
-    if (m->pidfile[0] != '\0' && unlink(m->pidfile) < 0 && errno != ENOENT)
-        log_warn(&m->log, "Could not remove the pid file %s: %s",
-                 m->pidfile, strerror(errno));
-    m->pidfile[0] = '\0';
-}
-
-static int drop_privileges(struct master *m, const struct passwd *pw)
-{
-    if (m->ls.unix_path[0] != '\0' &&
-        chown(m->ls.unix_path, pw->pw_uid, pw->pw_gid) < 0)
-        log_warn(&m->log, "chown(%s): %s", m->ls.unix_path, strerror(errno));
-    if (setgroups(0, NULL) < 0 && errno != EPERM) {
-        log_error(&m->log, "failed to drop supplementary groups: %s",
-                  strerror(errno));
-        return -1;
-    }
-    if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        log_error(&m->log, "failed to assume identity of user %s: %s",
-                  pw->pw_name, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
@@ -637,7 +511,7 @@ static int startup(struct master *m, sigset_t *waitmask)
             return EX_NOUSER;
         }
     }
-    raise_limits(m);
+    daemon_raise_limits(s, &m->log);
     if (s->large_pages)
         log_warn(&m->log, "large memory pages (-L) are not supported; "
                  "ignored");
@@ -654,19 +528,19 @@ static int startup(struct master *m, sigset_t *waitmask)
     if (listeners_open(&m->ls, &lc, &m->log) < 0)
         return EX_OSERR;
     if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
-        absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
+        daemon_absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
     if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
         log_warn(&m->log, "-k invalid, mlockall() failed: %s",
                  strerror(errno));
 
     char pidpath[PATH_MAX];
     if (s->pidfile[0] != '\0')
-        absolute(s->pidfile, pidpath, sizeof(pidpath));
-    if (s->daemonize && daemonize(m) < 0)
+        daemon_absolute(s->pidfile, pidpath, sizeof(pidpath));
+    if (s->daemonize && daemon_detach(s, &m->log) < 0)
         return EX_OSERR;
-    if (s->pidfile[0] != '\0')
-        write_pidfile(m, pidpath);
-    if (pw != NULL && drop_privileges(m, pw) < 0)
+    if (s->pidfile[0] != '\0' && daemon_write_pidfile(pidpath, &m->log) == 0)
+        snprintf(m->pidfile, sizeof(m->pidfile), "%s", pidpath);
+    if (pw != NULL && daemon_drop_privileges(pw, m->ls.unix_path, &m->log) < 0)
         return EX_OSERR;
 
     m->info->master_pid = (int32_t)getpid();
@@ -713,7 +587,7 @@ int master_run(const struct settings *s)
             usleep(20000);
         }
     }
-    remove_pidfile(m);
+    daemon_remove_pidfile(m->pidfile, &m->log);
     listeners_close(&m->ls);
     listeners_unlink(&m->ls);
     conn_quota_destroy(m->quota);
