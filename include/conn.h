@@ -17,6 +17,14 @@
  *
  * A struct conn_set holds what every connection of a worker shares (loop,
  * protocol environment, counters, limits) and the list of live connections.
+ *
+ * Hand-off (a retiring worker, see handoff.h): in hand-off mode a
+ * connection is fed to the protocol only up to the end of the request it is
+ * in the middle of (a value being received); at a request boundary it stops
+ * reading and is offered to set->on_ready, which sends it away with its
+ * unparsed input and unsent output (conn_pending_*) and conn_release()s it.
+ * A connection adopted from another worker (conn_adopt) sends the inherited
+ * output first, then serves the inherited input as if just read.
  */
 #ifndef SHMC_CONN_H
 #define SHMC_CONN_H
@@ -26,6 +34,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "framing.h"
 
 struct conn;
 struct engine_counters;
@@ -45,8 +54,12 @@ struct conn_set {
     size_t mem_limit;       /* buffer bytes for all conns, 0 = no limit */
     size_t mem_used;        /* sum of buffer capacities */
     int draining;           /* graceful stop: no new connections */
+    int handoff;            /* hand-off mode (see above) */
     /* called when a connection closes, before it is freed */
     void (*on_close)(void *arg, struct conn *c);
+    /* hand-off mode: c stands at a request boundary. Returns 1 when c was
+     * sent away and released, 0 to be offered again later. */
+    int (*on_ready)(void *arg, struct conn *c);
     void *arg;
     struct conn *head;      /* live connections */
     unsigned count;
@@ -59,6 +72,7 @@ struct conn {
     struct buf in, out;
     size_t out_off;         /* out[0..out_off) already sent */
     struct proto_conn *pc;
+    struct framing fr;      /* where the consumed input stands */
     ev_tstamp last_active;  /* last byte read or written */
     const char *listen_addr; /* memcached form: "tcp:127.0.0.1:11211" */
     char addr[72];          /* the peer, same form ("unix:/path", ...) */
@@ -94,13 +108,41 @@ int conn_set_stats(const struct conn_set *set, struct buf *out);
  * connection out. c is invalid afterwards. */
 void conn_close(struct conn *c);
 
+/* Like conn_close, for a connection whose socket was handed to another
+ * process: only this process's descriptor is closed. */
+void conn_release(struct conn *c);
+
+/* Takes ownership of fd, a connection handed over by another worker, with
+ * the input it had read but not parsed and the output it had not sent
+ * (both copied). Counts curr_connections (not total_connections: the
+ * connection is not new). Sends the output, then serves the input (which
+ * may close it: set->on_close is then called as for any close). Returns 0,
+ * or -1 when no connection could be allocated (fd closed, on_close not
+ * called). */
+int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
+               const char *in, size_t in_len,
+               const char *out, size_t out_len);
+
+/* Hand-off mode on (idempotent): offers every connection standing at a
+ * request boundary to set->on_ready, lets the others finish the request
+ * they are in. Call again to retry those on_ready declined. */
+void conn_set_handoff(struct conn_set *set);
+
+/* 1 when c stands at a request boundary (no value half received). */
+int conn_at_boundary(const struct conn *c);
+
+/* The input read but not parsed, and the output not yet sent. */
+const char *conn_pending_in(const struct conn *c, size_t *len);
+const char *conn_pending_out(const struct conn *c, size_t *len);
+
 /* Closes connections without traffic for idle_timeout seconds. Returns how
  * many were closed. */
 unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
                              double idle_timeout);
 
-/* Graceful stop: closes every connection with nothing buffered and no
- * traffic for `quiet` seconds (so a value still arriving finishes).
+/* Graceful stop: closes every connection at a request boundary with
+ * nothing buffered and no traffic for `quiet` seconds (so a value still
+ * arriving finishes).
  * Returns the number of connections left. */
 unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet);
 

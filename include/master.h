@@ -9,10 +9,18 @@
 struct settings;
 
 /* Runs the server with validated settings until it is stopped (SIGTERM,
- * SIGINT: graceful; SIGQUIT: immediate). Returns the process exit status:
+ * SIGINT: graceful; SIGQUIT: immediate). argc/argv are the original command
+ * line, read again (with the --config file) on SIGHUP to reload the
+ * configuration; SIGUSR2 replaces every worker without reloading. Both
+ * hand every open client connection to the new workers. Returns the process exit status:
  * 0 after a clean stop, EX_USAGE (64) when run as root without -u,
  * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when the engine,
  * the listeners or the daemon could not be set up (the reason is logged). */
-int master_run(const struct settings *s);
+int master_run(const struct settings *s, int argc, char **argv);
+
+/* Delay before restarting a worker that crashed `streak` times in a row
+ * shortly after its start: 0 for the first crash, then base_ms doubling
+ * per crash, capped at 64 x base_ms. */
+long master_backoff_ms(unsigned streak, long base_ms);
 
 #endif

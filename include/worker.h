@@ -11,7 +11,15 @@
  *   socket)          -> graceful: stop accepting, let requests in flight
  *                        finish, close connections, exit 0;
  *   (SIGINT is ignored: Ctrl-C reaches the whole group, the master decides)
- *   SIGQUIT           -> immediate: close everything, exit 0.
+ *   SIGQUIT           -> immediate: close everything, exit 0;
+ *   "handoff" from the master (reload, worker replacement)
+ *                     -> retire: stop accepting, let each connection
+ *                        finish the request it is in, send it to the
+ *                        master with its pending bytes (handoff.h), exit 0
+ *                        once none is left (those still mid-request after
+ *                        WORKER_HANDOFF_MAX seconds are closed).
+ * A worker adopts the connections the master forwards to it (the same
+ * messages, on the same socket).
  * The worker detaches its engine slot itself on every exit path of
  * worker_run(); the exit status tells the master whether it did (see
  * WORKER_EXIT_*): any other death (signal, crash) leaves the slot to the
@@ -31,11 +39,16 @@ struct listeners;
 struct settings;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
- * one text message per packet). "verbosity N": a worker sends it when a
+ * one message per packet). "verbosity N": a worker sends it when a
  * client runs "verbosity N"; the master applies it to itself and relays it
- * to every other worker, so the level is server-wide as in memcached. */
+ * to every other worker, so the level is server-wide as in memcached.
+ * "handoff": master -> worker, retire (above). A packet starting with
+ * HANDOFF_MAGIC is a connection (handoff.h): worker -> master when
+ * retiring, master -> worker to adopt it. */
 #define WORKER_MSG_VERBOSITY "verbosity "
+#define WORKER_MSG_HANDOFF "handoff"
 #define WORKER_MSG_MAX 64
+#define WORKER_HANDOFF_MAX 10.0     /* seconds a retiring worker may take */
 
 /* Exit statuses of a worker whose slot is detached. */
 #define WORKER_EXIT_OK 0        /* clean stop */
@@ -47,7 +60,9 @@ struct worker_config {
     struct engine_worker *slot;     /* claimed by the master before fork */
     const struct settings *settings;
     const struct listeners *listeners;
-    struct conn_quota *quota;       /* -c, shared by every worker */
+    struct conn_quota *quota;       /* -c, shared by every worker; this
+                                       worker counts under its engine slot
+                                       number (unique among live workers) */
     int ctl_fd;                     /* this worker's end of the control
                                        socketpair, -1 if none */
     pid_t master_pid;

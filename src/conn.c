@@ -16,7 +16,15 @@
  *  - set->mem_used is the sum of the capacities of every buffer of every
  *    live connection (kept by the account_*() helpers);
  *  - after conn_close(c) returns nothing touches c: every internal function
- *    that may close returns -1, and callers stop at once.
+ *    that may close returns -1, and callers stop at once;
+ *  - c->fr has seen exactly the bytes proto_feed() consumed, so it knows
+ *    whether the protocol stands between requests (framing.h); in hand-off
+ *    mode the protocol is never fed past the end of the current request,
+ *    and a connection at a boundary reads nothing more: what the client
+ *    sends next waits in the socket for the worker that adopts it;
+ *  - hand-off releases a connection only through set->on_ready, which is
+ *    called only from conn_process() and conn_set_handoff() (never inside
+ *    proto_feed), and, like a close, ends every use of c.
  */
 #include "conn.h"
 
@@ -95,7 +103,8 @@ static void conn_update(struct conn *c)
     size_t high = over_budget(set) ? 0 : set->out_high;
     int want_write = pending(c) > 0 || c->yielded;
     int want_read = !c->closing && !c->eof && !c->yielded &&
-                    pending(c) <= high;
+                    pending(c) <= high &&
+                    !(set->handoff && framing_at_boundary(&c->fr));
 
     if (want_write && !ev_is_active(&c->wio))
         ev_io_start(set->loop, &c->wio);
@@ -138,12 +147,29 @@ static int conn_flush(struct conn *c)
     return 0;
 }
 
+int conn_at_boundary(const struct conn *c)
+{
+    return framing_at_boundary(&c->fr);
+}
+
+static int ready_to_leave(const struct conn *c)
+{
+    return c->set->handoff && !c->busy && !c->closing &&
+           framing_at_boundary(&c->fr) && c->set->on_ready != NULL;
+}
+
 /* Runs the buffered input through the protocol, then flushes.
- * Returns 0, or -1 if the connection was closed. */
+ * Returns 0, or -1 if the connection was closed or handed off. */
 static int conn_process(struct conn *c)
 {
     c->yielded = 0;
-    if (c->in.len > 0 && !c->closing) {
+    size_t feed = c->in.len;
+    if (c->set->handoff) {
+        /* finish the current request only; the rest travels as bytes */
+        uint64_t left = framing_value_left(&c->fr);
+        feed = left < feed ? (size_t)left : feed;
+    }
+    if (feed > 0 && !c->closing) {
         size_t before = buf_caps(c);
         if (c->out_off > 0) {           /* drop the sent prefix first */
             buf_consume(&c->out, c->out_off);
@@ -151,9 +177,9 @@ static int conn_process(struct conn *c)
         }
         int flags = 0;
         c->busy = 1;
-        size_t used = proto_feed(c->pc, c->in.data, c->in.len, &c->out,
-                                 &flags);
+        size_t used = proto_feed(c->pc, c->in.data, feed, &c->out, &flags);
         c->busy = 0;
+        framing_consume(&c->fr, c->in.data, used);
         buf_consume(&c->in, used);
         account(c, before);
         if (flags & PROTO_CLOSE) {
@@ -163,7 +189,11 @@ static int conn_process(struct conn *c)
             c->set->counters->conn_yields++;
         }
     }
-    return conn_flush(c);
+    if (conn_flush(c) < 0)
+        return -1;
+    if (ready_to_leave(c) && c->set->on_ready(c->set->arg, c))
+        return -1;
+    return 0;
 }
 
 static void conn_read(struct conn *c)
@@ -279,7 +309,8 @@ int conn_set_stats(const struct conn_set *set, struct buf *out)
     return err ? -1 : 0;
 }
 
-struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
+static struct conn *conn_new(struct conn_set *set, int fd,
+                             const char *listen_addr)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -303,6 +334,7 @@ struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
     conn_sockname(fd, 1, c->addr, sizeof(c->addr));
     buf_init(&c->in);
     buf_init(&c->out);
+    framing_init(&c->fr);
     c->last_active = ev_now(set->loop);
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
@@ -314,12 +346,71 @@ struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
     set->head = c;
     set->count++;
     set->counters->curr_connections++;
-    set->counters->total_connections++;
-    log_debug(set->log, "<%d new client connection", fd);
     return c;
 }
 
-void conn_close(struct conn *c)
+struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
+{
+    struct conn *c = conn_new(set, fd, listen_addr);
+    if (c != NULL) {
+        set->counters->total_connections++;
+        log_debug(set->log, "<%d new client connection", fd);
+    }
+    return c;
+}
+
+int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
+               const char *in, size_t in_len,
+               const char *out, size_t out_len)
+{
+    struct conn *c = conn_new(set, fd, listen_addr);
+    if (c == NULL)
+        return -1;
+    if (buf_append(&c->in, in, in_len) < 0 ||
+        buf_append(&c->out, out, out_len) < 0) {
+        log_error(set->log, "<%d out of memory adopting a connection, "
+                  "closing", fd);
+        conn_close(c);
+        return 0;
+    }
+    account(c, 0);
+    log_debug(set->log, "<%d connection adopted (%zu bytes in, %zu out)", fd,
+              in_len, out_len);
+    conn_process(c);
+    return 0;
+}
+
+const char *conn_pending_in(const struct conn *c, size_t *len)
+{
+    *len = c->in.len;
+    return c->in.data;
+}
+
+const char *conn_pending_out(const struct conn *c, size_t *len)
+{
+    *len = pending(c);
+    return c->out.data + c->out_off;
+}
+
+void conn_set_handoff(struct conn_set *set)
+{
+    set->handoff = 1;
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (ready_to_leave(c)) {
+            if (set->on_ready(set->arg, c))
+                continue;
+        } else if (!c->busy && !c->closing && !framing_at_boundary(&c->fr) &&
+                   c->in.len > 0) {
+            conn_process(c);        /* value bytes already buffered */
+            continue;
+        }
+        conn_update(c);
+    }
+}
+
+static void conn_end(struct conn *c, int handed_off)
 {
     struct conn_set *set = c->set;
     ev_io_stop(set->loop, &c->rio);
@@ -328,7 +419,10 @@ void conn_close(struct conn *c)
         set->on_close(set->arg, c);
     proto_conn_free(c->pc);
     close(c->fd);
-    log_debug(set->log, "<%d connection closed.", c->fd);
+    if (handed_off)
+        log_debug(set->log, "<%d connection handed off", c->fd);
+    else
+        log_debug(set->log, "<%d connection closed.", c->fd);
 
     set->mem_used -= buf_caps(c);
     buf_free(&c->in);
@@ -342,6 +436,16 @@ void conn_close(struct conn *c)
     set->count--;
     set->counters->curr_connections--;
     free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    conn_end(c, 0);
+}
+
+void conn_release(struct conn *c)
+{
+    conn_end(c, 1);
 }
 
 unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
@@ -366,7 +470,7 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
     for (; c != NULL; c = next) {
         next = c->next;
         if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
-            now - c->last_active >= quiet)
+            framing_at_boundary(&c->fr) && now - c->last_active >= quiet)
             conn_close(c);
     }
     return set->count;

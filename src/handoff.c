@@ -202,6 +202,9 @@ int handoff_recv(int sock, struct handoff_msg **msg)
         free(m);
         return eagain ? 0 : -1;
     }
+    struct handoff_msg *small = realloc(m, sizeof(*m) + (size_t)n);
+    if (small != NULL)
+        m = small;              /* queued messages keep only their bytes */
     m->next = NULL;
     m->len = (size_t)n;
     m->fds[0] = m->fds[1] = -1;

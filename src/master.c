@@ -54,15 +54,19 @@
 #include "connquota.h"
 #include "daemon.h"
 #include "engine.h"
+#include "handoff.h"
 #include "listener.h"
 #include "log.h"
+#include "reload.h"
 #include "settings.h"
 #include "worker.h"
 
-#define CRASH_WINDOW 5.0        /* a worker dying sooner "keeps crashing" */
+#define CRASH_WINDOW 5.0        /* a worker crashing sooner "keeps crashing" */
 #define BACKOFF_MAX_SHIFT 6     /* backoff caps at 64 x worker_backoff_ms */
 #define STOP_GRACE 15.0         /* graceful stop: SIGKILL workers after */
 #define QUIT_GRACE 2.0          /* SIGQUIT: SIGKILL workers after */
+#define RETIRE_GRACE (WORKER_HANDOFF_MAX + 5.0) /* retiring: SIGKILL after */
+#define CTL_BURST 256           /* control messages read per wake-up */
 #define SWEEP_INTERVAL 1.0      /* seconds between expired-item sweeps */
 #define SWEEP_BUDGET 1024
 #define SWEEP_ROUNDS 16
@@ -70,6 +74,7 @@
 /* Set by the signal handler, acted on by the master loop. */
 static volatile sig_atomic_t sig_stop;      /* 1 graceful, 2 immediate */
 static volatile sig_atomic_t sig_hup;
+static volatile sig_atomic_t sig_usr2;
 static volatile sig_atomic_t sig_chld;
 
 struct wproc {
@@ -81,18 +86,25 @@ struct wproc {
     double started;             /* monotonic seconds */
     unsigned streak;            /* consecutive quick crashes */
     int restart_due;
-    double restart_at;
+    double restart_at;          /* retiring: SIGKILL deadline */
+    int no_slot;                /* restart_due for want of an engine slot */
 };
 
 struct master {
-    const struct settings *s;
+    const struct settings *s;   /* == &cur */
+    struct settings cur;        /* the running configuration */
+    int argc;                   /* the original command line (reload) */
+    char **argv;
     struct logger log;
     struct engine *engine;
     struct engine_server_info *info;
     struct listeners ls;
     struct conn_quota *quota;
-    struct wproc w[ENGINE_MAX_SLOTS];
+    struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
     int nworkers;
+    struct wproc old[ENGINE_MAX_SLOTS]; /* retiring workers (pid != 0) */
+    struct handoff_queue relay; /* connections on their way to w[] */
+    int relay_next;             /* round-robin over w[] */
     int stopping;               /* 0, 1 graceful, 2 immediate */
     int killed;                 /* SIGKILL sent to stragglers */
     double kill_at;
@@ -121,6 +133,9 @@ static void on_signal(int signo)
     case SIGHUP:
         sig_hup = 1;
         break;
+    case SIGUSR2:
+        sig_usr2 = 1;
+        break;
     case SIGCHLD:
         sig_chld = 1;
         break;
@@ -131,7 +146,8 @@ static void on_signal(int signo)
  * sleep with (the same signals unblocked). */
 static int setup_signals(struct master *m, sigset_t *waitmask)
 {
-    static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD };
+    static const int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2,
+                                SIGCHLD };
     struct sigaction sa;
     sigset_t block;
 
@@ -197,10 +213,12 @@ static int spawn(struct master *m, int i)
     double now = mono();
 
     wp->restart_due = 0;
+    wp->no_slot = 0;
     wp->slot = engine_worker_attach(m->engine, 0);
     if (wp->slot == NULL) {
-        log_error(&m->log, "worker %d: no free engine slot; retrying in 1 s",
-                  i);
+        log_error(&m->log, "worker %d: no free engine slot; retrying when "
+                  "a worker exits (at most 1 s)", i);
+        wp->no_slot = 1;
         goto retry;
     }
     int sv[2] = { -1, -1 };
@@ -220,10 +238,15 @@ static int spawn(struct master *m, int i)
         goto retry;
     }
     if (pid == 0) {
-        /* child: keep only its own end of its own socketpair */
-        for (int j = 0; j < m->nworkers; j++)
+        /* child: keep only its own end of its own socketpair, and no
+         * client socket waiting in the relay queue */
+        for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
             if (m->w[j].ctl_fd >= 0)
                 close(m->w[j].ctl_fd);
+            if (m->old[j].ctl_fd >= 0)
+                close(m->old[j].ctl_fd);
+        }
+        handoff_queue_close_fds(&m->relay);
         if (sv[0] >= 0)
             close(sv[0]);
         struct worker_config cfg = {
@@ -276,30 +299,69 @@ static void describe(int status, char *buf, size_t len)
         snprintf(buf, len, "ended (status 0x%x)", status);
 }
 
-static void worker_died(struct master *m, int i, int status)
+/* Ends what the master holds for a dead worker: the engine slot (reaped
+ * unless the worker detached it itself), its connection quota, its control
+ * socket. Appends the reap result to why. */
+static void release(struct master *m, struct wproc *wp, int detached,
+                    char *why, size_t len)
 {
-    struct wproc *wp = &m->w[i];
-    double now = mono();
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    int detached = code == WORKER_EXIT_OK || code == WORKER_EXIT_FAILED;
-    int clean = code == WORKER_EXIT_OK;
-    char why[160];
-    describe(status, why, sizeof(why));
-
     if (!detached) {
         int repairs = engine_worker_reap(m->engine, wp->slotno);
         size_t n = strlen(why);
-        snprintf(why + n, sizeof(why) - n, "; engine slot %d reaped "
-                 "(%d repair(s))", wp->slotno, repairs);
+        snprintf(why + n, len - n, "; engine slot %d reaped (%d repair(s))",
+                 wp->slotno, repairs);
     }
-    conn_quota_reset(m->quota, i);
+    conn_quota_reset(m->quota, wp->slotno);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);
     wp->ctl_fd = -1;
     engine_worker_free(wp->slot);   /* the master's copy of the handle */
     wp->slot = NULL;
-    pid_t pid = wp->pid;
     wp->pid = 0;
+    /* a slot is free again: a worker waiting for one starts now */
+    for (int j = 0; j < m->nworkers; j++)
+        if (m->w[j].restart_due && m->w[j].no_slot)
+            m->w[j].restart_at = 0;
+}
+
+/* A death the worker caused itself (a crash loop is possible), as opposed
+ * to a signal from outside (an operator, the OOM killer, a test). */
+static int self_inflicted(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) != WORKER_EXIT_OK;
+    if (!WIFSIGNALED(status))
+        return 1;
+    switch (WTERMSIG(status)) {
+    case SIGKILL: case SIGTERM: case SIGINT: case SIGHUP: case SIGQUIT:
+    case SIGUSR1: case SIGUSR2:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+long master_backoff_ms(unsigned streak, long base_ms)
+{
+    if (streak < 2)
+        return 0;
+    unsigned shift = streak - 2;
+    if (shift > BACKOFF_MAX_SHIFT)
+        shift = BACKOFF_MAX_SHIFT;
+    return base_ms << shift;
+}
+
+static void worker_died(struct master *m, int i, int status)
+{
+    struct wproc *wp = &m->w[i];
+    double now = mono();
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int clean = code == WORKER_EXIT_OK;
+    char why[160];
+    describe(status, why, sizeof(why));
+    pid_t pid = wp->pid;
+    release(m, wp, code == WORKER_EXIT_OK || code == WORKER_EXIT_FAILED,
+            why, sizeof(why));
 
     if (m->stopping) {
         log_msg(&m->log, clean ? LOG_LVL_INFO : LOG_LVL_WARN,
@@ -309,17 +371,12 @@ static void worker_died(struct master *m, int i, int status)
     m->info->worker_restarts++;
     if (!clean)
         m->info->worker_crashes++;
-    if (!clean && now - wp->started < CRASH_WINDOW)
+    if (self_inflicted(status) && now - wp->started < CRASH_WINDOW)
         wp->streak++;
     else
-        wp->streak = clean ? 0 : 1;
-    long delay = 0;
-    if (wp->streak > 1) {
-        unsigned shift = wp->streak - 2;
-        if (shift > BACKOFF_MAX_SHIFT)
-            shift = BACKOFF_MAX_SHIFT;
-        delay = (long)m->s->worker_restart_backoff_ms << shift;
-    }
+        wp->streak = self_inflicted(status) ? 1 : 0;
+    long delay = master_backoff_ms(wp->streak,
+                                   m->s->worker_restart_backoff_ms);
     if (delay > 0)
         log_error(&m->log, "worker %d (pid %d) %s; it keeps crashing (%u in "
                   "a row): restarting in %ld ms", i, (int)pid, why,
@@ -330,6 +387,18 @@ static void worker_died(struct master *m, int i, int status)
                 clean ? " unexpectedly" : "");
     wp->restart_due = 1;
     wp->restart_at = now + (double)delay / 1000.0;
+}
+
+static void retired_died(struct master *m, struct wproc *wp, int status)
+{
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char why[160];
+    describe(status, why, sizeof(why));
+    pid_t pid = wp->pid;
+    release(m, wp, code == WORKER_EXIT_OK || code == WORKER_EXIT_FAILED,
+            why, sizeof(why));
+    log_msg(&m->log, code == WORKER_EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+            "retired worker (pid %d) %s", (int)pid, why);
 }
 
 static void reap_children(struct master *m)
@@ -343,23 +412,41 @@ static void reap_children(struct master *m)
             log_error(&m->log, "waitpid: %s", strerror(errno));
         if (pid <= 0)
             return;
-        int i;
+        int i, k;
         for (i = 0; i < m->nworkers && m->w[i].pid != pid; i++)
+            ;
+        for (k = 0; k < ENGINE_MAX_SLOTS && m->old[k].pid != pid; k++)
             ;
         if (i < m->nworkers)
             worker_died(m, i, status);
+        else if (k < ENGINE_MAX_SLOTS)
+            retired_died(m, &m->old[k], status);
         else
             log_debug(&m->log, "reaped unknown child %d", (int)pid);
     }
 }
 
+static int retiring(const struct master *m)
+{
+    int n = 0;
+    for (int k = 0; k < ENGINE_MAX_SLOTS; k++)
+        n += m->old[k].pid != 0;
+    return n;
+}
+
+static void signal_one(struct master *m, const struct wproc *wp, int signo)
+{
+    if (wp->pid != 0 && kill(wp->pid, signo) < 0 && errno != ESRCH)
+        log_error(&m->log, "kill(%d, %d): %s", (int)wp->pid, signo,
+                  strerror(errno));
+}
+
 static void signal_workers(struct master *m, int signo)
 {
     for (int i = 0; i < m->nworkers; i++)
-        if (m->w[i].pid != 0 && kill(m->w[i].pid, signo) < 0 &&
-            errno != ESRCH)
-            log_error(&m->log, "kill(%d, %d): %s", (int)m->w[i].pid, signo,
-                      strerror(errno));
+        signal_one(m, &m->w[i], signo);
+    for (int k = 0; k < ENGINE_MAX_SLOTS; k++)
+        signal_one(m, &m->old[k], signo);
 }
 
 static void begin_stop(struct master *m, int immediate)
@@ -370,9 +457,10 @@ static void begin_stop(struct master *m, int immediate)
     m->stopping = level;
     log_info(&m->log, immediate ? "SIGQUIT: stopping %d worker(s) now"
                                 : "stopping %d worker(s) gracefully",
-             running(m));
+             running(m) + retiring(m));
     for (int i = 0; i < m->nworkers; i++)
         m->w[i].restart_due = 0;
+    handoff_queue_clear(&m->relay);     /* nobody will adopt them now */
     signal_workers(m, immediate ? SIGQUIT : SIGTERM);
     m->kill_at = mono() + (immediate ? QUIT_GRACE : STOP_GRACE);
 }
@@ -391,44 +479,215 @@ static void sweep(struct master *m)
         log_trace(&m->log, "sweep: reclaimed %u expired item(s)", total);
 }
 
-/* A control message from worker i (see worker.h). */
-static void control_message(struct master *m, int i)
+/* ---- worker replacement and the relay of connections ------------------ */
+
+/* Forwards queued connections to the current workers, round-robin, as far
+ * as their control sockets take them. */
+static void relay(struct master *m)
 {
-    struct wproc *wp = &m->w[i];
-    char buf[WORKER_MSG_MAX + 1];
-    size_t pl = strlen(WORKER_MSG_VERBOSITY);
-    ssize_t n = recv(wp->ctl_fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        wp->ctl_eof = 1;        /* exiting; waitpid will tell */
-        return;
+    while (m->relay.head != NULL && !m->stopping) {
+        int sent = 0;
+        for (int k = 0; k < m->nworkers && !sent; k++) {
+            int i = (m->relay_next + k) % m->nworkers;
+            struct wproc *wp = &m->w[i];
+            if (wp->pid == 0 || wp->ctl_fd < 0 || wp->ctl_eof)
+                continue;
+            if (handoff_forward(wp->ctl_fd, m->relay.head) == 0) {
+                handoff_msg_free(handoff_queue_pop(&m->relay));
+                m->relay_next = i + 1;
+                sent = 1;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != ENOBUFS) {
+                log_warn(&m->log, "worker %d: forwarding a connection: %s",
+                         i, strerror(errno));
+                wp->ctl_eof = 1;        /* dying: waitpid will tell */
+            }
+        }
+        if (!sent)
+            return;             /* all full: ppoll waits for POLLOUT */
     }
-    buf[n] = '\0';
-    if ((size_t)n <= pl || memcmp(buf, WORKER_MSG_VERBOSITY, pl) != 0) {
-        log_warn(&m->log, "worker %d: unknown control message", i);
-        return;
-    }
-    log_set_verbose(&m->log, atoi(buf + pl));
-    for (int j = 0; j < m->nworkers; j++)
-        if (j != i && m->w[j].pid != 0 && m->w[j].ctl_fd >= 0 &&
-            send(m->w[j].ctl_fd, buf, (size_t)n,
-                 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-            log_warn(&m->log, "relaying verbosity to worker %d: %s", j,
-                     strerror(errno));
 }
 
-/* Sleeps until a signal, a control message, or `left` seconds. */
+/* Moves every current worker to the retiring list and forks a new set of
+ * m->s->threads workers; then tells the old ones to hand their connections
+ * over (new workers first, so accepting never pauses). */
+static void replace_workers(struct master *m, const char *why)
+{
+    int moved[ENGINE_MAX_SLOTS], nmoved = 0, k = 0;
+    for (int i = 0; i < m->nworkers; i++) {
+        struct wproc *wp = &m->w[i];
+        if (wp->pid != 0) {
+            while (k < ENGINE_MAX_SLOTS && m->old[k].pid != 0)
+                k++;
+            if (k == ENGINE_MAX_SLOTS)
+                break;          /* cannot happen: slots bound both lists */
+            m->old[k] = *wp;
+            m->old[k].restart_at = mono() + RETIRE_GRACE;
+            moved[nmoved++] = k;
+        }
+        memset(wp, 0, sizeof(*wp));
+        wp->ctl_fd = -1;
+    }
+    m->nworkers = m->s->threads;
+    for (int i = 0; i < m->nworkers; i++) {
+        memset(&m->w[i], 0, sizeof(m->w[i]));
+        m->w[i].ctl_fd = -1;
+        spawn(m, i);
+    }
+    m->info->workers = (uint32_t)m->nworkers;
+    for (int j = 0; j < nmoved; j++) {
+        struct wproc *op = &m->old[moved[j]];
+        if (op->ctl_fd < 0 ||
+            send(op->ctl_fd, WORKER_MSG_HANDOFF, strlen(WORKER_MSG_HANDOFF),
+                 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            log_warn(&m->log, "retiring worker (pid %d): no control socket; "
+                     "stopping it", (int)op->pid);
+            signal_one(m, op, SIGTERM);
+        }
+    }
+    log_info(&m->log, "%s: %d worker(s) retiring, %d new worker(s)", why,
+             nmoved, m->nworkers);
+}
+
+/* SIGHUP: re-reads the configuration; applies it if valid (else keeps the
+ * running one and counts a failure), then replaces every worker. */
+static void reload(struct master *m)
+{
+    struct settings next;
+    struct reload_plan plan;
+    char err[512], names[512];
+    int rc = settings_load(&next, m->argc, m->argv, NULL, err, sizeof(err));
+    if (rc > 0) {
+        snprintf(err, sizeof(err), "-h, -V or -i on the command line");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = settings_validate(&next, err, sizeof(err));
+    if (rc == 0)
+        rc = reload_plan(&m->cur, &next,
+                         engine_config(m->engine)->mem_reserve, &plan, err,
+                         sizeof(err));
+    if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
+        const struct settings *n = &plan.next;
+        struct listen_config lc = {
+            .addrs = n->listen, .naddrs = n->nlisten, .port = n->port,
+            .backlog = n->backlog, .unix_path = n->socketpath,
+            .unix_mask = n->access_mask,
+        };
+        struct listeners stale;
+        rc = listeners_reconcile(&m->ls, &lc, &stale, &m->log);
+        if (rc < 0) {
+            snprintf(err, sizeof(err), "the new listen addresses cannot be "
+                     "opened (see above)");
+        } else {
+            /* before any new worker is forked: none inherits them; the
+             * retiring workers stop accepting on them at once */
+            for (int i = 0; i < stale.n; i++)
+                log_info(&m->log, "closing listener %s", stale.l[i].name);
+            listeners_close(&stale);
+            listeners_unlink(&stale);
+        }
+    }
+    if (rc < 0) {
+        m->info->reload_failures++;
+        log_error(&m->log, "SIGHUP: configuration rejected: %s; keeping the "
+                  "running configuration", err);
+        return;
+    }
+    if (plan.nfixed > 0) {
+        reload_names(plan.fixed, plan.nfixed, names, sizeof(names));
+        log_warn(&m->log, "SIGHUP: %s cannot change without a restart; "
+                 "keeping the running value(s)", names);
+    }
+    if ((plan.changes & RELOAD_MEMORY) &&
+        engine_set_mem_limit(m->engine, plan.next.maxbytes) < 0) {
+        log_error(&m->log, "SIGHUP: cannot set the memory limit to %zu MB; "
+                  "keeping %zu MB", plan.next.maxbytes >> 20,
+                  m->cur.maxbytes >> 20);
+        plan.next.maxbytes = m->cur.maxbytes;
+    }
+    if (plan.changes & RELOAD_VERBOSE)
+        log_set_verbose(&m->log, plan.next.verbose);
+    m->cur = plan.next;
+    m->info->reloads++;
+    reload_names(plan.applied, plan.napplied, names, sizeof(names));
+    log_warn(&m->log, "SIGHUP: configuration reloaded (%s%s)",
+             plan.napplied ? "changed: " : "no change",
+             plan.napplied ? names : "");
+    replace_workers(m, "reload");
+}
+
+/* Control messages from a worker (see worker.h). */
+static void control_message(struct master *m, struct wproc *wp)
+{
+    size_t pl = strlen(WORKER_MSG_VERBOSITY);
+    for (int round = 0; round < CTL_BURST; round++) {
+        struct handoff_msg *msg = NULL;
+        int rc = handoff_recv(wp->ctl_fd, &msg);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            if (errno == EMSGSIZE || errno == ENOMEM) {
+                log_warn(&m->log, "control message from pid %d: %s",
+                         (int)wp->pid, strerror(errno));
+                continue;
+            }
+            wp->ctl_eof = 1;    /* exiting; waitpid will tell */
+            return;
+        }
+        if (handoff_is_msg(msg->data, msg->len)) {
+            if (m->stopping)
+                handoff_msg_free(msg);
+            else
+                handoff_queue_push(&m->relay, msg);
+            continue;
+        }
+        if (msg->len <= pl || msg->len > WORKER_MSG_MAX ||
+            memcmp(msg->data, WORKER_MSG_VERBOSITY, pl) != 0) {
+            log_warn(&m->log, "worker pid %d: unknown control message",
+                     (int)wp->pid);
+            handoff_msg_free(msg);
+            continue;
+        }
+        char buf[WORKER_MSG_MAX + 1];
+        memcpy(buf, msg->data, msg->len);
+        buf[msg->len] = '\0';
+        log_set_verbose(&m->log, atoi(buf + pl));
+        for (int j = 0; j < m->nworkers; j++) {
+            struct wproc *o = &m->w[j];
+            if (o != wp && o->pid != 0 && o->ctl_fd >= 0 &&
+                send(o->ctl_fd, buf, msg->len,
+                     MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_warn(&m->log, "relaying verbosity to worker %d: %s", j,
+                         strerror(errno));
+        }
+        handoff_msg_free(msg);
+    }
+}
+
+/* Sleeps until a signal, a control message, room for a queued connection,
+ * or `left` seconds. */
 static void wait_events(struct master *m, double left,
                         const sigset_t *waitmask)
 {
-    struct pollfd pfd[ENGINE_MAX_SLOTS];
-    int who[ENGINE_MAX_SLOTS], n = 0;
+    struct pollfd pfd[2 * ENGINE_MAX_SLOTS];
+    struct wproc *who[2 * ENGINE_MAX_SLOTS];
+    int n = 0;
+    short out = m->relay.head != NULL ? POLLOUT : 0;
     for (int i = 0; i < m->nworkers; i++) {
-        if (m->w[i].pid != 0 && m->w[i].ctl_fd >= 0 && !m->w[i].ctl_eof) {
-            pfd[n].fd = m->w[i].ctl_fd;
+        struct wproc *wp = &m->w[i];
+        if (wp->pid != 0 && wp->ctl_fd >= 0 && !wp->ctl_eof) {
+            pfd[n].fd = wp->ctl_fd;
+            pfd[n].events = POLLIN | out;
+            who[n++] = wp;
+        }
+    }
+    for (int k = 0; k < ENGINE_MAX_SLOTS; k++) {
+        struct wproc *wp = &m->old[k];
+        if (wp->pid != 0 && wp->ctl_fd >= 0 && !wp->ctl_eof) {
+            pfd[n].fd = wp->ctl_fd;
             pfd[n].events = POLLIN;
-            who[n++] = i;
+            who[n++] = wp;
         }
     }
     if (left < 0)
@@ -439,8 +698,9 @@ static void wait_events(struct master *m, double left,
     if (rc < 0 && errno != EINTR)
         log_error(&m->log, "ppoll: %s", strerror(errno));
     for (int k = 0; rc > 0 && k < n; k++)
-        if (pfd[k].revents != 0)
+        if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
             control_message(m, who[k]);
+    relay(m);
 }
 
 /* The supervision loop; returns when every worker is gone after a stop. */
@@ -450,23 +710,26 @@ static void supervise(struct master *m, const sigset_t *waitmask)
     for (;;) {
         if (sig_stop)
             begin_stop(m, sig_stop == 2);
-        if (sig_hup) {
-            sig_hup = 0;
-            log_warn(&m->log, "SIGHUP: configuration reload is not "
-                     "supported yet; ignored");
-        }
         sig_chld = 0;
         reap_children(m);
         if (sig_stop)           /* arrived while reaping: no restarts */
             begin_stop(m, sig_stop == 2);
+        if (sig_hup && !m->stopping) {
+            sig_hup = 0;
+            reload(m);
+        }
+        if (sig_usr2 && !m->stopping) {
+            sig_usr2 = 0;
+            replace_workers(m, "SIGUSR2");
+        }
 
         double now = mono(), wake = now + SWEEP_INTERVAL;
         if (m->stopping) {
-            if (running(m) == 0)
+            if (running(m) + retiring(m) == 0)
                 return;
             if (now >= m->kill_at && !m->killed) {
                 log_warn(&m->log, "%d worker(s) still running; sending "
-                         "SIGKILL", running(m));
+                         "SIGKILL", running(m) + retiring(m));
                 signal_workers(m, SIGKILL);
                 m->killed = 1;
             }
@@ -479,6 +742,19 @@ static void supervise(struct master *m, const sigset_t *waitmask)
                     spawn(m, i);
                 if (wp->restart_due && wp->restart_at < wake)
                     wake = wp->restart_at;
+            }
+            for (int k = 0; k < ENGINE_MAX_SLOTS; k++) {
+                struct wproc *op = &m->old[k];
+                if (op->pid == 0)
+                    continue;
+                if (op->restart_at <= now) {
+                    log_warn(&m->log, "retiring worker (pid %d) did not "
+                             "exit; sending SIGKILL", (int)op->pid);
+                    signal_one(m, op, SIGKILL);
+                    op->restart_at = now + RETIRE_GRACE;
+                }
+                if (op->restart_at < wake)
+                    wake = op->restart_at;
             }
             m->info->workers = (uint32_t)m->nworkers;
             if (now >= m->next_sweep) {
@@ -496,7 +772,7 @@ static void supervise(struct master *m, const sigset_t *waitmask)
 
 static int startup(struct master *m, sigset_t *waitmask)
 {
-    const struct settings *s = m->s;
+    const struct settings *s = &m->cur;
     struct passwd *pw = NULL;
 
     if (getuid() == 0 || geteuid() == 0) {
@@ -545,7 +821,7 @@ static int startup(struct master *m, sigset_t *waitmask)
 
     m->info->master_pid = (int32_t)getpid();
     m->info->workers = (uint32_t)s->threads;
-    m->quota = conn_quota_create(s->threads);
+    m->quota = conn_quota_create(ENGINE_MAX_SLOTS);   /* by slot */
     if (m->quota == NULL) {
         log_error(&m->log, "mmap (connection quota): %s", strerror(errno));
         return EX_OSERR;
@@ -562,17 +838,20 @@ static int startup(struct master *m, sigset_t *waitmask)
     return 0;
 }
 
-int master_run(const struct settings *s)
+int master_run(const struct settings *s, int argc, char **argv)
 {
     struct master *m = calloc(1, sizeof(*m));
     if (m == NULL) {
         fprintf(stderr, "out of memory\n");
         return EX_OSERR;
     }
-    m->s = s;
+    m->cur = *s;
+    m->s = &m->cur;
+    m->argc = argc;
+    m->argv = argv;
     log_init(&m->log, s->verbose);
     for (int i = 0; i < ENGINE_MAX_SLOTS; i++)
-        m->w[i].ctl_fd = -1;
+        m->w[i].ctl_fd = m->old[i].ctl_fd = -1;
 
     sigset_t waitmask;
     int rc = startup(m, &waitmask);
@@ -587,6 +866,7 @@ int master_run(const struct settings *s)
             usleep(20000);
         }
     }
+    handoff_queue_clear(&m->relay);
     daemon_remove_pidfile(m->pidfile, &m->log);
     listeners_close(&m->ls);
     listeners_unlink(&m->ls);

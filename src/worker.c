@@ -9,6 +9,10 @@
  *            reached with maxconns_fast off;
  *   tick     1 s: closes connections idle past -o idle_timeout;
  *   ctl      the control socketpair: EOF means the master is gone;
+ *            carries "verbosity N", "handoff", and connections to adopt;
+ *   handoff  5 ms while retiring: offers connections that reached a
+ *            request boundary again (after the socket to the master was
+ *            full), and ends the loop when none is left;
  *   drain    50 ms while stopping gracefully: closes connections that went
  *            quiet, then leaves the loop (hard limit WORKER_DRAIN_MAX);
  *   sig*     SIGTERM (graceful), SIGQUIT (immediate). libev turns them
@@ -25,14 +29,20 @@
  * listen backlog, as with memcached. A second over-limit client accepted
  * in the same burst is rejected as with maxconns_fast.
  *
- * Invariants: the loop is used only in this process; every accepted fd is
- * either a struct conn, or closed before on_accept returns; a quota unit is
- * held exactly while its struct conn exists; cfg->slot is detached once,
- * just before worker_run() returns.
+ * Retiring (hand-off): see conn.h and handoff.h. A connection leaves only
+ * at a request boundary, with the input not yet parsed and the output not
+ * yet sent; the worker that adopts it takes a quota unit unconditionally
+ * (the client is already connected: a lowered -c only stops new accepts).
+ *
+ * Invariants: the loop is used only in this process; every accepted or
+ * adopted fd is either a struct conn, or closed (or handed on) before the
+ * callback returns; a quota unit is held exactly while its struct conn
+ * exists; cfg->slot is detached once, just before worker_run() returns.
  */
 #include "worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +56,7 @@
 #include "conn.h"
 #include "connquota.h"
 #include "engine.h"
+#include "handoff.h"
 #include "listener.h"
 #include "proto.h"
 #include "settings.h"
@@ -68,8 +79,12 @@ struct worker {
     ev_io lio[LISTENER_MAX];
     char lname[LISTENER_MAX][72];   /* listeners for "stats conns" */
     int nlisten;
-    ev_timer resume, tick, drain;
+    ev_timer resume, tick, drain, handoff;
     ev_io ctl;
+    int qidx;               /* quota index: the engine slot number */
+    int retiring;           /* handing connections off */
+    ev_tstamp handoff_deadline;
+    unsigned handed, adopted;
     ev_signal sigterm, sigquit;
     int accepting;          /* listen watchers started */
     int held_fd;            /* accepted over -c without maxconns_fast: */
@@ -79,12 +94,13 @@ struct worker {
 };
 
 static void begin_stop(struct worker *w, int immediate, const char *why);
+static void begin_handoff(struct worker *w);
 
 /* ---- accepting ------------------------------------------------------ */
 
 static void accept_set(struct worker *w, int on)
 {
-    if (on == w->accepting || (on && w->stopping))
+    if (on == w->accepting || (on && (w->stopping || w->retiring)))
         return;
     for (int i = 0; i < w->nlisten; i++) {
         if (on)
@@ -119,12 +135,12 @@ static int open_held(struct worker *w)
 {
     if (w->held_fd < 0)
         return 1;
-    if (conn_quota_take(w->cfg->quota, w->cfg->index, w->s->maxconns) < 0)
+    if (conn_quota_take(w->cfg->quota, w->qidx, w->s->maxconns) < 0)
         return 0;
     int fd = w->held_fd;
     w->held_fd = -1;
     if (conn_open(&w->conns, fd, w->lname[w->held_li]) == NULL)
-        conn_quota_put(w->cfg->quota, w->cfg->index);
+        conn_quota_put(w->cfg->quota, w->qidx);
     return 1;
 }
 
@@ -184,7 +200,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             }
         }
         int li = (int)(io - w->lio);
-        if (conn_quota_take(w->cfg->quota, w->cfg->index,
+        if (conn_quota_take(w->cfg->quota, w->qidx,
                             w->s->maxconns) < 0) {
             if (w->s->maxconns_fast || w->held_fd >= 0) {
                 reject(w, fd);
@@ -198,7 +214,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             return;
         }
         if (conn_open(&w->conns, fd, w->lname[li]) == NULL) {
-            conn_quota_put(w->cfg->quota, w->cfg->index);
+            conn_quota_put(w->cfg->quota, w->qidx);
             continue;
         }
         if (!w->s->maxconns_fast && !below_limit(w))
@@ -210,7 +226,7 @@ static void on_conn_close(void *arg, struct conn *c)
 {
     (void)c;
     struct worker *w = arg;
-    conn_quota_put(w->cfg->quota, w->cfg->index);
+    conn_quota_put(w->cfg->quota, w->qidx);
     if (!w->accepting && !w->stopping && !w->s->maxconns_fast &&
         below_limit(w) && open_held(w) && below_limit(w)) {
         ev_timer_stop(w->loop, &w->resume);
@@ -243,26 +259,148 @@ static void on_drain(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* A connection forwarded by the master: adopt it. */
+static void adopt(struct worker *w, struct handoff_msg *m)
+{
+    struct handoff_hdr h;
+    int fd = -1;
+    char *payload = NULL;
+    const char *in, *out;
+    if (handoff_open(m, &h, &fd, &payload, &in, &out) < 0) {
+        log_error(&w->cfg->log, "worker %d: bad connection hand-off: %s",
+                  w->cfg->index, strerror(errno));
+        return;
+    }
+    if (w->stopping) {
+        close(fd);
+        free(payload);
+        return;
+    }
+    const char *lname = NULL;
+    for (int i = 0; i < w->nlisten && lname == NULL; i++)
+        if (strcmp(w->lname[i], h.listen_addr) == 0)
+            lname = w->lname[i];
+    /* the client is connected already: -c only limits new accepts */
+    conn_quota_take(w->cfg->quota, w->qidx, LONG_MAX);
+    if (conn_adopt(&w->conns, fd, lname, in, h.in_len, out, h.out_len) < 0)
+        conn_quota_put(w->cfg->quota, w->qidx);
+    else
+        w->adopted++;
+    free(payload);
+}
+
 static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
 {
     (void)loop;
     (void)revents;
     struct worker *w = io->data;
-    char buf[WORKER_MSG_MAX + 1];
     size_t pl = strlen(WORKER_MSG_VERBOSITY);
-    ssize_t n = recv(io->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
-    if (n > 0) {
-        buf[n] = '\0';
-        if ((size_t)n > pl && memcmp(buf, WORKER_MSG_VERBOSITY, pl) == 0) {
+    for (int round = 0; round < 64; round++) {
+        struct handoff_msg *m = NULL;
+        int rc = handoff_recv(io->fd, &m);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            if (errno == EMSGSIZE || errno == ENOMEM) {
+                log_error(&w->cfg->log, "worker %d: control message: %s",
+                          w->cfg->index, strerror(errno));
+                continue;
+            }
+            ev_io_stop(w->loop, io);
+            begin_stop(w, 0, "the master is gone");
+            return;
+        }
+        if (handoff_is_msg(m->data, m->len)) {
+            adopt(w, m);
+        } else if (m->len > pl && m->len <= WORKER_MSG_MAX &&
+                   memcmp(m->data, WORKER_MSG_VERBOSITY, pl) == 0) {
+            char buf[WORKER_MSG_MAX + 1];
+            memcpy(buf, m->data, m->len);
+            buf[m->len] = '\0';
             log_set_verbose(&w->cfg->log, atoi(buf + pl));
             w->set.verbose = w->cfg->log.verbose;
+        } else if (m->len == strlen(WORKER_MSG_HANDOFF) &&
+                   memcmp(m->data, WORKER_MSG_HANDOFF, m->len) == 0) {
+            begin_handoff(w);
+        } else {
+            log_warn(&w->cfg->log, "worker %d: unknown control message",
+                     w->cfg->index);
         }
+        handoff_msg_free(m);
+    }
+}
+
+/* ---- retiring: hand every connection to the master -------------------- */
+
+static void handoff_done(struct worker *w)
+{
+    log_info(&w->cfg->log, "worker %d: handed off %u connection(s); "
+             "exiting", w->cfg->index, w->handed);
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+/* conn_set on_ready: c stands at a request boundary. */
+static int on_ready(void *arg, struct conn *c)
+{
+    struct worker *w = arg;
+    size_t in_len, out_len;
+    const char *in = conn_pending_in(c, &in_len);
+    const char *out = conn_pending_out(c, &out_len);
+    if (handoff_send(w->cfg->ctl_fd, c->fd, c->listen_addr, in, in_len, out,
+                     out_len) < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+            return 0;           /* the master is busy: next tick */
+        log_error(&w->cfg->log, "worker %d: handing off connection %d: %s; "
+                  "closing it", w->cfg->index, c->fd, strerror(errno));
+        conn_close(c);
+    } else {
+        conn_release(c);
+        w->handed++;
+    }
+    return 1;               /* the tick ends the loop once none is left */
+}
+
+static void on_handoff_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct worker *w = t->data;
+    if (w->held_fd >= 0) {
+        if (handoff_send(w->cfg->ctl_fd, w->held_fd, w->lname[w->held_li],
+                         NULL, 0, NULL, 0) == 0 ||
+            (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)) {
+            close(w->held_fd);
+            w->held_fd = -1;
+        }
+    }
+    conn_set_handoff(&w->conns);
+    if (w->conns.count == 0 && w->held_fd < 0) {
+        ev_timer_stop(loop, t);
+        handoff_done(w);
         return;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    if (ev_now(loop) >= w->handoff_deadline) {
+        log_warn(&w->cfg->log, "worker %d: closing %u connection(s) still "
+                 "in the middle of a request after %.0f s", w->cfg->index,
+                 w->conns.count, WORKER_HANDOFF_MAX);
+        conn_set_close_all(&w->conns);
+        ev_timer_stop(loop, t);
+        handoff_done(w);
+    }
+}
+
+static void begin_handoff(struct worker *w)
+{
+    if (w->retiring || w->stopping)
         return;
-    ev_io_stop(w->loop, io);
-    begin_stop(w, 0, "the master is gone");
+    log_info(&w->cfg->log, "worker %d: retiring: handing off %u "
+             "connection(s)", w->cfg->index, w->conns.count);
+    w->retiring = 1;
+    accept_set(w, 0);
+    ev_timer_stop(w->loop, &w->resume);
+    w->conns.on_ready = on_ready;
+    w->handoff_deadline = ev_now(w->loop) + WORKER_HANDOFF_MAX;
+    ev_timer_set(&w->handoff, 0., 0.005);
+    ev_timer_start(w->loop, &w->handoff);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *sw, int revents)
@@ -379,6 +517,8 @@ static void setup_watchers(struct worker *w)
     w->resume.data = w;
     ev_timer_init(&w->drain, on_drain, 0., 0.05);
     w->drain.data = w;
+    ev_timer_init(&w->handoff, on_handoff_tick, 0., 0.005);
+    w->handoff.data = w;
     ev_timer_init(&w->tick, on_tick, 1., 1.);
     w->tick.data = w;
     if (w->s->idle_timeout > 0)
@@ -406,6 +546,7 @@ static void teardown(struct worker *w)
     ev_timer_stop(w->loop, &w->resume);
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->drain);
+    ev_timer_stop(w->loop, &w->handoff);
     ev_io_stop(w->loop, &w->ctl);
     ev_signal_stop(w->loop, &w->sigterm);
     ev_signal_stop(w->loop, &w->sigquit);
@@ -422,6 +563,7 @@ int worker_run(struct worker_config *cfg)
     w.set.verbose = cfg->log.verbose;   /* may have changed since start */
     w.s = &w.set;
     w.held_fd = -1;
+    w.qidx = engine_worker_slot(cfg->slot);
     int status = WORKER_EXIT_OK;
 
     reset_signals();
