@@ -11,6 +11,12 @@
  * for extstore, proxy and TLS are left out. shmcached's own figures follow
  * memcached's in the general stats.
  *
+ * Left as memcached answers in its default configuration: "stats detail"
+ * (prefix stats are not kept: on/off reply OK, dump is an empty list) and
+ * "stats sizes" (disabled unless proto_env.track_sizes, which stands for
+ * memcached's -o track_sizes). "stats sizes_enable/_disable" would need a
+ * flag shared by all workers and answer ERROR.
+ *
  * Invariants: every reply ends with a terminating line (END, RESET, OK,
  * ERROR or CLIENT_ERROR ...); nothing here keeps state between calls, and
  * nothing is counted (the stats command itself is not a counted command).
