@@ -65,6 +65,12 @@ struct proto_conn *proto_conn_new(const struct proto_env *env);
 /* Frees the state and releases any half-received value allocation. */
 void proto_conn_free(struct proto_conn *pc);
 
+/* 1 when the connection stands between requests: no value is being
+ * received into an engine allocation or swallowed, so the connection may
+ * be handed to another worker (its unconsumed input continued on a new
+ * proto_conn there). 0 while a storage command owns the next bytes. */
+int proto_conn_idle(const struct proto_conn *pc);
+
 /* Consumes requests from in[0..len), appending replies to out, until the
  * input is exhausted, a command line is incomplete, reqs_per_event requests
  * were served (PROTO_YIELD), or the connection must close (PROTO_CLOSE).

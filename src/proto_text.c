@@ -743,6 +743,11 @@ void proto_conn_free(struct proto_conn *pc)
     free(pc);
 }
 
+int proto_conn_idle(const struct proto_conn *pc)
+{
+    return pc->state == ST_CMD;
+}
+
 size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
                   struct buf *out, int *flags)
 {

@@ -648,12 +648,26 @@ static void test_free_mid_value(void)
     for (int i = 0; i < 200; i++) {
         struct proto_conn *pc = proto_conn_new(&ENV);
         static const char in[] = "set half 0 0 100000\r\nabcdef";
+        CU_ASSERT_TRUE(proto_conn_idle(pc));
         size_t used = proto_feed(pc, in, sizeof in - 1, &out, &flags);
         CU_ASSERT_EQUAL(used, sizeof in - 1);
+        CU_ASSERT_FALSE(proto_conn_idle(pc));
         proto_conn_free(pc);    /* releases the allocation */
     }
     CU_ASSERT_EQUAL(out.len, 0);
     CU_ASSERT_FALSE(fx_has(&F, "half"));
+    /* idle again once the value (or a swallowed one) is complete */
+    struct proto_conn *pc = proto_conn_new(&ENV);
+    static const char in2[] = "set k 0 0 2\r\nab\r\nset k 0 0 2000000\r\nxy";
+    CU_ASSERT_EQUAL(proto_feed(pc, in2, 15, &out, &flags), 15);
+    CU_ASSERT_FALSE(proto_conn_idle(pc));
+    CU_ASSERT_EQUAL(proto_feed(pc, in2 + 15, 2, &out, &flags), 2);
+    CU_ASSERT_TRUE(proto_conn_idle(pc));
+    CU_ASSERT_EQUAL(proto_feed(pc, in2 + 17, sizeof in2 - 18, &out, &flags),
+                    sizeof in2 - 18);
+    CU_ASSERT_FALSE(proto_conn_idle(pc));
+    proto_conn_free(pc);
+    out.len = 0;
     fx_check(&F);
     buf_free(&out);
 }
