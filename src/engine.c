@@ -101,6 +101,20 @@ static ref_t find_live(struct engine_worker *w, struct lookup *l,
     return r;
 }
 
+/* The common prologue: validates the key, takes its stripe and finds the
+ * live item. On ENGINE_OK the stripe is held and *r is the item or 0. */
+static enum engine_status open_key(struct engine_worker *w, const char *key,
+                                   size_t nkey, struct lookup *l, ref_t *r,
+                                   ref_t **link, int *why)
+{
+    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
+        return ENGINE_BAD_KEY;
+    if (lookup_lock(w, key, nkey, l) < 0)
+        return ENGINE_ERROR;
+    *r = find_live(w, l, key, nkey, link, why);
+    return ENGINE_OK;
+}
+
 uint32_t engine_exptime(const struct engine *e, int64_t exptime)
 {
     if (exptime == 0)
@@ -145,6 +159,7 @@ static enum engine_status get_common(struct engine_worker *w, const char *key,
 {
     struct engine_counters *c = &w->s->c;
     struct lookup l;
+    ref_t r;
     int why;
 
     if (nkey == 0 || nkey > ENGINE_KEY_MAX)
@@ -152,9 +167,9 @@ static enum engine_status get_common(struct engine_worker *w, const char *key,
     c->cmd_get++;
     if (touch)
         c->cmd_touch++;
-    if (lookup_lock(w, key, nkey, &l) < 0)
-        return ENGINE_ERROR;
-    ref_t r = find_live(w, &l, key, nkey, NULL, &why);
+    enum engine_status st = open_key(w, key, nkey, &l, &r, NULL, &why);
+    if (st != ENGINE_OK)
+        return st;
     if (r == 0) {
         unlock_stripe(w, l.stripe);
         if (touch) {
@@ -206,14 +221,15 @@ enum engine_status engine_touch(struct engine_worker *w, const char *key,
 {
     struct engine_counters *c = &w->s->c;
     struct lookup l;
+    ref_t r;
     int why;
 
     if (nkey == 0 || nkey > ENGINE_KEY_MAX)
         return ENGINE_BAD_KEY;
     c->cmd_touch++;
-    if (lookup_lock(w, key, nkey, &l) < 0)
-        return ENGINE_ERROR;
-    ref_t r = find_live(w, &l, key, nkey, NULL, &why);
+    enum engine_status st = open_key(w, key, nkey, &l, &r, NULL, &why);
+    if (st != ENGINE_OK)
+        return st;
     if (r == 0) {
         unlock_stripe(w, l.stripe);
         c->touch_misses++;
@@ -232,14 +248,12 @@ enum engine_status engine_delete(struct engine_worker *w, const char *key,
                                  size_t nkey)
 {
     struct lookup l;
-    ref_t *link;
+    ref_t *link, r;
     int why;
 
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    if (lookup_lock(w, key, nkey, &l) < 0)
-        return ENGINE_ERROR;
-    ref_t r = find_live(w, &l, key, nkey, &link, &why);
+    enum engine_status st = open_key(w, key, nkey, &l, &r, &link, &why);
+    if (st != ENGINE_OK)
+        return st;
     if (r == 0) {
         unlock_stripe(w, l.stripe);
         w->s->c.delete_misses++;
@@ -467,14 +481,12 @@ enum engine_status engine_delta(struct engine_worker *w, const char *key,
     struct engine *e = w->e;
     struct engine_counters *c = &w->s->c;
     struct lookup l;
-    ref_t *link;
+    ref_t *link, r;
     int why;
 
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    if (lookup_lock(w, key, nkey, &l) < 0)
-        return ENGINE_ERROR;
-    ref_t r = find_live(w, &l, key, nkey, &link, &why);
+    enum engine_status st = open_key(w, key, nkey, &l, &r, &link, &why);
+    if (st != ENGINE_OK)
+        return st;
     if (r == 0) {
         unlock_stripe(w, l.stripe);
         if (incr)
@@ -503,7 +515,7 @@ enum engine_status engine_delta(struct engine_worker *w, const char *key,
         c->decr_hits++;
         w->s->cls[it->clsid].decr_hits++;
     }
-    enum engine_status st = ENGINE_OK;
+    st = ENGINE_OK;
     if ((uint32_t)len <= it->nbytes) {
         /* in place, padded with spaces, as memcached does */
         memset(item_data(it) + len, ' ', it->nbytes - (uint32_t)len);
