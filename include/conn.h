@@ -141,8 +141,9 @@ unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
                              double idle_timeout);
 
 /* Graceful stop: closes every connection at a request boundary with
- * nothing buffered and no traffic for `quiet` seconds (so a value still
- * arriving finishes).
+ * nothing buffered, nothing unread in its socket and no traffic for
+ * `quiet` seconds (a value still arriving finishes; a request that has
+ * arrived is served).
  * Returns the number of connections left. */
 unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet);
 

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -469,8 +470,10 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
     struct conn *c = set->head, *next;
     for (; c != NULL; c = next) {
         next = c->next;
+        int unread = 0;
         if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
-            framing_at_boundary(&c->fr) && now - c->last_active >= quiet)
+            framing_at_boundary(&c->fr) && now - c->last_active >= quiet &&
+            (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0))
             conn_close(c);
     }
     return set->count;

@@ -302,9 +302,15 @@ static void describe(int status, char *buf, size_t len)
 /* Ends what the master holds for a dead worker: the engine slot (reaped
  * unless the worker detached it itself), its connection quota, its control
  * socket. Appends the reap result to why. */
+static void control_message(struct master *m, struct wproc *wp);
+
 static void release(struct master *m, struct wproc *wp, int detached,
                     char *why, size_t len)
 {
+    /* connections it sent just before exiting are still in the socket:
+     * closing it unread would reset them */
+    for (int i = 0; i < 64 && wp->ctl_fd >= 0 && !wp->ctl_eof; i++)
+        control_message(m, wp);
     if (!detached) {
         int repairs = engine_worker_reap(m->engine, wp->slotno);
         size_t n = strlen(why);
@@ -567,6 +573,9 @@ static void reload(struct master *m)
         rc = reload_plan(&m->cur, &next,
                          engine_config(m->engine)->mem_reserve, &plan, err,
                          sizeof(err));
+    int old_verbose = m->log.verbose;
+    if (rc == 0 && (plan.changes & RELOAD_VERBOSE))
+        log_set_verbose(&m->log, plan.next.verbose);
     if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
         const struct settings *n = &plan.next;
         struct listen_config lc = {
@@ -589,6 +598,7 @@ static void reload(struct master *m)
         }
     }
     if (rc < 0) {
+        log_set_verbose(&m->log, old_verbose);
         m->info->reload_failures++;
         log_error(&m->log, "SIGHUP: configuration rejected: %s; keeping the "
                   "running configuration", err);
@@ -606,8 +616,6 @@ static void reload(struct master *m)
                   m->cur.maxbytes >> 20);
         plan.next.maxbytes = m->cur.maxbytes;
     }
-    if (plan.changes & RELOAD_VERBOSE)
-        log_set_verbose(&m->log, plan.next.verbose);
     m->cur = plan.next;
     m->info->reloads++;
     reload_names(plan.applied, plan.napplied, names, sizeof(names));

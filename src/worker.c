@@ -63,7 +63,8 @@
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
-#define WORKER_DRAIN_QUIET 0.2     /* a connection this long quiet is idle */
+#define WORKER_DRAIN_QUIET 0.0     /* at a boundary with nothing unread:
+                                      idle (conn_set_drain) */
 #define LINE_MAX_GET ((size_t)1 << 20)
 
 static const char too_many[] = "ERROR Too many open connections\r\n";
