@@ -19,6 +19,8 @@ TESTS=(
     "$PY test_python_memcache.py"
     "$PY test_pymemcache.py"
     "bash test_libmemcached.sh"
+    "$PY test_reload.py"
+    "bash test_init.sh"
 )
 
 total_pass=0
