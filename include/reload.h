@@ -50,6 +50,21 @@ int reload_plan(const struct settings *cur, const struct settings *next,
                 size_t mem_reserve, struct reload_plan *p,
                 char *err, size_t errlen);
 
+struct engine;
+struct listeners;
+struct logger;
+
+/* The master's SIGHUP: loads the --config file and the original command
+ * line (argc/argv), validates, plans, and applies what the master owns:
+ * verbosity (lg), listeners (ls, via listeners_reconcile: new ones opened,
+ * unchanged ones kept, removed ones closed), the memory limit
+ * (engine_set_mem_limit on e). Logs what changed and what needs a restart.
+ * Returns 0 with *cur = the new running configuration (the caller then
+ * replaces the workers), or -1 after logging why the configuration was
+ * rejected (nothing changed). */
+int reload_apply(struct settings *cur, int argc, char **argv,
+                 struct engine *e, struct listeners *ls, struct logger *lg);
+
 /* Joins names into buf ("-t, -v, idle_timeout"); "" for none. */
 void reload_names(const char *const *names, int n, char *buf, size_t len);
 

@@ -21,14 +21,35 @@
  * itself; any other death (signal, other status) gets
  * engine_worker_reap(slot), which repairs the locks it held and frees what
  * it had allocated. Either way its connections are given back to the -c
- * quota, the death is logged, and, unless the server is stopping, it is
- * replaced at once; a worker that keeps dying within CRASH_WINDOW seconds
- * of its start is restarted after worker_backoff_ms, doubling per crash up
- * to 64 times that.
+ * quota (counted per engine slot, unique among live workers), the death is
+ * logged (signal or exit status), and, unless the server is stopping, it is
+ * replaced at once. A worker that keeps crashing by itself (any death but
+ * SIGKILL/TERM/INT/HUP/QUIT/USR1/USR2 from outside, or a non-zero exit)
+ * within CRASH_WINDOW seconds of its start is restarted after
+ * master_backoff_ms(): worker_backoff_ms, doubling per crash up to 64
+ * times that, and the log says so.
+ *
+ * Reload (SIGHUP) and worker replacement (SIGUSR2): reload_apply()
+ * re-reads the --config file and the original argv, validates, applies
+ * what the master owns (verbosity, listeners: new ones opened first,
+ * unchanged ones kept, removed ones closed before any fork; the memory
+ * limit) and names what needs a restart; a rejected configuration changes
+ * nothing and counts in reload_failures. Then replace_workers(): the
+ * current workers move to the retiring list (old[]), a new set is forked
+ * (so accepting never pauses), and each retiring worker is told "handoff".
+ * A retiring worker sends each of its connections, at a request boundary,
+ * over its control socket; the master queues them (relay) and forwards
+ * them round-robin to the current workers (handoff.h for the message and
+ * why it goes through the master). A retiring worker exits 0 when it has
+ * none left; one that is still alive after RETIRE_GRACE is killed.
  *
  * Invariants: only the master claims engine slots, and it reaps a dead
  * worker's slot before it claims another; w[i].pid != 0 exactly while
- * worker i is running; the master never touches a client socket.
+ * worker i is running, old[k].pid != 0 exactly while a retiring worker
+ * runs; a dead worker's control socket is drained before it is closed (the
+ * connections it sent last are still in it); the master never reads or
+ * writes a client socket: it only holds relayed descriptors, and a forked
+ * child closes its copies of them at once.
  */
 #include "master.h"
 
@@ -555,73 +576,16 @@ static void replace_workers(struct master *m, const char *why)
              nmoved, m->nworkers);
 }
 
-/* SIGHUP: re-reads the configuration; applies it if valid (else keeps the
- * running one and counts a failure), then replaces every worker. */
+/* SIGHUP: re-reads the configuration and applies it if valid (else keeps
+ * the running one and counts a failure), then replaces every worker. */
 static void reload(struct master *m)
 {
-    struct settings next;
-    struct reload_plan plan;
-    char err[512], names[512];
-    int rc = settings_load(&next, m->argc, m->argv, NULL, err, sizeof(err));
-    if (rc > 0) {
-        snprintf(err, sizeof(err), "-h, -V or -i on the command line");
-        rc = -1;
-    }
-    if (rc == 0)
-        rc = settings_validate(&next, err, sizeof(err));
-    if (rc == 0)
-        rc = reload_plan(&m->cur, &next,
-                         engine_config(m->engine)->mem_reserve, &plan, err,
-                         sizeof(err));
-    int old_verbose = m->log.verbose;
-    if (rc == 0 && (plan.changes & RELOAD_VERBOSE))
-        log_set_verbose(&m->log, plan.next.verbose);
-    if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
-        const struct settings *n = &plan.next;
-        struct listen_config lc = {
-            .addrs = n->listen, .naddrs = n->nlisten, .port = n->port,
-            .backlog = n->backlog, .unix_path = n->socketpath,
-            .unix_mask = n->access_mask,
-        };
-        struct listeners stale;
-        rc = listeners_reconcile(&m->ls, &lc, &stale, &m->log);
-        if (rc < 0) {
-            snprintf(err, sizeof(err), "the new listen addresses cannot be "
-                     "opened (see above)");
-        } else {
-            /* before any new worker is forked: none inherits them; the
-             * retiring workers stop accepting on them at once */
-            for (int i = 0; i < stale.n; i++)
-                log_info(&m->log, "closing listener %s", stale.l[i].name);
-            listeners_close(&stale);
-            listeners_unlink(&stale);
-        }
-    }
-    if (rc < 0) {
-        log_set_verbose(&m->log, old_verbose);
+    if (reload_apply(&m->cur, m->argc, m->argv, m->engine, &m->ls,
+                     &m->log) < 0) {
         m->info->reload_failures++;
-        log_error(&m->log, "SIGHUP: configuration rejected: %s; keeping the "
-                  "running configuration", err);
         return;
     }
-    if (plan.nfixed > 0) {
-        reload_names(plan.fixed, plan.nfixed, names, sizeof(names));
-        log_warn(&m->log, "SIGHUP: %s cannot change without a restart; "
-                 "keeping the running value(s)", names);
-    }
-    if ((plan.changes & RELOAD_MEMORY) &&
-        engine_set_mem_limit(m->engine, plan.next.maxbytes) < 0) {
-        log_error(&m->log, "SIGHUP: cannot set the memory limit to %zu MB; "
-                  "keeping %zu MB", plan.next.maxbytes >> 20,
-                  m->cur.maxbytes >> 20);
-        plan.next.maxbytes = m->cur.maxbytes;
-    }
-    m->cur = plan.next;
     m->info->reloads++;
-    reload_names(plan.applied, plan.napplied, names, sizeof(names));
-    log_warn(&m->log, "SIGHUP: configuration reloaded (%s%s)",
-             plan.napplied ? "changed: " : "no change",
-             plan.napplied ? names : "");
     replace_workers(m, "reload");
 }
 

@@ -6,13 +6,18 @@
  * ignored by a reload, so the unit suite checks that changing any option
  * shows up in one of the two lists. Fields are compared bytewise, except
  * the listen list (only its first nlisten entries are meaningful).
- * Pure: no I/O, no globals; the master applies the plan.
+ * reload_plan() is pure (no I/O, no globals); reload_apply() reads the
+ * configuration and applies the master's part of the plan.
  */
 #include "reload.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "engine.h"
+#include "listener.h"
+#include "log.h"
 
 enum cls { FIXED, MASTER, WORKER };
 
@@ -139,4 +144,71 @@ void reload_names(const char *const *names, int n, char *buf, size_t len)
             break;
         at += (size_t)w;
     }
+}
+
+int reload_apply(struct settings *cur, int argc, char **argv,
+                 struct engine *e, struct listeners *ls, struct logger *lg)
+{
+    struct settings next;
+    struct reload_plan plan;
+    char err[512], names[512];
+    int rc = settings_load(&next, argc, argv, NULL, err, sizeof(err));
+    if (rc > 0) {
+        snprintf(err, sizeof(err), "-h, -V or -i on the command line");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = settings_validate(&next, err, sizeof(err));
+    if (rc == 0)
+        rc = reload_plan(cur, &next,
+                         engine_config(e)->mem_reserve, &plan, err,
+                         sizeof(err));
+    int old_verbose = lg->verbose;
+    if (rc == 0 && (plan.changes & RELOAD_VERBOSE))
+        log_set_verbose(lg, plan.next.verbose);
+    if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
+        const struct settings *n = &plan.next;
+        struct listen_config lc = {
+            .addrs = n->listen, .naddrs = n->nlisten, .port = n->port,
+            .backlog = n->backlog, .unix_path = n->socketpath,
+            .unix_mask = n->access_mask,
+        };
+        struct listeners stale;
+        rc = listeners_reconcile(ls, &lc, &stale, lg);
+        if (rc < 0) {
+            snprintf(err, sizeof(err), "the new listen addresses cannot be "
+                     "opened (see above)");
+        } else {
+            /* before any new worker is forked: none inherits them; the
+             * retiring workers stop accepting on them at once */
+            for (int i = 0; i < stale.n; i++)
+                log_info(lg, "closing listener %s", stale.l[i].name);
+            listeners_close(&stale);
+            listeners_unlink(&stale);
+        }
+    }
+    if (rc < 0) {
+        log_set_verbose(lg, old_verbose);
+        log_error(lg, "SIGHUP: configuration rejected: %s; keeping the "
+                  "running configuration", err);
+        return -1;
+    }
+    if (plan.nfixed > 0) {
+        reload_names(plan.fixed, plan.nfixed, names, sizeof(names));
+        log_warn(lg, "SIGHUP: %s cannot change without a restart; "
+                 "keeping the running value(s)", names);
+    }
+    if ((plan.changes & RELOAD_MEMORY) &&
+        engine_set_mem_limit(e, plan.next.maxbytes) < 0) {
+        log_error(lg, "SIGHUP: cannot set the memory limit to %zu MB; "
+                  "keeping %zu MB", plan.next.maxbytes >> 20,
+                  cur->maxbytes >> 20);
+        plan.next.maxbytes = cur->maxbytes;
+    }
+    *cur = plan.next;
+    reload_names(plan.applied, plan.napplied, names, sizeof(names));
+    log_warn(lg, "SIGHUP: configuration reloaded (%s%s)",
+             plan.napplied ? "changed: " : "no change",
+             plan.napplied ? names : "");
+    return 0;
 }
