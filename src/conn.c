@@ -367,8 +367,8 @@ int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
     struct conn *c = conn_new(set, fd, listen_addr);
     if (c == NULL)
         return -1;
-    if (buf_append(&c->in, in, in_len) < 0 ||
-        buf_append(&c->out, out, out_len) < 0) {
+    if ((in_len > 0 && buf_append(&c->in, in, in_len) < 0) ||
+        (out_len > 0 && buf_append(&c->out, out, out_len) < 0)) {
         log_error(set->log, "<%d out of memory adopting a connection, "
                   "closing", fd);
         conn_close(c);

@@ -290,8 +290,8 @@ static void pass_one(size_t in_len, size_t out_len)
     CU_ASSERT_EQUAL(h.in_len, in_len);
     CU_ASSERT_EQUAL(h.out_len, out_len);
     CU_ASSERT_STRING_EQUAL(h.listen_addr, "tcp:x");
-    CU_ASSERT(memcmp(pin, in, in_len) == 0);
-    CU_ASSERT(memcmp(pout, out, out_len) == 0);
+    CU_ASSERT(in_len == 0 || memcmp(pin, in, in_len) == 0);
+    CU_ASSERT(out_len == 0 || memcmp(pout, out, out_len) == 0);
     handoff_msg_free(m);
     /* the adopted socket is the client's peer */
     CU_ASSERT_EQUAL(write(fd, "hi", 2), 2);
