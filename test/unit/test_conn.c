@@ -250,6 +250,73 @@ static void test_conn_idle_and_drain(void)
     rig_close(&r);
 }
 
+/* Hand-off: a connection in the middle of a value finishes that request
+ * first, then leaves at the boundary with its unparsed input; adopted by
+ * another connection set it serves that input. */
+struct catch {
+    int calls, fd;
+    char in[256];
+    size_t in_len, out_len;
+};
+
+static int catch_ready(void *arg, struct conn *c)
+{
+    struct catch *k = arg;
+    size_t n, o;
+    const char *in = conn_pending_in(c, &n);
+    conn_pending_out(c, &o);
+    k->calls++;
+    memcpy(k->in, in, n < sizeof(k->in) ? n : sizeof(k->in));
+    k->in_len = n;
+    k->out_len = o;
+    k->fd = dup(c->fd);             /* what SCM_RIGHTS would carry */
+    conn_release(c);
+    return 1;
+}
+
+static void test_conn_handoff(void)
+{
+    struct rig r;
+    struct catch k = { 0, -1, "", 0, 0 };
+    char buf[4096];
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    r.set.on_ready = catch_ready;
+    r.set.arg = &k;
+    put(&r, "set k 0 0 10\r\nabcde");
+    spin(&r, 3);
+    CU_ASSERT_FALSE(conn_at_boundary(r.c));
+    conn_set_handoff(&r.set);
+    spin(&r, 3);
+    CU_ASSERT_EQUAL(k.calls, 0);            /* mid-value: stays */
+    put(&r, "fghij\r\nget k\r\nget k\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "STORED\r\n");   /* the value finished */
+    CU_ASSERT_EQUAL(k.calls, 1);
+    CU_ASSERT_EQUAL(r.set.count, 0);
+    CU_ASSERT_EQUAL(k.in_len, 14);          /* pipelined, unparsed */
+    CU_ASSERT(memcmp(k.in, "get k\r\nget k\r\n", 14) == 0);
+    CU_ASSERT_EQUAL(k.out_len, 0);
+    CU_ASSERT_EQUAL(ct->curr_connections, 0);
+
+    /* another worker's set adopts it */
+    struct conn_set set2;
+    conn_set_init(&set2, r.loop, &r.env, ct, &r.log);
+    uint64_t total = ct->total_connections;
+    CU_ASSERT_EQUAL(conn_adopt(&set2, k.fd, "unix:test", k.in, k.in_len,
+                               "OLD\r\n", 5), 0);
+    CU_ASSERT_EQUAL(set2.count, 1);
+    CU_ASSERT_EQUAL(ct->total_connections, total);    /* not a new one */
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "OLD\r\nVALUE k 0 10\r\nabcdefghij\r\n"
+                           "END\r\nVALUE k 0 10\r\nabcdefghij\r\nEND\r\n");
+    put(&r, "version\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "VERSION 1.6.21\r\n");
+    conn_set_close_all(&set2);
+    rig_close(&r);
+}
+
 UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_listener_split),
            UNIT_TEST(test_quota),
@@ -257,4 +324,5 @@ UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_yield),
            UNIT_TEST(test_conn_backpressure),
            UNIT_TEST(test_conn_eof),
-           UNIT_TEST(test_conn_idle_and_drain))
+           UNIT_TEST(test_conn_idle_and_drain),
+           UNIT_TEST(test_conn_handoff))
