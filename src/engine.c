@@ -27,19 +27,10 @@
 #include "recover.h"
 #include "region.h"
 #include "slab.h"
+#include "engine_int.h"
 
-struct lookup {
-    uint32_t bucket;
-    uint32_t stripe;
-    uint32_t now;
-};
 
-static inline uint32_t now32(const struct engine *e)
-{
-    return (uint32_t)e->clock(e->clock_arg);
-}
-
-static int lookup_lock(struct engine_worker *w, const char *key, size_t nkey,
+int eng_lookup_lock(struct engine_worker *w, const char *key, size_t nkey,
                        struct lookup *l)
 {
     l->bucket = hash_bucket(w->e, hash_key(key, nkey));
@@ -52,7 +43,7 @@ static int lookup_lock(struct engine_worker *w, const char *key, size_t nkey,
 
 /* Takes an item off its chain and frees it, journaled. Caller holds the
  * stripe; link is where the chain points at r. */
-static void remove_locked(struct engine_worker *w, struct lookup *l,
+void eng_remove_locked(struct engine_worker *w, struct lookup *l,
                           ref_t *link, ref_t r)
 {
     journal_set(&w->s->j_op, l->stripe, 0, r);
@@ -63,7 +54,7 @@ static void remove_locked(struct engine_worker *w, struct lookup *l,
 
 /* Puts nr on the chain in place of old (or at the head if old is 0),
  * journaled, and frees old. */
-static void switch_locked(struct engine_worker *w, struct lookup *l,
+void eng_switch_locked(struct engine_worker *w, struct lookup *l,
                           ref_t *link, ref_t old, ref_t nr)
 {
     struct engine *e = w->e;
@@ -82,7 +73,7 @@ static void switch_locked(struct engine_worker *w, struct lookup *l,
 }
 
 /* The live item for key, or 0. why: 1 expired, 2 flushed, 0 absent. */
-static ref_t find_live(struct engine_worker *w, struct lookup *l,
+ref_t eng_find_live(struct engine_worker *w, struct lookup *l,
                        const char *key, size_t nkey, ref_t **link, int *why)
 {
     ref_t *lk;
@@ -93,7 +84,7 @@ static ref_t find_live(struct engine_worker *w, struct lookup *l,
     struct item *it = ITEM(w->e, r);
     if (item_dead(w->e, it, l->now)) {
         *why = (it->exptime != 0 && it->exptime <= l->now) ? 1 : 2;
-        remove_locked(w, l, lk, r);
+        eng_remove_locked(w, l, lk, r);
         return 0;
     }
     if (link)
@@ -103,15 +94,15 @@ static ref_t find_live(struct engine_worker *w, struct lookup *l,
 
 /* The common prologue: validates the key, takes its stripe and finds the
  * live item. On ENGINE_OK the stripe is held and *r is the item or 0. */
-static enum engine_status open_key(struct engine_worker *w, const char *key,
+enum engine_status eng_open_key(struct engine_worker *w, const char *key,
                                    size_t nkey, struct lookup *l, ref_t *r,
                                    ref_t **link, int *why)
 {
     if (nkey == 0 || nkey > ENGINE_KEY_MAX)
         return ENGINE_BAD_KEY;
-    if (lookup_lock(w, key, nkey, l) < 0)
+    if (eng_lookup_lock(w, key, nkey, l) < 0)
         return ENGINE_ERROR;
-    *r = find_live(w, l, key, nkey, link, why);
+    *r = eng_find_live(w, l, key, nkey, link, why);
     return ENGINE_OK;
 }
 
@@ -126,12 +117,6 @@ uint32_t engine_exptime(const struct engine *e, int64_t exptime)
     return now32(e) + (uint32_t)exptime;
 }
 
-/* What a get callback receives: the public info, then what
- * engine_value_copy() needs to reach the value. */
-struct info_box {
-    struct engine_item_info info;   /* first: the callback's pointer */
-    const struct engine *e;
-};
 
 void engine_value_copy(const struct engine_item_info *info, size_t off,
                        size_t len, void *dst)
@@ -140,7 +125,7 @@ void engine_value_copy(const struct engine_item_info *info, size_t off,
     item_read(b->e, (struct item *)info->value, off, len, dst);
 }
 
-static void fill_info(const struct engine *e, struct item *it,
+void eng_fill_info(const struct engine *e, struct item *it,
                       struct info_box *b)
 {
     b->info.key = item_key(it);
@@ -167,7 +152,7 @@ static enum engine_status get_common(struct engine_worker *w, const char *key,
     c->cmd_get++;
     if (touch)
         c->cmd_touch++;
-    enum engine_status st = open_key(w, key, nkey, &l, &r, NULL, &why);
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
     if (st != ENGINE_OK)
         return st;
     if (r == 0) {
@@ -195,7 +180,7 @@ static enum engine_status get_common(struct engine_worker *w, const char *key,
     it->iflags |= IF_FETCHED;
     if (fn) {
         struct info_box b;
-        fill_info(w->e, it, &b);
+        eng_fill_info(w->e, it, &b);
         fn(arg, &b.info);
     }
     slab_bump(w, r, l.now);
@@ -227,7 +212,7 @@ enum engine_status engine_touch(struct engine_worker *w, const char *key,
     if (nkey == 0 || nkey > ENGINE_KEY_MAX)
         return ENGINE_BAD_KEY;
     c->cmd_touch++;
-    enum engine_status st = open_key(w, key, nkey, &l, &r, NULL, &why);
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
     if (st != ENGINE_OK)
         return st;
     if (r == 0) {
@@ -251,7 +236,7 @@ enum engine_status engine_delete(struct engine_worker *w, const char *key,
     ref_t *link, r;
     int why;
 
-    enum engine_status st = open_key(w, key, nkey, &l, &r, &link, &why);
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
     if (st != ENGINE_OK)
         return st;
     if (r == 0) {
@@ -260,7 +245,7 @@ enum engine_status engine_delete(struct engine_worker *w, const char *key,
         return ENGINE_NOT_FOUND;
     }
     w->s->cls[ITEM(w->e, r)->clsid].delete_hits++;
-    remove_locked(w, &l, link, r);
+    eng_remove_locked(w, &l, link, r);
     unlock_stripe(w, l.stripe);
     w->s->c.delete_hits++;
     return ENGINE_OK;
@@ -351,7 +336,7 @@ static enum engine_status concat_locked(struct engine_worker *w,
             off += n;
         }
     }
-    switch_locked(w, l, link, old, nr);
+    eng_switch_locked(w, l, link, old, nr);
     if (cas_out)
         *cas_out = e->r->cfg.use_cas ? ni->cas : 0;
     return ENGINE_STORED;
@@ -375,11 +360,11 @@ enum engine_status engine_alloc_store(struct engine_worker *w,
     const char *key = item_key(it);
     c->cmd_set++;
     w->s->cls[it->clsid].cmd_set++;
-    if (lookup_lock(w, key, it->nkey, &l) < 0) {
+    if (eng_lookup_lock(w, key, it->nkey, &l) < 0) {
         engine_alloc_release(w, a);
         return ENGINE_ERROR;
     }
-    ref_t old = find_live(w, &l, key, it->nkey, &link, &why);
+    ref_t old = eng_find_live(w, &l, key, it->nkey, &link, &why);
     enum engine_status st = ENGINE_STORED;
     switch (op) {
     case ENGINE_ADD:
@@ -424,7 +409,7 @@ enum engine_status engine_alloc_store(struct engine_worker *w,
         break;
     }
     if (st == ENGINE_STORED) {
-        switch_locked(w, &l, link, old, r);
+        eng_switch_locked(w, &l, link, old, r);
         if (cas_out)
             *cas_out = e->r->cfg.use_cas ? it->cas : 0;
         a->ref = 0;
@@ -484,7 +469,7 @@ enum engine_status engine_delta(struct engine_worker *w, const char *key,
     ref_t *link, r;
     int why;
 
-    enum engine_status st = open_key(w, key, nkey, &l, &r, &link, &why);
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
     if (st != ENGINE_OK)
         return st;
     if (r == 0) {
@@ -534,7 +519,7 @@ enum engine_status engine_delta(struct engine_worker *w, const char *key,
         memcpy(item_data(ni), num, (size_t)len);
         ni->flags = it->flags;
         ni->exptime = it->exptime;
-        switch_locked(w, &l, link, r, nr);
+        eng_switch_locked(w, &l, link, r, nr);
         if (cas_out)
             *cas_out = e->r->cfg.use_cas ? ni->cas : 0;
         st = ENGINE_OK;
