@@ -285,6 +285,23 @@ struct engine_server_info {
 };
 struct engine_server_info *engine_server_info(struct engine *e);
 
+/* ---- per-prefix statistics ("stats detail") ------------------------ */
+
+/* While enabled, every get/gets/gat (hit or miss), every storage command
+ * and every delete of a key that contains the delimiter is counted under
+ * the key's prefix (the part before the first delimiter), in a table
+ * shared by all workers (at most ENGINE_DETAIL_PREFIXES prefixes; more are
+ * not counted). Enabling clears nothing; disabling keeps the counts. */
+#define ENGINE_DETAIL_PREFIXES 1024
+void engine_detail_enable(struct engine *e, int on, char delimiter);
+int engine_detail_enabled(const struct engine *e);
+/* stats detail dump: calls fn for each prefix counted. */
+void engine_detail_dump(struct engine *e,
+                        void (*fn)(void *arg, const char *prefix, size_t len,
+                                   uint64_t gets, uint64_t hits,
+                                   uint64_t sets, uint64_t dels),
+                        void *arg);
+
 /* Settings as the region was built (for stats settings). */
 const struct engine_config *engine_config(const struct engine *e);
 unsigned engine_hashpower(const struct engine *e);

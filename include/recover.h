@@ -14,6 +14,8 @@
  *               (free_count, curr_items, requested, allocated, evicted...),
  *               the ALLOC/CHAIN chunks of class c, slot.allocs.
  *   pages       pages_used and page_class[] (carving a new page for a class).
+ *   detail      the stats detail prefix table. A leaf: taken alone, never
+ *               while holding another lock, and nothing is taken under it.
  *
  * LOCK ORDER
  *
@@ -46,6 +48,8 @@
  *               chunks no live head reaches, and recounts.
  *   pages       forgets a page that was being carved (page_class set past
  *               pages_used).
+ *   detail      clears the prefix table: counts are statistics, not data,
+ *               and a half-inserted prefix is not worth reasoning about.
  *
  *   engine_worker_reap(slot) (master, after waitpid) acquires every lock
  *   whose recorded owner is the slot (running any pending repair), then frees
@@ -69,6 +73,8 @@ int try_stripe(struct engine_worker *w, uint32_t s);
 void unlock_stripe(struct engine_worker *w, uint32_t s);
 void unlock_class(struct engine_worker *w, unsigned c);
 void unlock_pages(struct engine_worker *w);
+int lock_detail(struct engine_worker *w);
+void unlock_detail(struct engine_worker *w);
 
 /* Journal helpers: record before the first chain store, clear before the
  * stripe lock is released. */

@@ -10,6 +10,7 @@
  *   | struct region   |  magic, version, sizes, global state, pages lock
  *   | slots[]         |  one per worker: journal, counters (cache-line padded)
  *   | classes[]       |  one per slab class: lock, free list, LRU, counts
+ *   | detail          |  stats detail: per-prefix counters
  *   | stripes[]       |  bucket locks (bucket b is guarded by b % nstripes)
  *   | buckets[]       |  hash table heads (ref_t)
  *   | page_class[]    |  which class owns each 1 MiB page (PAGE_NONE = not carved)
@@ -111,7 +112,7 @@ struct region {
     uint32_t nstripes;
     uint64_t npages;            /* reserved pages */
     uint64_t off_slots, off_classes, off_stripes, off_buckets,
-             off_page_class, off_pages;
+             off_page_class, off_pages, off_detail;
 
     struct shlock pages_lock;   /* pages_used, page_class[] */
     uint64_t pages_used;
@@ -123,6 +124,22 @@ struct region {
     uint64_t lock_repairs;      /* atomic */
     uint64_t slot_reaps;        /* atomic */
     struct engine_server_info server;
+};
+
+/* stats detail: prefixes in an open-addressing table (detail.c). */
+#define DETAIL_PREFIX_MAX 250
+struct detail_entry {
+    uint64_t gets, hits, sets, dels;
+    uint8_t len;                     /* 0 = empty slot */
+    char prefix[DETAIL_PREFIX_MAX];
+} __attribute__((aligned(8)));
+
+struct detail {
+    struct shlock lock;              /* the table (a leaf lock) */
+    int32_t enabled;                 /* atomic */
+    int32_t delimiter;
+    uint32_t used;
+    struct detail_entry e[ENGINE_DETAIL_PREFIXES];
 };
 
 /* Per-process handle. */
@@ -137,6 +154,7 @@ struct engine {
     struct shlock *stripes;
     ref_t *buckets;
     uint8_t *page_class;
+    struct detail *detail;
     struct engine_worker *master;
 };
 

@@ -27,6 +27,7 @@
 #include "recover.h"
 #include "region.h"
 #include "slab.h"
+#include "detail.h"
 #include "engine_int.h"
 
 
@@ -191,14 +192,20 @@ static enum engine_status get_common(struct engine_worker *w, const char *key,
 enum engine_status engine_get(struct engine_worker *w, const char *key,
                               size_t nkey, engine_get_fn fn, void *arg)
 {
-    return get_common(w, key, nkey, 0, 0, fn, arg);
+    enum engine_status st = get_common(w, key, nkey, 0, 0, fn, arg);
+    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
+        detail_record(w, key, nkey, DETAIL_GET, st == ENGINE_OK);
+    return st;
 }
 
 enum engine_status engine_gat(struct engine_worker *w, const char *key,
                               size_t nkey, uint32_t exptime,
                               engine_get_fn fn, void *arg)
 {
-    return get_common(w, key, nkey, 1, exptime, fn, arg);
+    enum engine_status st = get_common(w, key, nkey, 1, exptime, fn, arg);
+    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
+        detail_record(w, key, nkey, DETAIL_GET, st == ENGINE_OK);
+    return st;
 }
 
 enum engine_status engine_touch(struct engine_worker *w, const char *key,
@@ -241,12 +248,14 @@ enum engine_status engine_delete(struct engine_worker *w, const char *key,
         return st;
     if (r == 0) {
         unlock_stripe(w, l.stripe);
+        detail_record(w, key, nkey, DETAIL_DEL, 0);
         w->s->c.delete_misses++;
         return ENGINE_NOT_FOUND;
     }
     w->s->cls[ITEM(w->e, r)->clsid].delete_hits++;
     eng_remove_locked(w, &l, link, r);
     unlock_stripe(w, l.stripe);
+    detail_record(w, key, nkey, DETAIL_DEL, 1);
     w->s->c.delete_hits++;
     return ENGINE_OK;
 }
@@ -263,6 +272,7 @@ enum engine_status engine_alloc(struct engine_worker *w, const char *key,
     a->ref = 0;
     if (nkey == 0 || nkey > ENGINE_KEY_MAX)
         return ENGINE_BAD_KEY;
+    detail_record(w, key, nkey, DETAIL_SET, 0);
     if (ITEM_HDR + nkey + nbytes > e->r->cfg.item_size_max) {
         w->s->c.store_too_large++;
         return ENGINE_TOO_LARGE;

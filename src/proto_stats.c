@@ -11,9 +11,10 @@
  * for extstore, proxy and TLS are left out. shmcached's own figures follow
  * memcached's in the general stats.
  *
- * Left as memcached answers in its default configuration: "stats detail"
- * (prefix stats are not kept: on/off reply OK, dump is an empty list) and
- * "stats sizes" (disabled unless proto_env.track_sizes, which stands for
+ * "stats detail on|off|dump" drives the engine's per-prefix table, shared
+ * by every worker (engine_detail_*). Left as memcached answers in its
+ * default configuration: "stats sizes" (disabled unless
+ * proto_env.track_sizes, which stands for
  * memcached's -o track_sizes). "stats sizes_enable/_disable" would need a
  * flag shared by all workers and answer ERROR.
  *
@@ -194,7 +195,8 @@ static int stats_settings(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "num_threads_per_udp", (uint64_t)s->threads);
     err |= buf_printf(out, "STAT stat_key_prefix %c\r\n",
                       s->stat_key_prefix ? s->stat_key_prefix : ':');
-    err |= stat_yesno(out, "detail_enabled", s->detail_enabled);
+    err |= stat_yesno(out, "detail_enabled",
+                      engine_detail_enabled(env->engine));
     err |= stat_u64(out, "reqs_per_event", (uint64_t)s->reqs_per_event);
     err |= stat_yesno(out, "cas_enabled", cfg->use_cas);
     err |= stat_u64(out, "tcp_backlog", (uint64_t)s->backlog);
@@ -370,6 +372,40 @@ static int stats_cachedump(const struct proto_env *env,
 
 /* ---- dispatch --------------------------------------------------------- */
 
+
+static void detail_line(void *arg, const char *prefix, size_t len,
+                        uint64_t gets, uint64_t hits, uint64_t sets,
+                        uint64_t dels)
+{
+    buf_printf(arg, "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
+               (int)len, prefix, (unsigned long long)gets,
+               (unsigned long long)hits, (unsigned long long)sets,
+               (unsigned long long)dels);
+}
+
+/* stats detail on|off|dump: per-prefix counts kept by the engine for all
+ * workers (engine_detail_*). */
+static int stats_detail(const struct proto_env *env, const struct request *r,
+                        struct buf *out)
+{
+    const struct proto_token *arg = r->ntok > 2 ? &r->tok[2] : NULL;
+    const struct settings *s = env->settings;
+    char delim = s && s->stat_key_prefix ? (char)s->stat_key_prefix : ':';
+    if (arg && PROTO_TOK_IS(arg, "on")) {
+        engine_detail_enable(env->engine, 1, delim);
+        return buf_append(out, LIT("OK"));
+    }
+    if (arg && PROTO_TOK_IS(arg, "off")) {
+        engine_detail_enable(env->engine, 0, delim);
+        return buf_append(out, LIT("OK"));
+    }
+    if (arg && PROTO_TOK_IS(arg, "dump")) {
+        engine_detail_dump(env->engine, detail_line, out);
+        return buf_append(out, LIT("END"));
+    }
+    return buf_append(out, LIT("CLIENT_ERROR usage: stats detail on|off|dump"));
+}
+
 int proto_stats(const struct proto_env *env, const struct request *r,
                 struct buf *out)
 {
@@ -381,16 +417,8 @@ int proto_stats(const struct proto_env *env, const struct request *r,
         engine_stats_reset(env->engine);
         return buf_append(out, LIT("RESET"));
     }
-    if (PROTO_TOK_IS(sub, "detail")) {
-        /* prefix stats are not kept: answer as memcached with detail off */
-        const struct proto_token *arg = r->ntok > 2 ? &r->tok[2] : NULL;
-        if (arg && (PROTO_TOK_IS(arg, "on") || PROTO_TOK_IS(arg, "off")))
-            return buf_append(out, LIT("OK"));
-        if (arg && PROTO_TOK_IS(arg, "dump"))
-            return buf_append(out, LIT("END"));
-        return buf_append(out,
-                          LIT("CLIENT_ERROR usage: stats detail on|off|dump"));
-    }
+    if (PROTO_TOK_IS(sub, "detail"))
+        return stats_detail(env, r, out);
     if (PROTO_TOK_IS(sub, "settings"))
         return stats_settings(env, out);
     if (PROTO_TOK_IS(sub, "cachedump"))

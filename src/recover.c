@@ -257,6 +257,28 @@ void unlock_pages(struct engine_worker *w)
     shlock_release(&w->e->r->pages_lock);
 }
 
+/* ---- detail ------------------------------------------------------------ */
+
+int lock_detail(struct engine_worker *w)
+{
+    struct detail *d = w->e->detail;
+    int rc = shlock_acquire(&d->lock, w->slot);
+    if (rc == SHLOCK_OK)
+        return 0;
+    if (rc == SHLOCK_ERROR)
+        return -1;
+    memset(d->e, 0, sizeof(d->e));
+    d->used = 0;
+    shlock_clean(&d->lock, w->slot);
+    count_repair(w->e);
+    return 0;
+}
+
+void unlock_detail(struct engine_worker *w)
+{
+    shlock_release(&w->e->detail->lock);
+}
+
 /* ---- reap -------------------------------------------------------------- */
 
 static int touches(const struct shlock *l, int slot)
@@ -284,6 +306,8 @@ int engine_worker_reap(struct engine *e, int slot)
     }
     if (touches(&e->r->pages_lock, slot) && lock_pages(m) == 0)
         unlock_pages(m);
+    if (touches(&e->detail->lock, slot) && lock_detail(m) == 0)
+        unlock_detail(m);
 
     /* items it had allocated but not stored */
     for (unsigned id = 1; __atomic_load_n(&s->allocs, __ATOMIC_ACQUIRE) &&

@@ -74,6 +74,8 @@ static uint64_t layout(struct region *r)
     off += ENGINE_MAX_SLOTS * sizeof(struct slot);
     r->off_classes = off;
     off += ENGINE_MAX_CLASSES * sizeof(struct class);
+    r->off_detail = off;
+    off += align_up(sizeof(struct detail), 64);
     r->off_stripes = off;
     off += r->nstripes * sizeof(struct shlock);
     r->off_buckets = off;
@@ -100,6 +102,7 @@ static struct engine *handle(char *base, int fd)
     e->stripes = (struct shlock *)(base + r->off_stripes);
     e->buckets = (ref_t *)(base + r->off_buckets);
     e->page_class = (uint8_t *)(base + r->off_page_class);
+    e->detail = (struct detail *)(base + r->off_detail);
     e->master = calloc(1, sizeof(*e->master));
     if (e->master == NULL) {
         free(e);
@@ -180,6 +183,9 @@ struct engine *engine_create(const struct engine_config *cfg, const char **err)
         return NULL;
     }
     int rc = shlock_init(&r->pages_lock);
+    if (rc == 0)
+        rc = shlock_init(&e->detail->lock);
+    e->detail->delimiter = ':';
     for (unsigned i = 0; rc == 0 && i < r->nstripes; i++)
         rc = shlock_init(&e->stripes[i]);
     for (unsigned i = 0; rc == 0 && i < ENGINE_MAX_CLASSES; i++)

@@ -3,6 +3,7 @@
  * storage commands, get/gat/touch/delete, incr/decr, CAS, expiry and
  * flush_all (with the fake clock of fixture.c, never sleeps), statistics.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "fixture.h"
@@ -312,10 +313,50 @@ static void test_stats_counters(void)
     CU_ASSERT_EQUAL(a.curr_items, b.curr_items);   /* reset keeps items */
 }
 
+struct dump {
+    char text[512];
+    size_t len;
+};
+
+static void dump_cb(void *arg, const char *prefix, size_t len, uint64_t gets,
+                    uint64_t hits, uint64_t sets, uint64_t dels)
+{
+    struct dump *d = arg;
+    d->len += (size_t)snprintf(d->text + d->len, sizeof(d->text) - d->len,
+                               "%.*s %llu %llu %llu %llu;", (int)len, prefix,
+                               (unsigned long long)gets,
+                               (unsigned long long)hits,
+                               (unsigned long long)sets,
+                               (unsigned long long)dels);
+}
+
+static void test_detail(void)
+{
+    struct dump d = { "", 0 };
+    reset();
+    fx_store(&F, ENGINE_SET, "foo:off", "v", 0, 0);     /* not counted yet */
+    CU_ASSERT_FALSE(engine_detail_enabled(F.e));
+    engine_detail_enable(F.e, 1, ':');
+    CU_ASSERT_TRUE(engine_detail_enabled(F.e));
+    fx_store(&F, ENGINE_SET, "foo:1", "v", 0, 0);
+    fx_has(&F, "foo:1");
+    fx_has(&F, "foo:2");
+    engine_delete(F.w, "foo:1", 5);
+    fx_store(&F, ENGINE_ADD, "bar:x", "v", 0, 0);
+    fx_has(&F, "noprefix");                                /* not counted */
+    engine_detail_enable(F.e, 0, ':');
+    fx_has(&F, "bar:x");                                   /* off again */
+    engine_detail_dump(F.e, dump_cb, &d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.text, "foo 2 1 1 1;"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.text, "bar 0 0 1 0;"));
+    CU_ASSERT_EQUAL(strlen(d.text), strlen("foo 2 1 1 1;bar 0 0 1 0;"));
+}
+
 UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_set_get), UNIT_TEST(test_add_replace),
            UNIT_TEST(test_append_prepend), UNIT_TEST(test_cas),
            UNIT_TEST(test_cas_disabled), UNIT_TEST(test_delete_touch_gat),
            UNIT_TEST(test_expiry_rules), UNIT_TEST(test_flush),
            UNIT_TEST(test_incr_decr), UNIT_TEST(test_keys),
-           UNIT_TEST(test_too_large), UNIT_TEST(test_stats_counters))
+           UNIT_TEST(test_too_large), UNIT_TEST(test_stats_counters),
+           UNIT_TEST(test_detail))
