@@ -221,6 +221,8 @@ static int create_engine(struct master *m)
         return -1;
     }
     m->info = engine_server_info(m->engine);
+    if (s->detail_enabled)          /* -D: prefix stats from the start */
+        engine_detail_enable(m->engine, 1, (char)s->stat_key_prefix);
     log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",
              cfg.mem_limit >> 20, cfg.mem_reserve >> 20);
     return 0;
