@@ -143,6 +143,11 @@ enum engine_status engine_gat(struct engine_worker *w, const char *key,
 /* touch: ENGINE_OK (touched) or ENGINE_NOT_FOUND. */
 enum engine_status engine_touch(struct engine_worker *w, const char *key,
                                 size_t nkey, uint32_t exptime);
+/* Removes key without counting it anywhere: a storage command that fails
+ * (too large, out of memory) drops the old value, as memcached does.
+ * ENGINE_OK or ENGINE_NOT_FOUND. */
+enum engine_status engine_unlink(struct engine_worker *w, const char *key,
+                                 size_t nkey);
 /* delete: ENGINE_OK or ENGINE_NOT_FOUND. */
 enum engine_status engine_delete(struct engine_worker *w, const char *key,
                                  size_t nkey);

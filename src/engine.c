@@ -260,6 +260,22 @@ enum engine_status engine_delete(struct engine_worker *w, const char *key,
     return ENGINE_OK;
 }
 
+enum engine_status engine_unlink(struct engine_worker *w, const char *key,
+                                 size_t nkey)
+{
+    struct lookup l;
+    ref_t *link, r;
+    int why;
+
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
+    if (st != ENGINE_OK)
+        return st;
+    if (r != 0)
+        eng_remove_locked(w, &l, link, r);
+    unlock_stripe(w, l.stripe);
+    return r != 0 ? ENGINE_OK : ENGINE_NOT_FOUND;
+}
+
 /* ---- storing ---------------------------------------------------------- */
 
 enum engine_status engine_alloc(struct engine_worker *w, const char *key,

@@ -378,7 +378,7 @@ static int cmd_store(struct proto_conn *pc, struct request *r,
             rc = reply(r, out, LIT("SERVER_ERROR out of memory storing object"));
         /* memcached: a failed set must not leave the old value readable */
         if (op == ENGINE_SET)
-            engine_delete(env->worker, key->p, key->len);
+            engine_unlink(env->worker, key->p, key->len);
         pc->state = ST_SWALLOW;
         pc->sleft = (size_t)vlen + 2;
         return rc;

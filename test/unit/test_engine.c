@@ -280,6 +280,21 @@ static void test_keys(void)
     CU_ASSERT_EQUAL(engine_get(F.w, "", 0, NULL, NULL), ENGINE_BAD_KEY);
 }
 
+static void test_unlink_uncounted(void)
+{
+    struct engine_stats a, b;
+    reset();
+    fx_store(&F, ENGINE_SET, "u", "v", 0, 0);
+    engine_stats(F.e, &a);
+    CU_ASSERT_EQUAL(engine_unlink(F.w, "u", 1), ENGINE_OK);
+    CU_ASSERT_EQUAL(engine_unlink(F.w, "u", 1), ENGINE_NOT_FOUND);
+    engine_stats(F.e, &b);
+    CU_ASSERT_FALSE(fx_has(&F, "u"));
+    CU_ASSERT_EQUAL(b.c.delete_hits, a.c.delete_hits);
+    CU_ASSERT_EQUAL(b.c.delete_misses, a.c.delete_misses);
+    fx_check(&F);
+}
+
 static void test_too_large(void)
 {
     struct engine_alloc a;
@@ -359,4 +374,4 @@ UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_expiry_rules), UNIT_TEST(test_flush),
            UNIT_TEST(test_incr_decr), UNIT_TEST(test_keys),
            UNIT_TEST(test_too_large), UNIT_TEST(test_stats_counters),
-           UNIT_TEST(test_detail))
+           UNIT_TEST(test_detail), UNIT_TEST(test_unlink_uncounted))
