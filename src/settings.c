@@ -421,10 +421,10 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         else if (strcmp(val, "ascii") == 0)
             s->proto = 1;
         else if (strcmp(val, "binary") == 0)
-            return fail(c, "the binary protocol is not supported by "
-                        "shmcached (use ascii or auto)");
+            s->proto = 2;
         else
-            return fail(c, "unknown protocol '%s' (ascii or auto)", val);
+            return fail(c, "unknown protocol '%s' (ascii, binary or auto)",
+                        val);
         return 0;
     case O_ITEMMAX:
         return parse_size(c, val, 1, &s->item_size_max);
@@ -796,8 +796,8 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("idle_timeout must be 0 or more seconds");
     if (s->access_mask < 0 || s->access_mask > 0777)
         BAD("unix socket mask (-a) must be an octal mode up to 777");
-    if (s->proto == 2)
-        BAD("the binary protocol is not supported by shmcached");
+    if (s->proto < 0 || s->proto > 2)
+        BAD("unknown protocol (ascii, binary or auto)");
     if (s->worker_restart_backoff_ms < 0)
         BAD("worker_backoff_ms must be 0 or more");
     if (s->nlisten < 0 || s->nlisten > SETTINGS_MAX_LISTEN)

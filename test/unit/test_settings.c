@@ -157,6 +157,23 @@ static void test_long_options(void)
     CU_ASSERT_EQUAL(s.threads, 4);
 }
 
+/* -B / --protocol: memcached's three names; binary is served. */
+static void test_protocol(void)
+{
+    struct settings s;
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-B", "binary"), 0);
+    CU_ASSERT_EQUAL(s.proto, 2);
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(load(&s, NULL, 1, "--protocol=binary"), 0);
+    CU_ASSERT_EQUAL(s.proto, 2);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-B", "ascii"), 0);
+    CU_ASSERT_EQUAL(s.proto, 1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 1, "--protocol=auto"), 0);
+    CU_ASSERT_EQUAL(s.proto, 0);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-B", "bin"), -1);
+    CU_ASSERT(contains(err, "ascii, binary or auto"));
+}
+
 static void test_listen_list(void)
 {
     struct settings s;
@@ -267,8 +284,6 @@ static void test_errors(void)
     CU_ASSERT(contains(err, "-p"));
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-U", "11211"), -1);
     CU_ASSERT(contains(err, "UDP is not supported"));
-    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-B", "binary"), -1);
-    CU_ASSERT(contains(err, "binary protocol is not supported"));
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-B", "smoke"), -1);
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-a", "999"), -1);
     CU_ASSERT(contains(err, "octal"));
@@ -507,6 +522,7 @@ UNIT_SUITE(settings, NULL, NULL,
            UNIT_TEST(test_defaults),
            UNIT_TEST(test_short_options),
            UNIT_TEST(test_long_options),
+           UNIT_TEST(test_protocol),
            UNIT_TEST(test_listen_list),
            UNIT_TEST(test_size_suffixes),
            UNIT_TEST(test_extended),
