@@ -15,8 +15,12 @@
  * using the protocol's own number parsers. The unit suite checks the mirror
  * against the real protocol: a stream cut at every boundary the mirror
  * reports and continued on a fresh proto_conn must give the same replies.
- * When the protocol grows a command with a data block (meta "ms"), this
- * must learn it too (or be replaced by a proto_conn_idle() in proto.h).
+ * conn.c takes the protocol's own word (proto_conn_idle()) on WHETHER a
+ * connection stands at a boundary; this mirror tells HOW MANY value bytes
+ * the current request still owns, so that a retiring worker feeds the
+ * protocol exactly to the end of that request. If the two ever disagree
+ * the protocol wins (the mirror only bounds a feed). When the protocol
+ * grows a command with a data block (meta "ms"), this must learn it too.
  *
  * Invariant: the protocol consumes whole command lines only, so at a
  * boundary every consumed chunk starts with a command line. A chunk that

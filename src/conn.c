@@ -17,9 +17,11 @@
  *    live connection (kept by the account_*() helpers);
  *  - after conn_close(c) returns nothing touches c: every internal function
  *    that may close returns -1, and callers stop at once;
- *  - c->fr has seen exactly the bytes proto_feed() consumed, so it knows
- *    whether the protocol stands between requests (framing.h); in hand-off
- *    mode the protocol is never fed past the end of the current request,
+ *  - whether a connection stands between requests is the protocol's word
+ *    (proto_conn_idle); c->fr has seen exactly the bytes proto_feed()
+ *    consumed and knows how many value bytes the current request still
+ *    owns (framing.h); in hand-off mode the protocol is therefore never
+ *    fed past the end of the current request,
  *    and a connection at a boundary reads nothing more: what the client
  *    sends next waits in the socket for the worker that adopts it;
  *  - hand-off releases a connection only through set->on_ready, which is
@@ -50,6 +52,7 @@
     ((struct conn *)((char *)(w) - offsetof(struct conn, field)))
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static int boundary(const struct conn *c);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
@@ -105,7 +108,7 @@ static void conn_update(struct conn *c)
     int want_write = pending(c) > 0 || c->yielded;
     int want_read = !c->closing && !c->eof && !c->yielded &&
                     pending(c) <= high &&
-                    !(set->handoff && framing_at_boundary(&c->fr));
+                    !(set->handoff && boundary(c));
 
     if (want_write && !ev_is_active(&c->wio))
         ev_io_start(set->loop, &c->wio);
@@ -148,15 +151,22 @@ static int conn_flush(struct conn *c)
     return 0;
 }
 
+/* The protocol's word (proto_conn_idle) decides; the framing mirror
+ * only bounds how much to feed while a value is in progress. */
+static int boundary(const struct conn *c)
+{
+    return proto_conn_idle(c->pc);
+}
+
 int conn_at_boundary(const struct conn *c)
 {
-    return framing_at_boundary(&c->fr);
+    return boundary(c);
 }
 
 static int ready_to_leave(const struct conn *c)
 {
-    return c->set->handoff && !c->busy && !c->closing &&
-           framing_at_boundary(&c->fr) && c->set->on_ready != NULL;
+    return c->set->handoff && !c->busy && !c->closing && boundary(c) &&
+           c->set->on_ready != NULL;
 }
 
 /* Runs the buffered input through the protocol, then flushes.
@@ -168,7 +178,10 @@ static int conn_process(struct conn *c)
     if (c->set->handoff) {
         /* finish the current request only; the rest travels as bytes */
         uint64_t left = framing_value_left(&c->fr);
-        feed = left < feed ? (size_t)left : feed;
+        if (boundary(c))
+            feed = 0;
+        else if (left > 0 && left < feed)
+            feed = (size_t)left;
     }
     if (feed > 0 && !c->closing) {
         size_t before = buf_caps(c);
@@ -402,7 +415,7 @@ void conn_set_handoff(struct conn_set *set)
         if (ready_to_leave(c)) {
             if (set->on_ready(set->arg, c))
                 continue;
-        } else if (!c->busy && !c->closing && !framing_at_boundary(&c->fr) &&
+        } else if (!c->busy && !c->closing && !boundary(c) &&
                    c->in.len > 0) {
             conn_process(c);        /* value bytes already buffered */
             continue;
@@ -472,7 +485,7 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
         next = c->next;
         int unread = 0;
         if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
-            framing_at_boundary(&c->fr) && now - c->last_active >= quiet &&
+            boundary(c) && now - c->last_active >= quiet &&
             (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0))
             conn_close(c);
     }
