@@ -287,6 +287,8 @@ struct engine_server_info {
     uint64_t worker_crashes;   /* of those, deaths by signal or exit != 0 */
     uint64_t reloads;          /* SIGHUP reloads applied */
     uint64_t reload_failures;  /* SIGHUP reloads rejected (bad config) */
+    uint32_t track_sizes;      /* stats sizes enabled (-o track_sizes, or
+                                  stats sizes_enable by any client) */
 };
 struct engine_server_info *engine_server_info(struct engine *e);
 

@@ -46,10 +46,6 @@ struct proto_env {
      * secs_since_last_cmd), as memcached does; the protocol layer knows no
      * sockets. NULL: the reply is just END. */
     void (*conns)(void *arg, struct buf *out);
-    /* "stats sizes": 0 answers as memcached does by default ("STAT
-     * sizes_status disabled"); 1 prints the engine's size histogram
-     * (memcached's -o track_sizes). */
-    int track_sizes;
 };
 
 /* Flags returned by proto_feed. */

@@ -55,6 +55,7 @@ struct settings {
     size_t slab_chunk_max;     /* -o slab_chunk_max, page/2 */
     int hashpower;             /* -o hashpower, 0 = auto */
     int lru_crawler;           /* -o no_lru_crawler clears */
+    int track_sizes;           /* -o track_sizes: stats sizes enabled */
     int lru_maintainer;        /* -o no_lru_maintainer clears */
     int stat_key_prefix;       /* -D char, ':' */
     int detail_enabled;

@@ -221,6 +221,7 @@ static int create_engine(struct master *m)
         return -1;
     }
     m->info = engine_server_info(m->engine);
+    m->info->track_sizes = (uint32_t)s->track_sizes;
     if (s->detail_enabled)          /* -D: prefix stats from the start */
         engine_detail_enable(m->engine, 1, (char)s->stat_key_prefix);
     log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",

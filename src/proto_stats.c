@@ -12,11 +12,10 @@
  * memcached's in the general stats.
  *
  * "stats detail on|off|dump" drives the engine's per-prefix table, shared
- * by every worker (engine_detail_*). Left as memcached answers in its
- * default configuration: "stats sizes" (disabled unless
- * proto_env.track_sizes, which stands for
- * memcached's -o track_sizes). "stats sizes_enable/_disable" would need a
- * flag shared by all workers and answer ERROR.
+ * by every worker (engine_detail_*). "stats sizes" answers
+ * "sizes_status disabled" as memcached does by default, until -o
+ * track_sizes or "stats sizes_enable" turns the server-wide flag on
+ * (engine_server_info.track_sizes).
  *
  * Invariants: every reply ends with a terminating line (END, RESET, OK,
  * ERROR or CLIENT_ERROR ...); nothing here keeps state between calls, and
@@ -224,7 +223,8 @@ static int stats_settings(const struct proto_env *env, struct buf *out)
     err |= stat_yesno(out, "temp_lru", 0);
     err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
     err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
-    err |= stat_yesno(out, "track_sizes", 1);
+    err |= stat_yesno(out, "track_sizes",
+                      engine_server_info(env->engine)->track_sizes);
     err |= stat_yesno(out, "inline_ascii_response", 0);
     /* shmcached */
     err |= stat_u64(out, "memory_reserve", cfg->mem_reserve);
@@ -432,8 +432,16 @@ int proto_stats(const struct proto_env *env, const struct request *r,
         return stats_items(env, out);
     if (PROTO_TOK_IS(sub, "slabs"))
         return stats_slabs(env, out);
+    struct engine_server_info *info = engine_server_info(env->engine);
+    if (PROTO_TOK_IS(sub, "sizes_enable") || PROTO_TOK_IS(sub, "sizes_disable")) {
+        /* memcached answers these with the new status and no END */
+        info->track_sizes = PROTO_TOK_IS(sub, "sizes_enable");
+        return info->track_sizes
+                   ? buf_append(out, LIT("STAT sizes_status enabled"))
+                   : buf_append(out, LIT("STAT sizes_status disabled"));
+    }
     if (PROTO_TOK_IS(sub, "sizes")) {
-        if (!env->track_sizes)
+        if (!info->track_sizes)
             return buf_append(out, LIT("STAT sizes_status disabled\r\nEND"));
         struct out_ctx o = { out, out->len, 0, 0 };
         engine_sizes(env->engine, sizes_fn, &o);

@@ -52,7 +52,7 @@ enum opt_id {
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_LRU_MAINT, O_NO_LRU_MAINT,
     O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT, O_RELAXED,
-    O_MEM_RESERVE, O_BACKOFF, O_IGNORED,
+    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
 };
 
 struct optdef {
@@ -128,6 +128,7 @@ static const struct optdef opts[] = {
     { "relaxed_privileges", 0, ARG_OPT, O_RELAXED, EXT, NULL },
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
+    { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
     /* memcached tuning knobs with no equivalent in this engine: accepted so
      * existing configurations keep working, and ignored. */
     { "hash_algorithm", 0, ARG_OPT, O_IGNORED, EXT, NULL },
@@ -140,7 +141,6 @@ static const struct optdef opts[] = {
     { "hot_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
     { "warm_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
     { "temporary_ttl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "track_sizes", 0, ARG_OPT, O_IGNORED, EXT, NULL },
     { "no_hashexpand", 0, ARG_OPT, O_IGNORED, EXT, NULL },
 };
 
@@ -444,6 +444,7 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_IDLE: return parse_int(c, val, 0, INT_MAX, &s->idle_timeout);
     case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
     case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
+    case O_TRACK_SIZES: s->track_sizes = on; return 0;
     case O_LRU_MAINT: s->lru_maintainer = on; return 0;
     case O_NO_LRU_MAINT: s->lru_maintainer = !on; return 0;
     case O_SLAB_CHUNK_MAX:

@@ -764,9 +764,10 @@ static void test_stats(void)
 
     run_text("stats sizes\r\n", &out);
     CU_ASSERT_STRING_EQUAL(out.data, "STAT sizes_status disabled\r\nEND\r\n");
-    ENV.track_sizes = 1;
+    run_text("stats sizes_enable\r\n", &out);
+    CU_ASSERT_STRING_EQUAL(out.data, "STAT sizes_status enabled\r\n");
     run_text("stats sizes\r\n", &out);
-    ENV.track_sizes = 0;
+    engine_server_info(ENV.engine)->track_sizes = 0;
     CU_ASSERT(strncmp(out.data, "STAT ", 5) == 0);
     CU_ASSERT_PTR_NULL(strstr(out.data, "sizes_status"));
     CU_ASSERT(strcmp(out.data + out.len - 5, "END\r\n") == 0);
