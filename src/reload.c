@@ -48,8 +48,9 @@ static const struct field fields[] = {
     F(enable_shutdown, "-A", WORKER, RELOAD_WORKER),
     F(enable_flush, "-F", WORKER, RELOAD_WORKER),
     F(dump_enabled, "-X", WORKER, RELOAD_WORKER),
-    F(stat_key_prefix, "-D", WORKER, RELOAD_WORKER),
-    F(detail_enabled, "detail_enabled", WORKER, RELOAD_WORKER),
+    F(stat_key_prefix, "-D", MASTER, RELOAD_WORKER),
+    F(detail_enabled, "detail_enabled", MASTER, RELOAD_WORKER),
+    F(track_sizes, "track_sizes", MASTER, RELOAD_WORKER),
     F(read_buf_mem_limit, "read_buf_mem_limit", WORKER, RELOAD_WORKER),
     F(worker_restart_backoff_ms, "worker_backoff_ms", WORKER,
       RELOAD_WORKER),
@@ -205,6 +206,13 @@ int reload_apply(struct settings *cur, int argc, char **argv,
                   cur->maxbytes >> 20);
         plan.next.maxbytes = cur->maxbytes;
     }
+    /* server-wide switches kept in the region */
+    if (plan.next.track_sizes != cur->track_sizes)
+        engine_server_info(e)->track_sizes = (uint32_t)plan.next.track_sizes;
+    if (plan.next.detail_enabled != cur->detail_enabled ||
+        plan.next.stat_key_prefix != cur->stat_key_prefix)
+        engine_detail_enable(e, plan.next.detail_enabled,
+                             (char)plan.next.stat_key_prefix);
     *cur = plan.next;
     reload_names(plan.applied, plan.napplied, names, sizeof(names));
     log_warn(lg, "SIGHUP: configuration reloaded (%s%s)",
