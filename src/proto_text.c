@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "proto_bin.h"
 #include "proto_stats.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -46,9 +47,14 @@
 
 enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW };
 
+/* A connection's protocol, chosen on its first byte (settings->proto). */
+enum pc_mode { MODE_UNKNOWN = 0, MODE_TEXT, MODE_BINARY };
+
 struct proto_conn {
     const struct proto_env *env;
     enum pc_state state;
+    enum pc_mode mode;
+    struct proto_bin *bin;     /* MODE_BINARY: proto_bin.c's state */
     /* ST_NREAD */
     struct engine_alloc alloc;
     size_t vleft;              /* value bytes not yet written */
@@ -740,12 +746,31 @@ void proto_conn_free(struct proto_conn *pc)
         return;
     if (pc->state == ST_NREAD)
         engine_alloc_release(pc->env->worker, &pc->alloc);
+    proto_bin_free(pc->bin);
     free(pc);
 }
 
 int proto_conn_idle(const struct proto_conn *pc)
 {
+    if (pc->mode == MODE_BINARY)
+        return proto_bin_idle(pc->bin);
     return pc->state == ST_CMD;
+}
+
+/* memcached's -B: ascii never, binary always, auto on the request magic. */
+static int choose_mode(struct proto_conn *pc, unsigned char first)
+{
+    const struct settings *s = pc->env->settings;
+    int proto = s ? s->proto : 0;
+    if (proto == 2 || (proto == 0 && first == PROTO_BIN_REQ_MAGIC)) {
+        pc->bin = proto_bin_new(pc->env);
+        if (pc->bin == NULL)
+            return -1;
+        pc->mode = MODE_BINARY;
+    } else {
+        pc->mode = MODE_TEXT;
+    }
+    return 0;
 }
 
 size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
@@ -759,6 +784,13 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
     struct request r;
 
     *flags = 0;
+    if (pc->mode == MODE_UNKNOWN && len > 0 &&
+        choose_mode(pc, (unsigned char)in[0]) < 0) {
+        *flags = PROTO_CLOSE;
+        return 0;
+    }
+    if (pc->mode == MODE_BINARY)
+        return proto_bin_feed(pc->bin, in, len, out, flags);
     while (pos < len && rc == 0) {
         if (pc->state == ST_NREAD) {
             pos += nread_feed(pc, in + pos, len - pos, out, &rc);
