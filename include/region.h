@@ -43,7 +43,13 @@
 typedef uint32_t ref_t;
 
 enum { ST_FREE = 0, ST_ALLOC = 1, ST_LINKED = 2, ST_CHAIN = 3 };
-enum { IF_LRU = 1, IF_FETCHED = 2 };
+/* Item flags. IF_LRU: class lock. The others: the item's stripe.
+ * IF_STALE, IF_WON, IF_KEYB belong to the meta protocol (engine_meta.c):
+ * marked stale by an invalidation, a recache "win" already handed out, the
+ * key was sent base64-encoded. 0x80 is crash repair's (IF_REACH). */
+enum {
+    IF_LRU = 1, IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
+};
 
 /* Every chunk starts with this header (48 bytes), then key, then value. */
 struct item {
