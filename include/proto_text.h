@@ -56,4 +56,23 @@ int proto_strtoull(const struct proto_token *t, uint64_t *out);
 /* Writes the decimal form of v at dst (no NUL); returns the length (<=20). */
 size_t proto_u64toa(uint64_t v, char *dst);
 
+/* ---- for the meta commands (proto_meta.c) ---- */
+
+struct engine_alloc;
+struct proto_conn;
+struct proto_env;
+struct proto_meta;
+
+const struct proto_env *proto_conn_env(const struct proto_conn *pc);
+/* The connection's meta state slot (NULL until proto_meta.c fills it; freed
+ * with the connection by proto_meta_free()). */
+struct proto_meta **proto_conn_meta(struct proto_conn *pc);
+/* Streams the next vlen value bytes, then two terminator bytes, into the
+ * allocation *a (the connection takes it over; released if the connection
+ * dies first), then calls proto_meta_nread_done(). */
+void proto_conn_nread_meta(struct proto_conn *pc, const struct engine_alloc *a,
+                           size_t vlen);
+/* Drops the next n input bytes (the data block of a refused ms). */
+void proto_conn_swallow(struct proto_conn *pc, size_t n);
+
 #endif
