@@ -36,6 +36,7 @@
 
 #include "engine.h"
 #include "proto_bin.h"
+#include "proto_meta.h"
 #include "proto_stats.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -63,8 +64,10 @@ struct proto_conn {
     enum engine_store_op op;
     uint64_t cas_in;
     int noreply;
+    int meta_nread;            /* the value is an ms's (proto_meta.c) */
     /* ST_SWALLOW */
     size_t sleft;
+    struct proto_meta *meta;   /* proto_meta.c's state */
 };
 
 /* A literal reply with its line end: expands to (pointer, length). */
@@ -405,6 +408,11 @@ static int store_complete(struct proto_conn *pc, struct buf *out)
     struct request r;
     r.noreply = pc->noreply;
     pc->state = ST_CMD;
+    if (pc->meta_nread) {
+        pc->meta_nread = 0;
+        return proto_meta_nread_done(pc, &pc->alloc, pc->term[0] == '\r' &&
+                                     pc->term[1] == '\n', out);
+    }
     if (pc->term[0] != '\r' || pc->term[1] != '\n') {
         engine_alloc_release(env->worker, &pc->alloc);
         return reply(&r, out, LIT("CLIENT_ERROR bad data chunk"));
@@ -670,6 +678,12 @@ static const struct proto_cmd cmd_table[] = {
     CMD("watch", 1, 255, cmd_unsupported, 0),
     CMD("lru", 1, 255, cmd_unsupported, 0),
     CMD("extstore", 1, 255, cmd_unsupported, 0),
+    CMD("mg", 2, 255, proto_meta_cmd, 'g'),
+    CMD("ms", 2, 255, proto_meta_cmd, 's'),
+    CMD("md", 2, 255, proto_meta_cmd, 'd'),
+    CMD("ma", 2, 255, proto_meta_cmd, 'a'),
+    CMD("mn", 1, 255, proto_meta_cmd, 'n'),
+    CMD("me", 1, 255, proto_meta_cmd, 'e'),
 };
 
 static const struct proto_cmd *cmd_lookup(const struct proto_token *t)
@@ -747,7 +761,36 @@ void proto_conn_free(struct proto_conn *pc)
     if (pc->state == ST_NREAD)
         engine_alloc_release(pc->env->worker, &pc->alloc);
     proto_bin_free(pc->bin);
+    proto_meta_free(pc->meta);
     free(pc);
+}
+
+/* ---- for proto_meta.c ------------------------------------------------ */
+
+const struct proto_env *proto_conn_env(const struct proto_conn *pc)
+{
+    return pc->env;
+}
+
+struct proto_meta **proto_conn_meta(struct proto_conn *pc)
+{
+    return &pc->meta;
+}
+
+void proto_conn_nread_meta(struct proto_conn *pc, const struct engine_alloc *a,
+                           size_t vlen)
+{
+    pc->alloc = *a;
+    pc->state = ST_NREAD;
+    pc->vleft = vlen;
+    pc->tgot = 0;
+    pc->meta_nread = 1;
+}
+
+void proto_conn_swallow(struct proto_conn *pc, size_t n)
+{
+    pc->state = ST_SWALLOW;
+    pc->sleft = n;
 }
 
 int proto_conn_idle(const struct proto_conn *pc)
