@@ -34,7 +34,6 @@
 #include <ev.h>
 
 #include "buf.h"
-#include "framing.h"
 
 struct conn;
 struct engine_counters;
@@ -72,7 +71,6 @@ struct conn {
     struct buf in, out;
     size_t out_off;         /* out[0..out_off) already sent */
     struct proto_conn *pc;
-    struct framing fr;      /* where the consumed input stands */
     ev_tstamp last_active;  /* last byte read or written */
     const char *listen_addr; /* memcached form: "tcp:127.0.0.1:11211" */
     char addr[72];          /* the peer, same form ("unix:/path", ...) */

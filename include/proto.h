@@ -67,6 +67,12 @@ void proto_conn_free(struct proto_conn *pc);
  * proto_conn there). 0 while a storage command owns the next bytes. */
 int proto_conn_idle(const struct proto_conn *pc);
 
+/* While on, proto_feed() finishes the request in progress (the rest of its
+ * value) and starts no new one, consuming nothing further: a retiring
+ * worker feeds a connection to its next request boundary this way, then
+ * hands it off with the unconsumed input. */
+void proto_conn_drain(struct proto_conn *pc, int on);
+
 /* Consumes requests from in[0..len), appending replies to out, until the
  * input is exhausted, a command line is incomplete, reqs_per_event requests
  * were served (PROTO_YIELD), or the connection must close (PROTO_CLOSE).

@@ -18,11 +18,9 @@
  *  - after conn_close(c) returns nothing touches c: every internal function
  *    that may close returns -1, and callers stop at once;
  *  - whether a connection stands between requests is the protocol's word
- *    (proto_conn_idle); c->fr has seen exactly the bytes proto_feed()
- *    consumed and knows how many value bytes the current request still
- *    owns (framing.h); in hand-off mode the protocol is therefore never
- *    fed past the end of the current request,
- *    and a connection at a boundary reads nothing more: what the client
+ *    (proto_conn_idle); in hand-off mode the protocol is set to drain
+ *    (proto_conn_drain): it finishes the current request and starts no
+ *    new one, and a connection at a boundary reads nothing more: what the client
  *    sends next waits in the socket for the worker that adopts it;
  *  - hand-off releases a connection only through set->on_ready, which is
  *    called only from conn_process() and conn_set_handoff() (never inside
@@ -151,8 +149,7 @@ static int conn_flush(struct conn *c)
     return 0;
 }
 
-/* The protocol's word (proto_conn_idle) decides; the framing mirror
- * only bounds how much to feed while a value is in progress. */
+/* Between requests? The protocol's word (proto_conn_idle). */
 static int boundary(const struct conn *c)
 {
     return proto_conn_idle(c->pc);
@@ -177,11 +174,9 @@ static int conn_process(struct conn *c)
     size_t feed = c->in.len;
     if (c->set->handoff) {
         /* finish the current request only; the rest travels as bytes */
-        uint64_t left = framing_value_left(&c->fr);
+        proto_conn_drain(c->pc, 1);
         if (boundary(c))
             feed = 0;
-        else if (left > 0 && left < feed)
-            feed = (size_t)left;
     }
     if (feed > 0 && !c->closing) {
         size_t before = buf_caps(c);
@@ -193,7 +188,6 @@ static int conn_process(struct conn *c)
         c->busy = 1;
         size_t used = proto_feed(c->pc, c->in.data, feed, &c->out, &flags);
         c->busy = 0;
-        framing_consume(&c->fr, c->in.data, used);
         buf_consume(&c->in, used);
         account(c, before);
         if (flags & PROTO_CLOSE) {
@@ -348,7 +342,6 @@ static struct conn *conn_new(struct conn_set *set, int fd,
     conn_sockname(fd, 1, c->addr, sizeof(c->addr));
     buf_init(&c->in);
     buf_init(&c->out);
-    framing_init(&c->fr);
     c->last_active = ev_now(set->loop);
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);

@@ -68,6 +68,7 @@ struct proto_conn {
     /* ST_SWALLOW */
     size_t sleft;
     struct proto_meta *meta;   /* proto_meta.c's state */
+    int drain;                 /* finish the current request, start none */
 };
 
 /* A literal reply with its line end: expands to (pointer, length). */
@@ -793,6 +794,11 @@ void proto_conn_swallow(struct proto_conn *pc, size_t n)
     pc->sleft = n;
 }
 
+void proto_conn_drain(struct proto_conn *pc, int on)
+{
+    pc->drain = on;
+}
+
 int proto_conn_idle(const struct proto_conn *pc)
 {
     if (pc->mode == MODE_BINARY)
@@ -847,6 +853,8 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
                 pc->state = ST_CMD;
             continue;
         }
+        if (pc->drain)
+            break;
         if (nreq >= max_reqs) {
             *flags |= PROTO_YIELD;
             break;

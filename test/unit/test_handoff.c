@@ -1,11 +1,11 @@
 /*
  * test_handoff.c - the pieces of a connection hand-off:
- *  - framing: the request-boundary mirror checked against the real text
- *    protocol: random request streams (values holding command-like lines,
+ *  - drain: random request streams (values holding command-like lines,
  *    refused values, bad chunks, noreply, cas) fed in random pieces, with
- *    the connection moved to a fresh proto_conn at every boundary the mirror
- *    reports (as a reload does) must produce the very same replies as one
- *    proto_conn fed the whole stream;
+ *    the connection drained (proto_conn_drain) at random moments and moved
+ *    to a fresh proto_conn as soon as it stands at a boundary (as a reload
+ *    does), must produce the very same replies as one proto_conn fed the
+ *    whole stream;
  *  - handoff: message encoding/decoding (inline and memfd), SCM_RIGHTS over
  *    a socketpair, a forwarded message, the relay queue;
  *  - reload: the settings diff (what is applied, what needs a restart).
@@ -19,45 +19,13 @@
 
 #include "buf.h"
 #include "fixture.h"
-#include "framing.h"
 #include "handoff.h"
 #include "proto.h"
 #include "reload.h"
 #include "settings.h"
 #include "unit.h"
 
-/* ---- framing ---------------------------------------------------------- */
-
-static void test_framing_lines(void)
-{
-    uint64_t v = 0;
-    const char *l;
-#define LV(s) (l = (s), framing_line_value(l, l + strlen(l), &v))
-    CU_ASSERT(LV("set a 0 0 5") && v == 5);
-    CU_ASSERT(LV("set a 0 0 5 noreply") && v == 5);
-    CU_ASSERT(LV("cas a 0 0 7 99") && v == 7);
-    CU_ASSERT(LV("append  a  1  2  3") && v == 3);
-    CU_ASSERT(!LV("cas a 0 0 7"));
-    CU_ASSERT(!LV("set a 0 0"));
-    CU_ASSERT(!LV("set a 0 0 -1"));
-    CU_ASSERT(!LV("set a 0 0 x"));
-    CU_ASSERT(!LV("get a 0 0 5"));
-    CU_ASSERT(!LV("set a 0 0 5 noreply extra"));
-    CU_ASSERT(!LV("sets a 0 0 5"));
-#undef LV
-    struct framing f;
-    framing_init(&f);
-    const char s[] = "set k 0 0 5\r\nab";
-    framing_consume(&f, s, sizeof(s) - 1);
-    CU_ASSERT_EQUAL(framing_value_left(&f), 5);
-    framing_consume(&f, "c\r\n", 3);
-    CU_ASSERT_EQUAL(framing_value_left(&f), 2);
-    framing_consume(&f, "\r", 1);
-    framing_consume(&f, "\nget k\r\n", 8);
-    CU_ASSERT(framing_at_boundary(&f));
-    framing_consume(&f, "get", 3);          /* a partial line: unknown */
-    CU_ASSERT(!framing_at_boundary(&f));
-}
+/* ---- drain ------------------------------------------------------------ */
 
 static unsigned rnd(unsigned *seed)
 {
@@ -132,18 +100,14 @@ static void small_items(struct engine_config *cfg)
 }
 
 /* Feeds `in` to one proto_conn in pieces; out gets the replies. With
- * handoff set, the connection moves to a new proto_conn at every boundary
- * the mirror reports. Returns the number of moves. */
-static int run_stream(struct fixture *fx, const struct proto_env *env,
-                      const struct buf *in, unsigned seed, int handoff,
-                      struct buf *out)
+ * handoff set, the connection is drained at random moments and moves to a
+ * new proto_conn once it stands at a boundary. Returns the number of moves. */
+static int run_stream(const struct proto_env *env, const struct buf *in,
+                      unsigned seed, int handoff, struct buf *out)
 {
     struct proto_conn *pc = proto_conn_new(env);
-    struct framing fr;
     struct buf pend;
-    int moves = 0;
-    (void)fx;
-    framing_init(&fr);
+    int moves = 0, draining = 0;
     buf_init(&pend);
     size_t pos = 0;
     while (pos < in->len || pend.len > 0) {
@@ -154,31 +118,39 @@ static int run_stream(struct fixture *fx, const struct proto_env *env,
         pos += n;
         for (int guard = 0; guard < 100000; guard++) {
             int flags = 0;
+            if (handoff && !draining && rnd(&seed) % 3 == 0) {
+                proto_conn_drain(pc, 1);
+                draining = 1;
+            }
+            int idle = proto_conn_idle(pc);
             size_t used = proto_feed(pc, pend.data, pend.len, out, &flags);
-            framing_consume(&fr, pend.data, used);
+            if (draining && idle)
+                CU_ASSERT_EQUAL(used, 0);   /* drained: starts nothing */
             buf_consume(&pend, used);
             CU_ASSERT_FATAL(!(flags & PROTO_CLOSE));
-            if (handoff && framing_at_boundary(&fr) && rnd(&seed) % 2) {
+            if (draining && proto_conn_idle(pc)) {
                 proto_conn_free(pc);
                 pc = proto_conn_new(env);
+                draining = 0;
                 moves++;
+                continue;
             }
             if (!(flags & PROTO_YIELD))
                 break;
         }
-        if (pos == in->len && pend.len > 0) {
+        if (pos == in->len && pend.len > 0 && !draining) {
             /* only a partial line may stay: nothing more will come */
             CU_ASSERT(memchr(pend.data, '\n', pend.len) == NULL);
             break;
         }
     }
-    CU_ASSERT(framing_at_boundary(&fr));
+    CU_ASSERT(proto_conn_idle(pc));
     proto_conn_free(pc);
     buf_free(&pend);
     return moves;
 }
 
-static void test_framing_matches_proto(void)
+static void test_drain_matches_proto(void)
 {
     int moves = 0;
     for (unsigned round = 0; round < 12; round++) {
@@ -199,8 +171,8 @@ static void test_framing_matches_proto(void)
         buf_init(&out2);
         unsigned seed = 7 + round * 31;
         gen_stream(&in, &seed, 300);
-        run_stream(&a, &ea, &in, round, 0, &out1);
-        moves += run_stream(&b, &eb, &in, round, 1, &out2);
+        run_stream(&ea, &in, round, 0, &out1);
+        moves += run_stream(&eb, &in, round, 1, &out2);
         CU_ASSERT_EQUAL(out1.len, out2.len);
         CU_ASSERT(out1.len == out2.len &&
                   memcmp(out1.data, out2.data, out1.len) == 0);
@@ -402,8 +374,7 @@ static void test_reload_plan(void)
 }
 
 UNIT_SUITE(handoff, NULL, NULL,
-           UNIT_TEST(test_framing_lines),
-           UNIT_TEST(test_framing_matches_proto),
+           UNIT_TEST(test_drain_matches_proto),
            UNIT_TEST(test_handoff_encode),
            UNIT_TEST(test_handoff_pass),
            UNIT_TEST(test_handoff_eof),
