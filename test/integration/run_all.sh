@@ -18,6 +18,7 @@ TESTS=(
     "$PY test_transcript.py"
     "$PY test_python_memcache.py"
     "$PY test_pymemcache.py"
+    "$PY test_binary.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "bash test_init.sh"
