@@ -797,6 +797,8 @@ void proto_conn_swallow(struct proto_conn *pc, size_t n)
 void proto_conn_drain(struct proto_conn *pc, int on)
 {
     pc->drain = on;
+    if (pc->bin)
+        proto_bin_drain(pc->bin, on);
 }
 
 int proto_conn_idle(const struct proto_conn *pc)
@@ -815,6 +817,7 @@ static int choose_mode(struct proto_conn *pc, unsigned char first)
         pc->bin = proto_bin_new(pc->env);
         if (pc->bin == NULL)
             return -1;
+        proto_bin_drain(pc->bin, pc->drain);
         pc->mode = MODE_BINARY;
     } else {
         pc->mode = MODE_TEXT;
