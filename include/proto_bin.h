@@ -43,6 +43,9 @@ struct proto_bin *proto_bin_new(const struct proto_env *env);
 void proto_bin_free(struct proto_bin *pb);
 /* 1 between requests (no value being received or swallowed). */
 int proto_bin_idle(const struct proto_bin *pb);
+/* proto_conn_drain() for a binary connection: while on, finish the value
+ * in progress and start no new request. */
+void proto_bin_drain(struct proto_bin *pb, int on);
 /* proto_feed() for a binary connection (same contract, see proto.h). */
 size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
                       struct buf *out, int *flags);

@@ -29,6 +29,9 @@
  *    (at most 24 + 255 + 250 bytes are ever waited for); value bytes are
  *    consumed as they come. So the connection stands between requests
  *    exactly in BS_HEADER (proto_bin_idle).
+ *  - While draining (proto_bin_drain), the value in progress is finished
+ *    and no new request is started: a retiring worker hands the
+ *    connection off at the boundary with its unconsumed input.
  *  - Validation follows memcached: extras + key longer than the body ->
  *    "Unknown command" and close; key over 250 bytes or lengths that do
  *    not fit the opcode -> "Invalid arguments" and close; a magic other
@@ -95,6 +98,7 @@ struct proto_bin {
     uint8_t nkey;
     /* BS_SWALLOW */
     size_t sleft;
+    int drain;              /* proto_bin_drain(): no new request */
 };
 
 /* ---- encoding ------------------------------------------------------ */
@@ -628,6 +632,11 @@ int proto_bin_idle(const struct proto_bin *pb)
     return pb->state == BS_HEADER;
 }
 
+void proto_bin_drain(struct proto_bin *pb, int on)
+{
+    pb->drain = on;
+}
+
 size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
                       struct buf *out, int *flags)
 {
@@ -652,6 +661,8 @@ size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
                 pb->state = BS_HEADER;
             continue;
         }
+        if (pb->drain)
+            break;
         if (nreq >= max_reqs) {
             *flags |= PROTO_YIELD;
             break;

@@ -856,7 +856,39 @@ static void test_yield(void)
     buf_free(&out);
 }
 
+/* Drain: the value in progress is finished, the next request is left. */
+static void test_drain(void)
+{
+    struct proto_conn *pc = proto_conn_new(&ENV);
+    struct buf out;
+    int flags;
+    buf_init(&out);
+    reset_cache();
+    RESET(I, W);
+    req(&I, 0x01, x_set(0, 0), 8, "d", S_("0123456789"), 0, 1);
+    req(&I, 0x0a, NULL, 0, NULL, NULL, 0, 0, 2);
+    size_t first = 24 + 8 + 1 + 10;
+    CU_ASSERT_EQUAL(proto_feed(pc, I.d, first - 4, &out, &flags), first - 4);
+    CU_ASSERT(!proto_conn_idle(pc));
+    proto_conn_drain(pc, 1);
+    size_t used = proto_feed(pc, I.d + first - 4, I.n - first + 4, &out,
+                             &flags);
+    CU_ASSERT_EQUAL(used, 4u);
+    CU_ASSERT(proto_conn_idle(pc));
+    CU_ASSERT_EQUAL(out.len, 24u);
+    CU_ASSERT(fx_has(&F, "d"));
+    /* continued on a fresh connection, as after a hand-off */
+    proto_conn_free(pc);
+    pc = proto_conn_new(&ENV);
+    CU_ASSERT_EQUAL(proto_feed(pc, I.d + first, I.n - first, &out, &flags),
+                    24u);
+    CU_ASSERT_EQUAL(out.len, 48u);
+    proto_conn_free(pc);
+    buf_free(&out);
+}
+
 UNIT_SUITE(proto_bin, setup, teardown,
+           UNIT_TEST(test_drain),
            UNIT_TEST(test_get_set),
            UNIT_TEST(test_quiet),
            UNIT_TEST(test_delta),
