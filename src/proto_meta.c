@@ -692,7 +692,7 @@ static int cmd_ma(struct proto_conn *pc, const struct request *r,
     default:
         return emit_err(out, "SERVER_ERROR internal error");
     }
-    if (q.q)
+    if (q.q && !res.created)        /* memcached answers a vivify */
         return 0;
     char num[24];
     size_t nlen = proto_u64toa(res.value, num);

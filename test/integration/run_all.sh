@@ -16,6 +16,7 @@ SCRIPT_TIMEOUT=${SHMC_SCRIPT_TIMEOUT:-150}
 
 TESTS=(
     "$PY test_transcript.py"
+    "$PY test_meta.py"
     "$PY test_python_memcache.py"
     "$PY test_pymemcache.py"
     "$PY test_binary.py"
