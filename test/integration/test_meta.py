@@ -515,7 +515,7 @@ def explicit_cas_and_x_extensions():
     transcript([
         ("ms e 1 E777 c\r\nx\r\n",
          "CLIENT_ERROR invalid flag\r\n" if mc else "HD c777\r\n"),
-        ("ms e 1 c\r\nx\r\n", "HD c1\r\n" if mc else "HD c1\r\n"),
+        ("ms e 1 c\r\nx\r\n", "HD c1\r\n" if mc else "HD c2\r\n"),
         ("ma e2 N0 E900 c\r\n",
          "CLIENT_ERROR invalid or duplicate flag\r\n" if mc else "HD c900\r\n"),
         ("md e I E5000\r\n",
