@@ -148,6 +148,11 @@ enum engine_status engine_touch(struct engine_worker *w, const char *key,
  * ENGINE_OK or ENGINE_NOT_FOUND. */
 enum engine_status engine_unlink(struct engine_worker *w, const char *key,
                                  size_t nkey);
+/* Looks key up without counting anything, without an LRU bump: on a hit
+ * calls fn (may be NULL) under the bucket lock, ENGINE_OK; else
+ * ENGINE_NOT_FOUND, ENGINE_BAD_KEY or ENGINE_ERROR. */
+enum engine_status engine_peek(struct engine_worker *w, const char *key,
+                               size_t nkey, engine_get_fn fn, void *arg);
 /* delete: ENGINE_OK or ENGINE_NOT_FOUND. */
 enum engine_status engine_delete(struct engine_worker *w, const char *key,
                                  size_t nkey);

@@ -1,6 +1,7 @@
 /*
- * engine_meta.h - the operations memcached's meta protocol (mg ms md ma me)
- * needs from the engine: a get, store, delete and arithmetic with options,
+ * engine_meta.h - the engine's key operations with options, as memcached's
+ * meta protocol (mg ms md ma me) needs them, and the binary protocol's
+ * compare-CAS and create-on-miss use them: a get, store, delete and arithmetic with options,
  * each one read-modify-write under the key's stripe lock, and the item
  * metadata they report (last access, fetched before, TTL, stale and
  * recache-win state).
@@ -86,6 +87,8 @@ struct engine_mdel_opts {
     unsigned touch:1;         /* T with I: new exptime */
     unsigned remove_value:1;  /* x: empty the value, keep the item */
     unsigned has_new_cas:1;   /* E: the CAS I or x gives */
+    unsigned exists_uncounted:1;  /* a CAS mismatch counts no delete miss
+                                     (binary protocol) */
     uint64_t cas;
     uint32_t exptime;
     uint64_t new_cas;

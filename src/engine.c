@@ -19,7 +19,6 @@
  */
 #include "engine.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +28,7 @@
 #include "slab.h"
 #include "detail.h"
 #include "engine_int.h"
+#include "engine_meta.h"
 
 
 int eng_lookup_lock(struct engine_worker *w, const char *key, size_t nkey,
@@ -239,25 +239,31 @@ enum engine_status engine_touch(struct engine_worker *w, const char *key,
 enum engine_status engine_delete(struct engine_worker *w, const char *key,
                                  size_t nkey)
 {
+    static const struct engine_mdel_opts plain;
+    enum engine_status st = engine_mdelete(w, key, nkey, &plain);
+    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
+        detail_record(w, key, nkey, DETAIL_DEL, st == ENGINE_OK);
+    return st;
+}
+
+/* An uncounted look: no statistics, no LRU bump, not marked fetched. */
+enum engine_status engine_peek(struct engine_worker *w, const char *key,
+                               size_t nkey, engine_get_fn fn, void *arg)
+{
     struct lookup l;
-    ref_t *link, r;
+    ref_t r;
     int why;
 
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
+    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
     if (st != ENGINE_OK)
         return st;
-    if (r == 0) {
-        unlock_stripe(w, l.stripe);
-        detail_record(w, key, nkey, DETAIL_DEL, 0);
-        w->s->c.delete_misses++;
-        return ENGINE_NOT_FOUND;
+    if (r != 0 && fn) {
+        struct info_box b;
+        eng_fill_info(w->e, ITEM(w->e, r), &b);
+        fn(arg, &b.info);
     }
-    w->s->cls[ITEM(w->e, r)->clsid].delete_hits++;
-    eng_remove_locked(w, &l, link, r);
     unlock_stripe(w, l.stripe);
-    detail_record(w, key, nkey, DETAIL_DEL, 1);
-    w->s->c.delete_hits++;
-    return ENGINE_OK;
+    return r != 0 ? ENGINE_OK : ENGINE_NOT_FOUND;
 }
 
 enum engine_status engine_unlink(struct engine_worker *w, const char *key,
@@ -326,123 +332,17 @@ void engine_alloc_release(struct engine_worker *w, struct engine_alloc *a)
     a->ref = 0;
 }
 
-/* append/prepend: a new item holding both values, replacing old. */
-static enum engine_status concat_locked(struct engine_worker *w,
-                                        struct lookup *l, ref_t *link,
-                                        ref_t old, ref_t add, int append,
-                                        uint64_t *cas_out)
-{
-    struct engine *e = w->e;
-    struct item *oi = ITEM(e, old), *ai = ITEM(e, add);
-    size_t total = (size_t)oi->nbytes + ai->nbytes;
-    enum engine_status st;
-
-    if (ITEM_HDR + oi->nkey + total > e->r->cfg.item_size_max) {
-        w->s->c.store_too_large++;
-        return ENGINE_TOO_LARGE;
-    }
-    ref_t nr = slab_alloc(w, oi->nkey, total, l->now, &st);
-    if (nr == 0)
-        return st == ENGINE_NO_MEMORY ? ENGINE_NO_MEMORY : ENGINE_ERROR;
-    struct item *ni = ITEM(e, nr);
-    memcpy(item_key(ni), item_key(oi), oi->nkey);
-    ni->flags = oi->flags;
-    ni->exptime = oi->exptime;
-    char tmp[4096];
-    struct item *first = append ? oi : ai, *second = append ? ai : oi;
-    size_t off = 0;
-    for (int k = 0; k < 2; k++) {
-        struct item *src = k == 0 ? first : second;
-        for (size_t done = 0; done < src->nbytes;) {
-            size_t n = src->nbytes - done < sizeof(tmp) ? src->nbytes - done
-                                                          : sizeof(tmp);
-            item_read(e, src, done, n, tmp);
-            item_write(e, ni, off, tmp, n);
-            done += n;
-            off += n;
-        }
-    }
-    eng_switch_locked(w, l, link, old, nr);
-    if (cas_out)
-        *cas_out = e->r->cfg.use_cas ? ni->cas : 0;
-    return ENGINE_STORED;
-}
-
+/* The classic storage commands are engine_mset() without meta options:
+ * cas compares exactly (with -C every unique is 0), an append or prepend
+ * whose result does not fit is not stored (as memcached answers). */
 enum engine_status engine_alloc_store(struct engine_worker *w,
                                       struct engine_alloc *a,
                                       enum engine_store_op op,
                                       uint64_t cas_in, uint64_t *cas_out)
 {
-    struct engine *e = w->e;
-    struct engine_counters *c = &w->s->c;
-    struct lookup l;
-    ref_t *link = NULL;
-    int why;
-
-    if (a->ref == 0)
-        return ENGINE_ERROR;
-    ref_t r = a->ref;
-    struct item *it = ITEM(e, r);
-    const char *key = item_key(it);
-    c->cmd_set++;
-    w->s->cls[it->clsid].cmd_set++;
-    if (eng_lookup_lock(w, key, it->nkey, &l) < 0) {
-        engine_alloc_release(w, a);
-        return ENGINE_ERROR;
-    }
-    ref_t old = eng_find_live(w, &l, key, it->nkey, &link, &why);
-    enum engine_status st = ENGINE_STORED;
-    switch (op) {
-    case ENGINE_ADD:
-        if (old) {
-            slab_bump(w, old, l.now);
-            st = ENGINE_NOT_STORED;
-        }
-        break;
-    case ENGINE_REPLACE:
-        if (!old)
-            st = ENGINE_NOT_STORED;
-        break;
-    case ENGINE_APPEND:
-    case ENGINE_PREPEND:
-        if (!old)
-            st = ENGINE_NOT_STORED;
-        else
-            st = concat_locked(w, &l, link, old, r, op == ENGINE_APPEND,
-                               cas_out);
-        unlock_stripe(w, l.stripe);
-        engine_alloc_release(w, a);
-        return st;
-    case ENGINE_CAS: {
-        if (!old) {
-            c->cas_misses++;
-            st = ENGINE_NOT_FOUND;
-            break;
-        }
-        struct item *oi = ITEM(e, old);
-        uint64_t have = e->r->cfg.use_cas ? oi->cas : 0;
-        if (have != cas_in) {
-            c->cas_badval++;
-            w->s->cls[oi->clsid].cas_badval++;
-            st = ENGINE_EXISTS;
-        } else {
-            c->cas_hits++;
-            w->s->cls[oi->clsid].cas_hits++;
-        }
-        break;
-    }
-    case ENGINE_SET:
-        break;
-    }
-    if (st == ENGINE_STORED) {
-        eng_switch_locked(w, &l, link, old, r);
-        if (cas_out)
-            *cas_out = e->r->cfg.use_cas ? it->cas : 0;
-        a->ref = 0;
-    }
-    unlock_stripe(w, l.stripe);
-    engine_alloc_release(w, a);
-    return st;
+    struct engine_mset_opts o = { .mode = op, .cas = cas_in,
+                                  .has_cas = op == ENGINE_CAS };
+    return engine_mset(w, a, &o, cas_out);
 }
 
 enum engine_status engine_store(struct engine_worker *w,
@@ -462,96 +362,18 @@ enum engine_status engine_store(struct engine_worker *w,
 
 /* ---- incr / decr ------------------------------------------------------ */
 
-/* memcached's rule: optional leading space, digits, then end or a space;
- * no sign, no overflow. */
-static int parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    size_t i = 0;
-    uint64_t v = 0;
-    while (i < n && isspace((unsigned char)s[i]))
-        i++;
-    if (i < n && s[i] == '+')
-        i++;
-    size_t start = i;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    if (i == start || (i < n && !isspace((unsigned char)s[i])))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 enum engine_status engine_delta(struct engine_worker *w, const char *key,
                                 size_t nkey, int incr, uint64_t delta,
                                 uint64_t *result, uint64_t *cas_out)
 {
-    struct engine *e = w->e;
-    struct engine_counters *c = &w->s->c;
-    struct lookup l;
-    ref_t *link, r;
-    int why;
-
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
-    if (st != ENGINE_OK)
-        return st;
-    if (r == 0) {
-        unlock_stripe(w, l.stripe);
-        if (incr)
-            c->incr_misses++;
-        else
-            c->decr_misses++;
-        return ENGINE_NOT_FOUND;
-    }
-    struct item *it = ITEM(e, r);
-    char num[32];
-    uint64_t v;
-    if (it->chain || it->nbytes == 0 || it->nbytes >= sizeof(num) ||
-        (item_read(e, it, 0, it->nbytes, num), parse_u64(num, it->nbytes, &v)) < 0) {
-        unlock_stripe(w, l.stripe);
-        return ENGINE_NON_NUMERIC;
-    }
-    if (incr)
-        v += delta;
-    else
-        v = delta > v ? 0 : v - delta;
-    int len = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-    if (incr) {
-        c->incr_hits++;
-        w->s->cls[it->clsid].incr_hits++;
-    } else {
-        c->decr_hits++;
-        w->s->cls[it->clsid].decr_hits++;
-    }
-    st = ENGINE_OK;
-    if ((uint32_t)len <= it->nbytes) {
-        /* in place, padded with spaces, as memcached does */
-        memset(item_data(it) + len, ' ', it->nbytes - (uint32_t)len);
-        memcpy(item_data(it), num, (size_t)len);
-        it->cas = __atomic_add_fetch(&e->r->cas_counter, 1, __ATOMIC_ACQ_REL);
+    struct engine_marith_opts o = { .incr = incr != 0, .delta = delta };
+    struct engine_marith_result res;
+    enum engine_status st = engine_marith(w, key, nkey, &o, &res);
+    if (st == ENGINE_OK) {
+        *result = res.value;
         if (cas_out)
-            *cas_out = e->r->cfg.use_cas ? it->cas : 0;
-    } else {
-        ref_t nr = slab_alloc(w, it->nkey, (size_t)len, l.now, &st);
-        if (nr == 0) {
-            unlock_stripe(w, l.stripe);
-            return st == ENGINE_NO_MEMORY ? ENGINE_NO_MEMORY : ENGINE_ERROR;
-        }
-        struct item *ni = ITEM(e, nr);
-        memcpy(item_key(ni), item_key(it), it->nkey);
-        memcpy(item_data(ni), num, (size_t)len);
-        ni->flags = it->flags;
-        ni->exptime = it->exptime;
-        eng_switch_locked(w, &l, link, r, nr);
-        if (cas_out)
-            *cas_out = e->r->cfg.use_cas ? ni->cas : 0;
-        st = ENGINE_OK;
+            *cas_out = res.cas;
     }
-    unlock_stripe(w, l.stripe);
-    *result = v;
     return st;
 }
 

@@ -25,12 +25,17 @@
  * the counter's (eng_switch_locked() draws one; it is overwritten before
  * the stripe is released, so nobody sees the drawn value).
  *
+ * These are the general form of the engine's key operations: engine.c's
+ * classic delete, incr/decr and storage commands are these without
+ * options, and the binary protocol uses the CAS and vivify options.
+ *
  * Counting follows memcached 1.6: mg counts as a get (or as a touch when it
  * touched a hit), ms as a set (and cas hits/misses/badval), md as a delete,
  * ma as incr/decr; me counts cmd_meta.
  */
 #include "engine_meta.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -264,7 +269,9 @@ enum engine_status engine_mset(struct engine_worker *w, struct engine_alloc *a,
             st = ENGINE_NOT_STORED;
             break;
         case M_CAS:
-            if (o->cas != 0 && o->cas == have) {
+            /* the cas command compares exactly (0 == 0 with -C); meta's
+             * C0 matches nothing */
+            if (o->cas == have && (o->cas != 0 || o->mode == ENGINE_CAS)) {
                 c->cas_hits++;
                 w->s->cls[oi->clsid].cas_hits++;
             } else if (o->invalidate && o->cas != 0 && o->cas < have) {
@@ -331,7 +338,8 @@ enum engine_status engine_mdelete(struct engine_worker *w, const char *key,
     struct item *it = ITEM(e, r);
     if (o->has_cas && cas_of(e, it) != o->cas) {
         unlock_stripe(w, l.stripe);
-        c->delete_misses++;
+        if (!o->exists_uncounted)
+            c->delete_misses++;
         return ENGINE_EXISTS;
     }
     st = ENGINE_OK;
@@ -365,13 +373,16 @@ enum engine_status engine_mdelete(struct engine_worker *w, const char *key,
 
 /* ---- ma --------------------------------------------------------------- */
 
-/* memcached's strtoull over the value: optional leading spaces, digits,
- * then the end or a space; no overflow. 0 or -1. */
+/* memcached's rule for a number stored as a value (strtoull): optional
+ * leading whitespace and '+', digits, then the end or whitespace; no sign,
+ * no overflow. 0 or -1. */
 static int value_u64(const char *s, size_t n, uint64_t *out)
 {
     size_t i = 0;
     uint64_t v = 0;
-    while (i < n && s[i] == ' ')
+    while (i < n && isspace((unsigned char)s[i]))
+        i++;
+    if (i < n && s[i] == '+')
         i++;
     size_t start = i;
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
@@ -380,7 +391,7 @@ static int value_u64(const char *s, size_t n, uint64_t *out)
             return -1;
         v = v * 10 + d;
     }
-    if (i == start || (i < n && s[i] != ' '))
+    if (i == start || (i < n && !isspace((unsigned char)s[i])))
         return -1;
     *out = v;
     return 0;

@@ -47,7 +47,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "engine_cas.h"
+#include "engine_meta.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "version.h"
@@ -336,11 +336,6 @@ static int cmd_store(struct proto_bin *pb, const struct bin_req *r,
     return vlen == 0 ? store_complete(pb, out) : 0;
 }
 
-static void cas_of(void *arg, const struct engine_item_info *it)
-{
-    *(uint64_t *)arg = it->cas;
-}
-
 /* The value is in: store it and reply. */
 static int store_complete(struct proto_bin *pb, struct buf *out)
 {
@@ -349,20 +344,14 @@ static int store_complete(struct proto_bin *pb, struct buf *out)
     uint64_t cas = 0;
 
     pb->state = BS_HEADER;
-    if (pb->cas_in != 0 && (op == ENGINE_APPEND || op == ENGINE_PREPEND)) {
-        /* memcached refuses append/prepend whose CAS differs; the engine's
-         * concat takes no CAS, so it is checked just before */
-        uint64_t have = 0;
-        if (engine_peek(w, pb->key, pb->nkey, cas_of, &have) == ENGINE_OK &&
-            have != pb->cas_in) {
-            engine_alloc_release(w, &pb->alloc);
-            return reply_error(out, pb->opcode, pb->opaque, BIN_KEY_EEXISTS);
-        }
-    }
+    /* a non-zero CAS in the header: compare-and-swap, checked in the same
+     * step as the store (append/prepend too, as memcached refuses them on
+     * a different CAS) */
     if (pb->cas_in != 0 && op != ENGINE_APPEND && op != ENGINE_PREPEND)
         op = ENGINE_CAS;
-    enum engine_status st = engine_alloc_store(w, &pb->alloc, op, pb->cas_in,
-                                               &cas);
+    struct engine_mset_opts o = { .mode = op, .cas = pb->cas_in,
+                                  .has_cas = pb->cas_in != 0 };
+    enum engine_status st = engine_mset(w, &pb->alloc, &o, &cas);
     uint16_t status;
     switch (st) {
     case ENGINE_STORED:
@@ -399,7 +388,11 @@ static int cmd_delete(struct proto_bin *pb, const struct bin_req *r,
                       struct buf *out, int arg, int quiet)
 {
     (void)arg;
-    switch (engine_delete_cas(pb->env->worker, r->key, r->keylen, r->cas)) {
+    struct engine_mdel_opts o = { .has_cas = r->cas != 0, .cas = r->cas,
+                                  .exists_uncounted = 1 };
+    struct engine_worker *w = pb->env->worker;
+    switch (r->cas == 0 ? engine_delete(w, r->key, r->keylen)
+                        : engine_mdelete(w, r->key, r->keylen, &o)) {
     case ENGINE_OK:
         return reply_ok(out, r->opcode, r->opaque, quiet, 0, NULL, 0);
     case ENGINE_EXISTS:
@@ -418,34 +411,21 @@ static int cmd_delta(struct proto_bin *pb, const struct bin_req *r,
     const struct proto_env *env = pb->env;
     uint64_t delta = get64(r->ext), initial = get64(r->ext + 8);
     uint32_t exp = get32(r->ext + 16);
-    uint64_t result = 0, cas = 0;
-    enum engine_status st;
-
-    if (r->cas != 0) {
-        uint64_t have;
-        if (engine_peek(env->worker, r->key, r->keylen, cas_of, &have) ==
-                ENGINE_OK && have != r->cas)
-            return reply_error(out, r->opcode, r->opaque, BIN_KEY_EEXISTS);
-    }
-    st = engine_delta(env->worker, r->key, r->keylen, incr, delta, &result,
-                      &cas);
-    if (st == ENGINE_NOT_FOUND && exp != DELTA_NO_CREATE) {
-        char num[24];
-        size_t n = proto_u64toa(initial, num);
-        st = engine_store(env->worker, ENGINE_ADD, r->key, r->keylen, 0,
-                          engine_exptime(env->engine, exp), num, n, 0, &cas);
-        if (st == ENGINE_STORED) {
-            st = ENGINE_OK;
-            result = initial;
-        } else if (st == ENGINE_NOT_STORED) {
-            return reply_error(out, r->opcode, r->opaque, BIN_NOT_STORED);
-        }
-    }
+    /* compare, create with the initial value, change: one atomic step */
+    struct engine_marith_opts o = {
+        .incr = incr != 0, .delta = delta, .has_cas = r->cas != 0,
+        .cas = r->cas, .vivify = exp != DELTA_NO_CREATE, .initial = initial,
+        .viv_exptime = engine_exptime(env->engine, exp) };
+    struct engine_marith_result res;
+    enum engine_status st = engine_marith(env->worker, r->key, r->keylen, &o,
+                                          &res);
     unsigned char body[8];
     switch (st) {
     case ENGINE_OK:
-        put64(body, result);
-        return reply_ok(out, r->opcode, r->opaque, quiet, cas, body, 8);
+        put64(body, res.value);
+        return reply_ok(out, r->opcode, r->opaque, quiet, res.cas, body, 8);
+    case ENGINE_EXISTS:
+        return reply_error(out, r->opcode, r->opaque, BIN_KEY_EEXISTS);
     case ENGINE_NOT_FOUND:
         return reply_error(out, r->opcode, r->opaque, BIN_KEY_ENOENT);
     case ENGINE_NON_NUMERIC:
