@@ -131,6 +131,12 @@ typedef void (*engine_get_fn)(void *arg, const struct engine_item_info *info);
 /* Copies `len` bytes of the value starting at `off` into dst. */
 void engine_value_copy(const struct engine_item_info *info, size_t off,
                        size_t len, void *dst);
+/* Points iov[0..n) at the value where it lies in shared memory, valid only
+ * during the callback (to send it without a copy while the bucket lock is
+ * held). Returns n, or -1 if the value has more than max pieces. */
+struct iovec;
+int engine_value_iov(const struct engine_item_info *info, struct iovec *iov,
+                     int max);
 
 /* get/gets: on a hit calls fn under the bucket lock and returns ENGINE_OK;
  * ENGINE_NOT_FOUND on a miss (expired and flushed items are misses). */

@@ -73,6 +73,20 @@ int proto_conn_idle(const struct proto_conn *pc);
  * hands it off with the unconsumed input. */
 void proto_conn_drain(struct proto_conn *pc, int on);
 
+/* Sends, at once and without blocking, the connection's output not yet
+ * sent (what is in out) followed by iov[0..n); returns how many bytes of
+ * the iovecs went out (out's own bytes are consumed from out as sent).
+ * A get of a large value uses it to send the value straight from shared
+ * memory, under the bucket lock, instead of copying it into out; what the
+ * socket does not take is then copied into out as usual. */
+struct iovec;
+typedef size_t (*proto_send_fn)(void *arg, struct buf *out,
+                                const struct iovec *iov, int n);
+#define PROTO_SEND_MAX_IOV 8
+/* Optional, per connection; without it every value is copied into out. */
+void proto_conn_set_sender(struct proto_conn *pc, proto_send_fn fn,
+                           void *arg);
+
 /* Consumes requests from in[0..len), appending replies to out, until the
  * input is exhausted, a command line is incomplete, reqs_per_event requests
  * were served (PROTO_YIELD), or the connection must close (PROTO_CLOSE).

@@ -57,6 +57,11 @@ void item_read(const struct engine *e, struct item *it, size_t off,
                size_t len, void *dst);
 void item_write(const struct engine *e, struct item *it, size_t off,
                 const void *src, size_t len);
+/* The value's pieces (head, then chained chunks) as iovecs; -1 if more
+ * than max. */
+struct iovec;
+int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
+             int max);
 
 /* Locked helpers, also used by crash repair. */
 void lru_link_locked(struct engine *e, struct class *c, ref_t r);

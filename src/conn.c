@@ -149,6 +149,34 @@ static int conn_flush(struct conn *c)
     return 0;
 }
 
+/* proto_send_fn: output pending in out, then iov, in one sendmsg that
+ * does not block. Called inside proto_feed, when out_off is 0. */
+static size_t conn_send_now(void *arg, struct buf *out,
+                            const struct iovec *iov, int n)
+{
+    struct conn *c = arg;
+    struct iovec v[1 + PROTO_SEND_MAX_IOV];
+    int k = 0;
+    size_t pend = out->len - c->out_off;
+    if (n > PROTO_SEND_MAX_IOV || c->closing)
+        return 0;
+    if (pend > 0)
+        v[k++] = (struct iovec){ out->data + c->out_off, pend };
+    memcpy(v + k, iov, (size_t)n * sizeof(*iov));
+    struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)(k + n) };
+    ssize_t s = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (s <= 0)
+        return 0;       /* EAGAIN or an error: the normal flush sees it */
+    c->set->counters->bytes_written += (uint64_t)s;
+    if ((size_t)s < pend) {
+        c->out_off += (size_t)s;
+        return 0;
+    }
+    out->len = 0;
+    c->out_off = 0;
+    return (size_t)s - pend;
+}
+
 /* Between requests? The protocol's word (proto_conn_idle). */
 static int boundary(const struct conn *c)
 {
@@ -327,6 +355,8 @@ static struct conn *conn_new(struct conn_set *set, int fd,
         return NULL;
     }
     c->pc = proto_conn_new(set->env);
+    if (c->pc != NULL)
+        proto_conn_set_sender(c->pc, conn_send_now, c);
     if (c->pc == NULL) {
         log_error(set->log, "out of memory for a connection");
         free(c);

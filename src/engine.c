@@ -126,6 +126,13 @@ void engine_value_copy(const struct engine_item_info *info, size_t off,
     item_read(b->e, (struct item *)info->value, off, len, dst);
 }
 
+int engine_value_iov(const struct engine_item_info *info, struct iovec *iov,
+                     int max)
+{
+    const struct info_box *b = (const struct info_box *)info;
+    return item_iov(b->e, (struct item *)info->value, iov, max);
+}
+
 void eng_fill_info(const struct engine *e, struct item *it,
                       struct info_box *b)
 {

@@ -499,6 +499,8 @@ static void sweep(struct master *m)
 {
     struct engine_worker *mw = engine_master(m->engine);
     unsigned total = 0;
+    if (!m->cur.lru_crawler)        /* -o no_lru_crawler */
+        return;
     for (int round = 0; round < SWEEP_ROUNDS; round++) {
         unsigned n = engine_sweep(mw, SWEEP_BUDGET);
         total += n;

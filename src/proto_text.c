@@ -33,6 +33,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "engine.h"
 #include "proto_bin.h"
@@ -69,6 +70,8 @@ struct proto_conn {
     size_t sleft;
     struct proto_meta *meta;   /* proto_meta.c's state */
     int drain;                 /* finish the current request, start none */
+    proto_send_fn send;        /* optional: send large values directly */
+    void *send_arg;
 };
 
 /* A literal reply with its line end: expands to (pointer, length). */
@@ -272,11 +275,80 @@ static int reply_error(struct buf *out)
 
 /* ---- retrieval ----------------------------------------------------- */
 
+/* Values from this size on are sent straight from shared memory (no copy
+ * into the output buffer) when the connection allows it. */
+#define DIRECT_MIN (32 * 1024)
+
 struct get_ctx {
     struct buf *out;
     int with_cas;
     int oom;
+    struct proto_conn *pc;
+    int direct;         /* -1 not yet decided, 0 no, 1 yes */
+    int sent;           /* some reply bytes went out directly */
+    /* where the key scan stands, to vet the keys still to come */
+    const struct request *r;
+    size_t i;
+    const char *scan;
 };
+
+static int next_key(const struct request *r, size_t *i, const char **scan,
+                    struct proto_token *key);
+
+/* A value sent directly cannot be taken back, and memcached answers a get
+ * with a bad key by dropping the whole reply: send directly only when every
+ * key still to come is valid. */
+static int direct_ok(struct get_ctx *g)
+{
+    if (g->direct < 0) {
+        size_t i = g->i;
+        const char *scan = g->scan;
+        struct proto_token key;
+        g->direct = 1;
+        while (next_key(g->r, &i, &scan, &key))
+            if (key.len > PROTO_KEY_MAX)
+                g->direct = 0;
+    }
+    return g->direct;
+}
+
+/* Sends "VALUE ...\r\n" (already in out) + value + "\r\n" with one call
+ * from shared memory; copies what the socket did not take into out.
+ * Returns 0, or -1 when the value has too many pieces (not sent). */
+static int send_direct(struct get_ctx *g, const struct engine_item_info *it)
+{
+    struct proto_conn *pc = g->pc;
+    struct buf *out = g->out;
+    struct iovec iov[PROTO_SEND_MAX_IOV];
+    int n = engine_value_iov(it, iov, PROTO_SEND_MAX_IOV - 1);
+    if (n < 0)
+        return -1;
+    iov[n].iov_base = (void *)"\r\n";
+    iov[n].iov_len = 2;
+    size_t total = (size_t)it->nbytes + 2;
+    /* out holds earlier replies and this VALUE line: both go first */
+    size_t before = out->len;
+    size_t sent = pc->send(pc->send_arg, out, iov, n + 1);
+    if (out->len != before || sent > 0)
+        g->sent = 1;
+    if (sent < total) {
+        size_t rest = total - sent;
+        if (buf_reserve(out, rest) < 0) {
+            g->oom = 1;
+            return 0;
+        }
+        char *p = out->data + out->len;
+        if (sent < it->nbytes) {
+            engine_value_copy(it, sent, it->nbytes - sent, p);
+            p += it->nbytes - sent;
+            memcpy(p, "\r\n", 2);
+        } else {
+            memcpy(p, "\r\n" + (sent - it->nbytes), rest);
+        }
+        out->len += rest;
+    }
+    return 0;
+}
 
 /* engine_get callback, under the bucket lock: formats the VALUE line and
  * copies the value straight into the output buffer. */
@@ -284,7 +356,9 @@ static void get_hit(void *arg, const struct engine_item_info *it)
 {
     struct get_ctx *g = arg;
     struct buf *out = g->out;
-    size_t need = 6 + it->nkey + 3 * 21 + 2 + it->nbytes + 2;
+    int direct = it->nbytes >= DIRECT_MIN && g->pc && g->pc->send &&
+                 direct_ok(g);
+    size_t need = 6 + it->nkey + 3 * 21 + 2 + (direct ? 0 : it->nbytes + 2);
     if (buf_reserve(out, need) < 0) {
         g->oom = 1;
         return;
@@ -304,6 +378,17 @@ static void get_hit(void *arg, const struct engine_item_info *it)
     }
     *p++ = '\r';
     *p++ = '\n';
+    if (direct) {
+        size_t hdr_at = out->len;
+        out->len = (size_t)(p - out->data);
+        if (send_direct(g, it) == 0)
+            return;
+        /* too many pieces to send at once: copy after all */
+        out->len = hdr_at;
+        g->direct = 0;
+        get_hit(g, it);
+        return;
+    }
     engine_value_copy(it, 0, it->nbytes, p);
     p += it->nbytes;
     *p++ = '\r';
@@ -319,7 +404,7 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
                    int arg)
 {
     const struct proto_env *env = pc->env;
-    struct get_ctx g = { out, arg & 1, 0 };
+    struct get_ctx g = { out, arg & 1, 0, pc, -1, 0, r, 0, NULL };
     int touch = arg & 2;
     uint32_t exptime = 0;
     size_t i = 1, start = out->len;
@@ -338,12 +423,16 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
             out->len = start;
             return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
         }
+        g.i = i;
+        g.scan = scan;
         /* the engine counts cmd_get / cmd_touch / hits / misses */
         if (touch)
             engine_gat(env->worker, key.p, key.len, exptime, get_hit, &g);
         else
             engine_get(env->worker, key.p, key.len, get_hit, &g);
         if (g.oom) {
+            if (g.sent)     /* part of the reply is out: cannot recover */
+                return PROTO_CLOSE;
             out->len = start;
             return reply(r, out,
                 LIT("SERVER_ERROR out of memory writing get response"));
@@ -792,6 +881,13 @@ void proto_conn_swallow(struct proto_conn *pc, size_t n)
 {
     pc->state = ST_SWALLOW;
     pc->sleft = n;
+}
+
+void proto_conn_set_sender(struct proto_conn *pc, proto_send_fn fn,
+                           void *arg)
+{
+    pc->send = fn;
+    pc->send_arg = arg;
 }
 
 void proto_conn_drain(struct proto_conn *pc, int on)

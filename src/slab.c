@@ -19,6 +19,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "hashtab.h"
 #include "recover.h"
@@ -420,6 +421,33 @@ static void value_walk(const struct engine *e, struct item *it, size_t off,
         segcap = e->classes[x->clsid].size - ITEM_HDR;
         next = x->next;
     }
+}
+
+int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
+             int max)
+{
+    size_t left = it->nbytes;
+    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
+                           : left;
+    char *seg = item_data(it);
+    ref_t next = it->chain;
+    int n = 0;
+    while (left > 0) {
+        if (n == max)
+            return -1;
+        size_t take = cap < left ? cap : left;
+        iov[n].iov_base = seg;
+        iov[n].iov_len = take;
+        n++;
+        left -= take;
+        if (left == 0 || next == 0)
+            break;
+        struct item *x = ITEM(e, next);
+        seg = (char *)(x + 1);
+        cap = e->classes[x->clsid].size - ITEM_HDR;
+        next = x->next;
+    }
+    return n;
 }
 
 void item_read(const struct engine *e, struct item *it, size_t off,

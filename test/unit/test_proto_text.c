@@ -7,7 +7,9 @@
  * a server feeds proto_feed: unconsumed input is kept and more appended.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "fixture.h"
 #include "proto.h"
@@ -793,7 +795,144 @@ static void test_stats(void)
     ENV.worker = F.w;
 }
 
+/* A fake socket for proto_conn_set_sender(): takes up to `room` bytes,
+ * first from out (as the connection's pending output), then from iov, and
+ * records what it took. */
+struct fake_sock {
+    size_t room;
+    int calls;
+    struct buf wire;
+};
+
+static size_t fake_send(void *arg, struct buf *out, const struct iovec *iov,
+                        int n)
+{
+    struct fake_sock *fs = arg;
+    fs->calls++;
+    size_t take = out->len < fs->room ? out->len : fs->room;
+    buf_append(&fs->wire, out->data, take);
+    buf_consume(out, take);
+    fs->room -= take;
+    if (out->len > 0)
+        return 0;
+    size_t sent = 0;
+    for (int i = 0; i < n && fs->room > 0; i++) {
+        size_t t = iov[i].iov_len < fs->room ? iov[i].iov_len : fs->room;
+        buf_append(&fs->wire, iov[i].iov_base, t);
+        fs->room -= t;
+        sent += t;
+    }
+    return sent;
+}
+
+/* A large value goes out through the sender straight from the engine,
+ * without being copied into out; whatever the socket refuses is copied.
+ * For every amount the socket accepts, wire + out is the exact reply. */
+static void test_direct_send(void)
+{
+    enum { BIG = 100000 };
+    static char val[BIG + 1], expect[BIG + 256];
+    reset_cache();
+    for (int i = 0; i < BIG; i++)
+        val[i] = (char)('a' + i % 26);
+    CU_ASSERT_EQUAL(engine_store(F.w, ENGINE_SET, "big", 3, 7, 0, val, BIG, 0,
+                                 NULL), ENGINE_STORED);
+    CU_ASSERT_EQUAL(engine_store(F.w, ENGINE_SET, "s", 1, 0, 0, "x", 1, 0,
+                                 NULL), ENGINE_STORED);
+    const char *req = "get s\r\nget big s\r\n";
+    int n = snprintf(expect, sizeof(expect),
+                     "VALUE s 0 1\r\nx\r\nEND\r\nVALUE big 7 %d\r\n", BIG);
+    memcpy(expect + n, val, BIG);
+    n += BIG;
+    n += snprintf(expect + n, sizeof(expect) - (size_t)n,
+                  "\r\nVALUE s 0 1\r\nx\r\nEND\r\n");
+    size_t rooms[] = { (size_t)1 << 30, 0, 10, 40, 5000, (size_t)n - 30 };
+    for (unsigned k = 0; k < sizeof(rooms) / sizeof(rooms[0]); k++) {
+        struct fake_sock fs = { rooms[k], 0, { NULL, 0, 0 } };
+        struct proto_conn *pc = proto_conn_new(&ENV);
+        struct buf out;
+        int flags;
+        buf_init(&out);
+        proto_conn_set_sender(pc, fake_send, &fs);
+        size_t used = proto_feed(pc, req, strlen(req), &out, &flags);
+        CU_ASSERT_EQUAL(used, strlen(req));
+        CU_ASSERT_EQUAL(fs.calls, 1);
+        CU_ASSERT_EQUAL(fs.wire.len + out.len, (size_t)n);
+        CU_ASSERT(fs.wire.len <= (size_t)n &&
+                  memcmp(fs.wire.data, expect, fs.wire.len) == 0);
+        CU_ASSERT(memcmp(out.data, expect + fs.wire.len, out.len) == 0);
+        if (rooms[k] > (size_t)n)   /* all taken: the value was not copied */
+            CU_ASSERT(out.cap < BIG);
+        buf_free(&out);
+        buf_free(&fs.wire);
+        proto_conn_free(pc);
+    }
+    /* a small value, or no sender: copied as before */
+    struct fake_sock fs = { (size_t)1 << 30, 0, { NULL, 0, 0 } };
+    struct proto_conn *pc = proto_conn_new(&ENV);
+    struct buf out;
+    int flags;
+    buf_init(&out);
+    proto_conn_set_sender(pc, fake_send, &fs);
+    proto_feed(pc, "get s\r\n", 7, &out, &flags);
+    CU_ASSERT_EQUAL(fs.calls, 0);
+    CU_ASSERT_EQUAL(out.len, strlen("VALUE s 0 1\r\nx\r\nEND\r\n"));
+    /* a bad key later in the line: nothing is sent early, the reply is
+     * the error alone, as memcached answers */
+    char line[400];
+    memset(line, 'k', sizeof(line));
+    memcpy(line, "get big ", 8);
+    memcpy(line + sizeof(line) - 2, "\r\n", 2);
+    out.len = 0;
+    proto_feed(pc, line, sizeof(line), &out, &flags);
+    CU_ASSERT_EQUAL(fs.calls, 0);
+    CU_ASSERT(out.len > 0 && strncmp(out.data, "CLIENT_ERROR", 12) == 0);
+    buf_free(&out);
+    buf_free(&fs.wire);
+    proto_conn_free(pc);
+}
+
+static void big_items(struct engine_config *cfg)
+{
+    cfg->item_size_max = 8u << 20;
+}
+
+/* A value in more pieces than one send takes (a chained multi-MB item) is
+ * copied into out instead, whole and exact. */
+static void test_direct_send_many_pieces(void)
+{
+    struct fixture f;
+    CU_ASSERT_FATAL(fixture_open(&f, 32, big_items) == 0);
+    struct proto_env env = ENV;
+    env.engine = f.e;
+    env.worker = f.w;
+    size_t big = 6u << 20;
+    char *val = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        val[i] = (char)('A' + i % 23);
+    CU_ASSERT_EQUAL(engine_store(f.w, ENGINE_SET, "huge", 4, 0, 0, val, big,
+                                 0, NULL), ENGINE_STORED);
+    struct fake_sock fs = { (size_t)1 << 30, 0, { NULL, 0, 0 } };
+    struct proto_conn *pc = proto_conn_new(&env);
+    struct buf out;
+    int flags;
+    buf_init(&out);
+    proto_conn_set_sender(pc, fake_send, &fs);
+    proto_feed(pc, "get huge\r\n", 10, &out, &flags);
+    CU_ASSERT_EQUAL(fs.calls, 0);
+    const char *hdr = "VALUE huge 0 6291456\r\n";
+    CU_ASSERT_EQUAL(out.len, strlen(hdr) + big + strlen("\r\nEND\r\n"));
+    CU_ASSERT(out.len > big && memcmp(out.data, hdr, strlen(hdr)) == 0 &&
+              memcmp(out.data + strlen(hdr), val, big) == 0);
+    buf_free(&out);
+    proto_conn_free(pc);
+    free(val);
+    fixture_close(&f);
+}
+
 UNIT_SUITE(proto_text, setup, teardown,
+           UNIT_TEST(test_direct_send),
+           UNIT_TEST(test_direct_send_many_pieces),
            UNIT_TEST(test_set_get),
            UNIT_TEST(test_store_ops),
            UNIT_TEST(test_gets_cas),
