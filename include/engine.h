@@ -185,6 +185,12 @@ enum engine_status engine_alloc(struct engine_worker *w, const char *key,
 /* Appends len bytes of value (the total must not exceed nbytes). */
 void engine_alloc_write(struct engine_worker *w, struct engine_alloc *a,
                         const void *data, size_t len);
+/* Zero-copy filling: the next writable piece of the value where it lies
+ * in shared memory (*p), and its length (0 when the value is complete).
+ * Bytes put there count once engine_alloc_advance() says so. */
+size_t engine_alloc_window(struct engine_worker *w, struct engine_alloc *a,
+                           void **p);
+void engine_alloc_advance(struct engine_alloc *a, size_t n);
 /* Links the filled item per op; the allocation is consumed either way. */
 enum engine_status engine_alloc_store(struct engine_worker *w,
                                       struct engine_alloc *a,

@@ -83,6 +83,13 @@ struct iovec;
 typedef size_t (*proto_send_fn)(void *arg, struct buf *out,
                                 const struct iovec *iov, int n);
 #define PROTO_SEND_MAX_IOV 8
+/* While a storage command's value is being received: where the next value
+ * bytes can be read to directly (inside the engine's allocation), and how
+ * many (0 when there is no such place: then bytes go through proto_feed).
+ * After reading n bytes there, call proto_conn_value_advance(). */
+size_t proto_conn_value_window(struct proto_conn *pc, void **p);
+void proto_conn_value_advance(struct proto_conn *pc, size_t n);
+
 /* Optional, per connection; without it every value is copied into out. */
 void proto_conn_set_sender(struct proto_conn *pc, proto_send_fn fn,
                            void *arg);

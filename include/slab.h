@@ -57,6 +57,9 @@ void item_read(const struct engine *e, struct item *it, size_t off,
                size_t len, void *dst);
 void item_write(const struct engine *e, struct item *it, size_t off,
                 const void *src, size_t len);
+/* Where value byte `off` lies: *p, and the bytes left in its piece. */
+size_t item_window(const struct engine *e, struct item *it, size_t off,
+                   char **p);
 /* The value's pieces (head, then chained chunks) as iovecs; -1 if more
  * than max. */
 struct iovec;

@@ -332,6 +332,23 @@ void engine_alloc_write(struct engine_worker *w, struct engine_alloc *a,
     a->written += len;
 }
 
+size_t engine_alloc_window(struct engine_worker *w, struct engine_alloc *a,
+                           void **p)
+{
+    char *q = NULL;
+    if (a->ref == 0)
+        return 0;
+    size_t n = item_window(w->e, ITEM(w->e, a->ref), a->written, &q);
+    *p = q;
+    return n;
+}
+
+void engine_alloc_advance(struct engine_alloc *a, size_t n)
+{
+    if (a->ref != 0 && n <= a->nbytes - a->written)
+        a->written += n;
+}
+
 void engine_alloc_release(struct engine_worker *w, struct engine_alloc *a)
 {
     if (a->ref != 0)

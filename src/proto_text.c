@@ -883,6 +883,22 @@ void proto_conn_swallow(struct proto_conn *pc, size_t n)
     pc->sleft = n;
 }
 
+size_t proto_conn_value_window(struct proto_conn *pc, void **p)
+{
+    if (pc->mode != MODE_TEXT || pc->state != ST_NREAD || pc->vleft == 0)
+        return 0;
+    size_t n = engine_alloc_window(pc->env->worker, &pc->alloc, p);
+    return n < pc->vleft ? n : pc->vleft;
+}
+
+void proto_conn_value_advance(struct proto_conn *pc, size_t n)
+{
+    if (n > pc->vleft)
+        n = pc->vleft;
+    engine_alloc_advance(&pc->alloc, n);
+    pc->vleft -= n;
+}
+
 void proto_conn_set_sender(struct proto_conn *pc, proto_send_fn fn,
                            void *arg)
 {

@@ -423,6 +423,27 @@ static void value_walk(const struct engine *e, struct item *it, size_t off,
     }
 }
 
+size_t item_window(const struct engine *e, struct item *it, size_t off,
+                   char **p)
+{
+    if (off >= it->nbytes)
+        return 0;
+    size_t left = it->nbytes - off;
+    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
+                           : it->nbytes;
+    char *seg = item_data(it);
+    ref_t next = it->chain;
+    while (off >= cap && next != 0) {
+        off -= cap;
+        struct item *x = ITEM(e, next);
+        seg = (char *)(x + 1);
+        cap = e->classes[x->clsid].size - ITEM_HDR;
+        next = x->next;
+    }
+    *p = seg + off;
+    return cap - off < left ? cap - off : left;
+}
+
 int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
              int max)
 {

@@ -225,6 +225,43 @@ static void test_conn_backpressure(void)
     rig_close(&r);
 }
 
+/* Large values in pieces, read straight into the item: every byte lands,
+ * pipelined commands after the value still run. */
+static void test_conn_large_values(void)
+{
+    struct rig r;
+    enum { N = 300000 };
+    static char val[N], reply[N + 1024];
+    char cmd[64];
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    for (int i = 0; i < N; i++)
+        val[i] = (char)('a' + (i * 7) % 26);
+    snprintf(cmd, sizeof(cmd), "set big 3 0 %d\r\n", N);
+    put(&r, cmd);
+    for (size_t off = 0; off < N;) {
+        size_t n = N - off < 50000 ? N - off : 50000;
+        ssize_t w = write(r.peer, val + off, n);
+        if (w > 0)
+            off += (size_t)w;
+        spin(&r, 2);
+    }
+    put(&r, "\r\nget big\r\n");
+    size_t want = strlen("STORED\r\nVALUE big 3 300000\r\n") + N +
+                  strlen("\r\nEND\r\n");
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < want; i++) {
+        spin(&r, 1);
+        ssize_t n = read(r.peer, reply + got, sizeof(reply) - got);
+        if (n > 0)
+            got += (size_t)n;
+    }
+    CU_ASSERT_EQUAL(got, want);
+    const char *h = "STORED\r\nVALUE big 3 300000\r\n";
+    CU_ASSERT(got == want && memcmp(reply, h, strlen(h)) == 0 &&
+              memcmp(reply + strlen(h), val, N) == 0);
+    rig_close(&r);
+}
+
 static void test_conn_eof(void)
 {
     struct rig r;
@@ -323,6 +360,7 @@ UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_request_reply),
            UNIT_TEST(test_conn_yield),
            UNIT_TEST(test_conn_backpressure),
+           UNIT_TEST(test_conn_large_values),
            UNIT_TEST(test_conn_eof),
            UNIT_TEST(test_conn_idle_and_drain),
            UNIT_TEST(test_conn_handoff))

@@ -930,9 +930,51 @@ static void test_direct_send_many_pieces(void)
     fixture_close(&f);
 }
 
+/* Reading a value straight into the engine's allocation: the window
+ * exists only while value bytes are owed, spans the item's pieces in
+ * order, and the terminator still goes through proto_feed. */
+static void test_value_window(void)
+{
+    enum { N = 700000 };    /* chained: more than one piece */
+    static char val[N];
+    struct proto_conn *pc = proto_conn_new(&ENV);
+    struct buf out;
+    int flags;
+    void *p;
+    buf_init(&out);
+    reset_cache();
+    for (int i = 0; i < N; i++)
+        val[i] = (char)('0' + i % 10);
+    CU_ASSERT_EQUAL(proto_conn_value_window(pc, &p), 0);   /* no value owed */
+    char cmd[64];
+    int n = snprintf(cmd, sizeof(cmd), "set w 5 0 %d\r\n", N);
+    CU_ASSERT_EQUAL(proto_feed(pc, cmd, (size_t)n, &out, &flags), (size_t)n);
+    size_t done = 0, pieces = 0;
+    for (size_t w; (w = proto_conn_value_window(pc, &p)) > 0; pieces++) {
+        size_t take = w > 100000 ? 100000 : w;      /* partial reads too */
+        memcpy(p, val + done, take);
+        proto_conn_value_advance(pc, take);
+        done += take;
+    }
+    CU_ASSERT_EQUAL(done, N);
+    CU_ASSERT(pieces >= 7);
+    CU_ASSERT_EQUAL(out.len, 0);                     /* not stored yet */
+    CU_ASSERT_EQUAL(proto_feed(pc, "\r\n", 2, &out, &flags), 2);
+    CU_ASSERT_EQUAL(out.len, 8);
+    CU_ASSERT(out.len == 8 && memcmp(out.data, "STORED\r\n", 8) == 0);
+    static char got[N + 1];
+    uint32_t fl;
+    CU_ASSERT_EQUAL(fx_get(&F, "w", got, sizeof(got), &fl, NULL), ENGINE_OK);
+    CU_ASSERT(memcmp(got, val, N) == 0);
+    CU_ASSERT_EQUAL(fl, 5);
+    buf_free(&out);
+    proto_conn_free(pc);
+}
+
 UNIT_SUITE(proto_text, setup, teardown,
            UNIT_TEST(test_direct_send),
            UNIT_TEST(test_direct_send_many_pieces),
+           UNIT_TEST(test_value_window),
            UNIT_TEST(test_set_get),
            UNIT_TEST(test_store_ops),
            UNIT_TEST(test_gets_cas),
