@@ -859,8 +859,10 @@ static void test_direct_send(void)
         CU_ASSERT_EQUAL(fs.calls, 1);
         CU_ASSERT_EQUAL(fs.wire.len + out.len, (size_t)n);
         CU_ASSERT(fs.wire.len <= (size_t)n &&
-                  memcmp(fs.wire.data, expect, fs.wire.len) == 0);
-        CU_ASSERT(memcmp(out.data, expect + fs.wire.len, out.len) == 0);
+                  (fs.wire.len == 0 ||
+                   memcmp(fs.wire.data, expect, fs.wire.len) == 0));
+        CU_ASSERT(out.len == 0 ||
+                  memcmp(out.data, expect + fs.wire.len, out.len) == 0);
         if (rooms[k] > (size_t)n)   /* all taken: the value was not copied */
             CU_ASSERT(out.cap < BIG);
         buf_free(&out);
