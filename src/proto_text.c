@@ -286,6 +286,7 @@ struct get_ctx {
     struct proto_conn *pc;
     int direct;         /* -1 not yet decided, 0 no, 1 yes */
     int sent;           /* some reply bytes went out directly */
+    int end_sent;       /* the END line went with the last value */
     /* where the key scan stands, to vet the keys still to come */
     const struct request *r;
     size_t i;
@@ -317,20 +318,29 @@ static int direct_ok(struct get_ctx *g)
  * Returns 0, or -1 when the value has too many pieces (not sent). */
 static int send_direct(struct get_ctx *g, const struct engine_item_info *it)
 {
+    static const char tail_end[] = "\r\nEND\r\n";
     struct proto_conn *pc = g->pc;
     struct buf *out = g->out;
     struct iovec iov[PROTO_SEND_MAX_IOV];
     int n = engine_value_iov(it, iov, PROTO_SEND_MAX_IOV - 1);
     if (n < 0)
         return -1;
-    iov[n].iov_base = (void *)"\r\n";
-    iov[n].iov_len = 2;
-    size_t total = (size_t)it->nbytes + 2;
+    /* the command's last key: its END goes in the same call (one send,
+     * one segment, as memcached does) */
+    size_t i = g->i;
+    const char *scan = g->scan;
+    struct proto_token key;
+    int last = !next_key(g->r, &i, &scan, &key);
+    size_t tail = last ? sizeof(tail_end) - 1 : 2;
+    iov[n].iov_base = (void *)tail_end;
+    iov[n].iov_len = tail;
+    size_t total = (size_t)it->nbytes + tail;
     /* out holds earlier replies and this VALUE line: both go first */
     size_t before = out->len;
     size_t sent = pc->send(pc->send_arg, out, iov, n + 1);
     if (out->len != before || sent > 0)
         g->sent = 1;
+    g->end_sent = last;
     if (sent < total) {
         size_t rest = total - sent;
         if (buf_reserve(out, rest) < 0) {
@@ -341,9 +351,9 @@ static int send_direct(struct get_ctx *g, const struct engine_item_info *it)
         if (sent < it->nbytes) {
             engine_value_copy(it, sent, it->nbytes - sent, p);
             p += it->nbytes - sent;
-            memcpy(p, "\r\n", 2);
+            memcpy(p, tail_end, tail);
         } else {
-            memcpy(p, "\r\n" + (sent - it->nbytes), rest);
+            memcpy(p, tail_end + (sent - it->nbytes), rest);
         }
         out->len += rest;
     }
@@ -404,7 +414,7 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
                    int arg)
 {
     const struct proto_env *env = pc->env;
-    struct get_ctx g = { out, arg & 1, 0, pc, -1, 0, r, 0, NULL };
+    struct get_ctx g = { out, arg & 1, 0, pc, -1, 0, 0, r, 0, NULL };
     int touch = arg & 2;
     uint32_t exptime = 0;
     size_t i = 1, start = out->len;
@@ -438,6 +448,8 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
                 LIT("SERVER_ERROR out of memory writing get response"));
         }
     }
+    if (g.end_sent)
+        return 0;
     return reply(r, out, LIT("END"));
 }
 
