@@ -390,3 +390,30 @@ def run_tests(title, tests, server_factory=None):
     for name, fn in tests:
         runner.run(name, fn)
     runner.finish()
+
+
+def run_with_server(title, tests, module, args=None):
+    """Runs tests, a list of (name, fn), against one server started here and
+    exposed to them as module.SRV; a test that kills the server is counted
+    as failed and the server is started again. Stops it by PID at the end
+    and finishes with the runner's summary line."""
+    print("== %s (server: %s)" % (title, server_binary()))
+    sys.stdout.flush()
+    runner = TestRunner(title)
+    try:
+        module.SRV = Server(args or ()).start()
+    except Exception as e:
+        print("FAIL start_server: %s" % e)
+        runner.failed += 1
+        runner.finish()
+    try:
+        for name, fn in tests:
+            if not module.SRV.alive():
+                print("FAIL %s: server died" % name)
+                runner.failed += 1
+                module.SRV = Server(args or ()).start()
+                continue
+            runner.run(name, fn)
+    finally:
+        module.SRV.stop()
+    runner.finish()

@@ -384,14 +384,7 @@ def ruby_dalli():
 
 
 def main():
-    global SRV
-    SRV = Server(["-t", "2"]).start()
-    runner = harness.TestRunner("binary protocol")
-    print("== binary protocol (server: %s)" % harness.server_binary())
-    sys.stdout.flush()
-    for name, fn in TESTS:
-        runner.run(name, fn)
-    runner.finish()
+    harness.run_with_server("binary protocol", TESTS, sys.modules[__name__], ["-t", "2"])
 
 
 if __name__ == "__main__":

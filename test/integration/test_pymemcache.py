@@ -378,27 +378,7 @@ def hash_client_two_servers():
 
 
 def main():
-    global SRV
-    print("== test_pymemcache %s (server: %s)"
-          % (pymemcache.__version__, harness.server_binary()))
-    runner = harness.TestRunner("test_pymemcache")
-    try:
-        SRV = Server().start()
-    except Exception as e:
-        print("FAIL start_server: %s" % e)
-        runner.failed += 1
-        runner.finish()
-    try:
-        for name, fn in TESTS:
-            if not SRV.alive():
-                print("FAIL %s: server died" % name)
-                runner.failed += 1
-                SRV = Server().start()
-                continue
-            runner.run(name, fn)
-    finally:
-        SRV.stop()
-    runner.finish()
+    harness.run_with_server("test_pymemcache %s" % pymemcache.__version__, TESTS, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -432,26 +432,7 @@ def value_types_and_flags():
 
 
 def main():
-    global SRV
-    print("== test_python_memcache (server: %s)" % harness.server_binary())
-    runner = harness.TestRunner("test_python_memcache")
-    try:
-        SRV = Server().start()
-    except Exception as e:
-        print("FAIL start_server: %s" % e)
-        runner.failed += 1
-        runner.finish()
-    try:
-        for name, fn in TESTS:
-            if not SRV.alive():
-                print("FAIL %s: server died" % name)
-                runner.failed += 1
-                SRV = Server().start()
-                continue
-            runner.run(name, fn)
-    finally:
-        SRV.stop()
-    runner.finish()
+    harness.run_with_server("test_python_memcache", TESTS, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -864,26 +864,7 @@ def shmcached_worker_stats():
 
 
 def main():
-    global SRV
-    print("== test_transcript (server: %s)" % harness.server_binary())
-    runner = harness.TestRunner("test_transcript")
-    try:
-        SRV = Server().start()
-    except Exception as e:
-        print("FAIL start_server: %s" % e)
-        runner.failed += 1
-        runner.finish()
-    try:
-        for name, fn in TESTS:
-            if not SRV.alive():
-                print("FAIL %s: server died" % name)
-                runner.failed += 1
-                SRV = Server().start()
-                continue
-            runner.run(name, fn)
-    finally:
-        SRV.stop()
-    runner.finish()
+    harness.run_with_server("test_transcript", TESTS, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
  */
 #include "fixture.h"
 
+#include "buf.h"
+#include "proto.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,4 +99,38 @@ void fx_check(struct fixture *f)
     if (rc != 0)
         fprintf(stderr, "\n  engine_check: %s\n", msg);
     CU_ASSERT_EQUAL(rc, 0);
+}
+
+/* Feeds in[0..len) to a new connection, the bytes arriving in pieces that
+ * end at cuts[0..ncuts) then len, the way a server does (unconsumed input
+ * kept, more appended). Returns 1 if the connection closed. */
+int fx_feed_chunks(const struct proto_env *env, const char *in, size_t len,
+                   const size_t *cuts, size_t ncuts, struct buf *out)
+{
+    struct proto_conn *pc = proto_conn_new(env);
+    struct buf inb;
+    size_t at = 0;
+    int closed = 0;
+
+    buf_init(&inb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
+    for (size_t c = 0; c <= ncuts && !closed; c++) {
+        size_t to = c < ncuts ? cuts[c] : len;
+        buf_append(&inb, in + at, to - at);
+        at = to;
+        for (int guard = 0; guard < 100000; guard++) {
+            int flags;
+            size_t used = proto_feed(pc, inb.data, inb.len, out, &flags);
+            buf_consume(&inb, used);
+            if (flags & PROTO_CLOSE) {
+                closed = 1;
+                break;
+            }
+            if (!(flags & PROTO_YIELD))
+                break;
+        }
+    }
+    proto_conn_free(pc);
+    buf_free(&inb);
+    return closed;
 }

@@ -36,4 +36,11 @@ int fx_has(struct fixture *f, const char *key);
 /* engine_check(); CU assertion with its message on failure. */
 void fx_check(struct fixture *f);
 
+struct proto_env;
+struct buf;
+/* Feeds in[0..len) to a new proto_conn of env in pieces ending at
+ * cuts[0..ncuts), then len; replies go to out. Returns 1 if it closed. */
+int fx_feed_chunks(const struct proto_env *env, const char *in, size_t len,
+                   const size_t *cuts, size_t ncuts, struct buf *out);
+
 #endif

@@ -153,37 +153,11 @@ static const char FLAGS0[4] = { 0, 0, 0, 0 };
 
 /* ---- running ---------------------------------------------------------- */
 
-/* Feeds in[0..len) to a new connection in pieces ending at cuts[], the way
- * a server does (unconsumed input kept, more appended). 1 if it closed. */
+/* Feeds in pieces ending at cuts[] to a new connection (fixture.c). */
 static int run_chunks(const char *in, size_t len, const size_t *cuts,
                       size_t ncuts, struct buf *out)
 {
-    struct proto_conn *pc = proto_conn_new(&ENV);
-    struct buf inb;
-    size_t at = 0;
-    int closed = 0;
-
-    buf_init(&inb);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
-    for (size_t c = 0; c <= ncuts && !closed; c++) {
-        size_t to = c < ncuts ? cuts[c] : len;
-        buf_append(&inb, in + at, to - at);
-        at = to;
-        for (int guard = 0; guard < 100000; guard++) {
-            int flags;
-            size_t used = proto_feed(pc, inb.data, inb.len, &out[0], &flags);
-            buf_consume(&inb, used);
-            if (flags & PROTO_CLOSE) {
-                closed = 1;
-                break;
-            }
-            if (!(flags & PROTO_YIELD))
-                break;
-        }
-    }
-    proto_conn_free(pc);
-    buf_free(&inb);
-    return closed;
+    return fx_feed_chunks(&ENV, in, len, cuts, ncuts, out);
 }
 
 /* Zeroes the CAS field of every response packet in out. */
