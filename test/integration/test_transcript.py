@@ -839,6 +839,24 @@ def worker_processes_t3():
 
 
 @test
+def background_sweep_and_no_lru_crawler():
+    if not harness.is_shmcached():
+        raise SkipTest("shmcached's sweep timing (memcached's crawler differs)")
+    # items expiring in 1 s, never read again: the master's once-a-second
+    # sweep reclaims them; with -o no_lru_crawler nothing does
+    with Server() as on, Server(["-o", "no_lru_crawler"]) as off, \
+            conn(on) as a, conn(off) as b:
+        for c in (a, b):
+            c.cmd("".join("set sw%d 0 1 1 noreply\r\nx\r\n" % i
+                          for i in range(50)) + "version\r\n", b"\r\n")
+            eq(c.stats()["curr_items"], "50")
+        check(poll(lambda: a.stats()["curr_items"] == "0", 6.0, 0.2),
+              "the sweep reclaimed expired items: %s" % a.stats()["curr_items"])
+        eq(b.stats()["curr_items"], "50", "no_lru_crawler: no sweep")
+        eq(int(a.stats()["crawler_reclaimed"]), 50)
+
+
+@test
 def cache_memlimit_command():
     with Server() as srv, conn(srv) as c:
         eq(c.cmd("cache_memlimit 100\r\n"), "OK\r\n")
