@@ -101,7 +101,6 @@ enum engine_status {
     ENGINE_TOO_LARGE,
     ENGINE_NO_MEMORY,
     ENGINE_NON_NUMERIC,     /* incr/decr on a non-numeric value */
-    ENGINE_DELTA_BADVAL,    /* incr/decr: value too long to be a number */
     ENGINE_BAD_KEY,         /* empty or longer than ENGINE_KEY_MAX */
     ENGINE_ERROR,           /* internal failure (lock unrecoverable) */
 };

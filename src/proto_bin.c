@@ -429,7 +429,6 @@ static int cmd_delta(struct proto_bin *pb, const struct bin_req *r,
     case ENGINE_NOT_FOUND:
         return reply_error(out, r->opcode, r->opaque, BIN_KEY_ENOENT);
     case ENGINE_NON_NUMERIC:
-    case ENGINE_DELTA_BADVAL:
         return reply_error(out, r->opcode, r->opaque, BIN_DELTA_BADVAL);
     default:
         return reply_error(out, r->opcode, r->opaque, BIN_ENOMEM);

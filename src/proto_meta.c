@@ -682,7 +682,6 @@ static int cmd_ma(struct proto_conn *pc, const struct request *r,
     case ENGINE_NOT_STORED:
         return emit_code(&q, "NS", out);
     case ENGINE_NON_NUMERIC:
-    case ENGINE_DELTA_BADVAL:
         return emit_err(out, "CLIENT_ERROR cannot increment or decrement "
                              "non-numeric value");
     case ENGINE_NO_MEMORY:

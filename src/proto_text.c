@@ -605,7 +605,6 @@ static int cmd_delta(struct proto_conn *pc, struct request *r,
     case ENGINE_NOT_FOUND:
         return reply(r, out, LIT("NOT_FOUND"));
     case ENGINE_NON_NUMERIC:
-    case ENGINE_DELTA_BADVAL:
         return reply(r, out, LIT("CLIENT_ERROR cannot increment or decrement "
                                  "non-numeric value"));
     case ENGINE_NO_MEMORY:
