@@ -3,8 +3,8 @@
  */
 #include "fixture.h"
 
-#include "buf.h"
-#include "proto.h"
+#include "core/buf.h"
+#include "proto/proto.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 struct fixture {
     struct engine *e;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "master.h"
-#include "settings.h"
+#include "server/master.h"
+#include "server/settings.h"
 #include "unit.h"
 
 static const char *conf_path(void)

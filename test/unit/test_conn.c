@@ -12,13 +12,13 @@
 
 #include <ev.h>
 
-#include "conn.h"
-#include "connquota.h"
+#include "server/conn.h"
+#include "server/connquota.h"
 #include "fixture.h"
-#include "listener.h"
-#include "log.h"
-#include "proto.h"
-#include "settings.h"
+#include "server/listener.h"
+#include "core/log.h"
+#include "proto/proto.h"
+#include "server/settings.h"
 #include "unit.h"
 
 static void test_listener_split(void)

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "engine_meta.h"
+#include "engine/engine_meta.h"
 #include "fixture.h"
 #include "unit.h"
 

@@ -17,12 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "fixture.h"
-#include "handoff.h"
-#include "proto.h"
-#include "reload.h"
-#include "settings.h"
+#include "server/handoff.h"
+#include "proto/proto.h"
+#include "server/reload.h"
+#include "server/settings.h"
 #include "unit.h"
 
 /* ---- drain ------------------------------------------------------------ */

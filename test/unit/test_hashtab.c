@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "hashtab.h"
-#include "region.h"
+#include "engine/hashtab.h"
+#include "engine/region.h"
 #include "unit.h"
 
 static void test_spread(void)

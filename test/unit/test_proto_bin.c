@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "proto.h"
-#include "proto_bin.h"
-#include "settings.h"
+#include "proto/proto.h"
+#include "proto/proto_bin.h"
+#include "server/settings.h"
 #include "unit.h"
-#include "version.h"
+#include "core/version.h"
 
 static struct fixture F;
 static struct settings S;

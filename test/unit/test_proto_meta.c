@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "proto.h"
-#include "settings.h"
+#include "proto/proto.h"
+#include "server/settings.h"
 #include "unit.h"
 
 static struct fixture F;

@@ -12,10 +12,10 @@
 #include <sys/uio.h>
 
 #include "fixture.h"
-#include "proto.h"
-#include "settings.h"
+#include "proto/proto.h"
+#include "server/settings.h"
 #include "unit.h"
-#include "version.h"
+#include "core/version.h"
 
 static struct fixture F;
 static struct settings S;

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "fixture.h"
-#include "hashtab.h"
-#include "recover.h"
-#include "region.h"
-#include "slab.h"
+#include "engine/hashtab.h"
+#include "engine/recover.h"
+#include "engine/region.h"
+#include "engine/slab.h"
 #include "unit.h"
 
 static double now_s(void)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "settings.h"
+#include "server/settings.h"
 #include "unit.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shlock.h"
+#include "engine/shlock.h"
 #include "unit.h"
 
 static struct shlock *shared_lock(void)

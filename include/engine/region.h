@@ -1,0 +1,193 @@
+/*
+ * region.h - layout of the shared memory region (engine internal).
+ *
+ * The region is one memfd mapping, the same bytes in every process, but not
+ * necessarily at the same address. Every link inside it is therefore a
+ * `ref_t`: the byte offset from the region base divided by 8 (all chunks are
+ * 8-byte aligned), 0 meaning "none". A 32-bit ref addresses 32 GiB.
+ *
+ *   +-----------------+ 0
+ *   | struct region   |  magic, version, sizes, global state, pages lock
+ *   | slots[]         |  one per worker: journal, counters (cache-line padded)
+ *   | classes[]       |  one per slab class: lock, free list, LRU, counts
+ *   | detail          |  stats detail: per-prefix counters
+ *   | stripes[]       |  bucket locks (bucket b is guarded by b % nstripes)
+ *   | buckets[]       |  hash table heads (ref_t)
+ *   | page_class[]    |  which class owns each 1 MiB page (PAGE_NONE = not carved)
+ *   | pages           |  mem_reserve / 1 MiB pages of chunks
+ *   +-----------------+ region_size
+ *
+ * Chunk states (item.state) are the source of truth that crash repair
+ * rebuilds everything else from:
+ *   FREE    on its class's free list (or about to be, after a crash)
+ *   ALLOC   owned by one worker slot (item.prev = slot), not yet visible
+ *   LINKED  in exactly one hash chain and on its class's LRU
+ *   CHAIN   value continuation of a large item (class `big`), linked by
+ *           item.next from its head's item.chain
+ * Which lock guards which field is written down in recover.h.
+ */
+#ifndef SHMC_REGION_H
+#define SHMC_REGION_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "engine/shlock.h"
+
+#define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
+#define REGION_VERSION 1u
+#define SLAB_PAGE_SIZE (1u << 20)
+#define PAGE_NONE      0xffu
+#define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */
+
+typedef uint32_t ref_t;
+
+enum { ST_FREE = 0, ST_ALLOC = 1, ST_LINKED = 2, ST_CHAIN = 3 };
+/* Item flags. IF_LRU: class lock. The others: the item's stripe.
+ * IF_STALE, IF_WON, IF_KEYB belong to the meta protocol (engine_meta.c):
+ * marked stale by an invalidation, a recache "win" already handed out, the
+ * key was sent base64-encoded. 0x80 is crash repair's (IF_REACH). */
+enum {
+    IF_LRU = 1, IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
+};
+
+/* Every chunk starts with this header (48 bytes), then key, then value. */
+struct item {
+    ref_t hnext;        /* hash chain (stripe lock) */
+    ref_t prev, next;   /* LRU or free list (class lock); ALLOC: prev = owner
+                           slot; CHAIN: next = following chunk */
+    ref_t chain;        /* head of a large item: first CHAIN chunk */
+    uint32_t exptime;   /* absolute unix time, 0 = never */
+    uint32_t atime;     /* last access (LRU order, repair sorts on it) */
+    uint32_t stime;     /* store time (flush_all) */
+    uint32_t nbytes;    /* value length */
+    uint64_t cas;
+    uint32_t flags;     /* client flags */
+    uint8_t nkey;
+    uint8_t clsid;
+    uint8_t state;      /* ST_* (class lock) */
+    uint8_t iflags;     /* IF_* (IF_LRU: class lock; IF_FETCHED: stripe) */
+};
+#define ITEM_HDR ((uint32_t)sizeof(struct item))
+
+/* An in-flight change of one hash chain, recorded before the first store
+ * and cleared before the stripe lock is released. */
+struct journal {
+    uint32_t stripe;    /* stripe index + 1; 0 = empty */
+    ref_t new_item;     /* being linked */
+    ref_t old_item;     /* being unlinked */
+};
+
+struct slot {
+    int32_t pid;
+    uint32_t in_use;
+    uint64_t allocs;    /* upper bound of ALLOC chunks this slot owns */
+    struct journal j_op;     /* the slot's own stripe operation */
+    struct journal j_evict;  /* eviction of another stripe's item */
+    struct engine_counters c __attribute__((aligned(64)));
+    struct engine_class_counters cls[ENGINE_MAX_CLASSES];
+} __attribute__((aligned(64)));
+
+struct class {
+    struct shlock lock;
+    uint32_t size;          /* chunk size in bytes */
+    uint32_t perpage;
+    ref_t free_head;
+    ref_t lru_head, lru_tail;
+    uint64_t free_count;
+    uint64_t curr_items;
+    uint64_t requested;     /* sum of key + value bytes of LINKED items */
+    uint64_t pages;
+    uint64_t allocated;     /* chunks in ALLOC or CHAIN state */
+    /* counters kept here because they happen under this lock */
+    uint64_t evicted, evicted_nonzero, evicted_time, outofmemory, reclaimed,
+             expired_unfetched, evicted_unfetched, evicted_active,
+             crawler_reclaimed, total_items;
+} __attribute__((aligned(64)));
+
+struct region {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;          /* sizeof(struct region) */
+    uint64_t region_size;
+    struct engine_config cfg;   /* as built (mem_limit updated in place) */
+
+    uint32_t nclasses;          /* classes 1..nclasses are used */
+    uint32_t big;               /* class of chained items (largest) */
+    uint32_t hashpower;
+    uint32_t nstripes;
+    uint64_t npages;            /* reserved pages */
+    uint64_t off_slots, off_classes, off_stripes, off_buckets,
+             off_page_class, off_pages, off_detail;
+
+    struct shlock pages_lock;   /* pages_used, page_class[] */
+    uint64_t pages_used;
+    uint64_t pages_limit;       /* mem_limit in pages (atomic) */
+
+    uint64_t cas_counter;       /* atomic */
+    int64_t oldest_live;        /* flush_all: see engine.c item_flushed() */
+    uint64_t oldest_cas;
+    uint64_t lock_repairs;      /* atomic */
+    uint64_t slot_reaps;        /* atomic */
+    struct engine_server_info server;
+};
+
+/* stats detail: prefixes in an open-addressing table (detail.c). */
+#define DETAIL_PREFIX_MAX 250
+struct detail_entry {
+    uint64_t gets, hits, sets, dels;
+    uint8_t len;                     /* 0 = empty slot */
+    char prefix[DETAIL_PREFIX_MAX];
+} __attribute__((aligned(8)));
+
+struct detail {
+    struct shlock lock;              /* the table (a leaf lock) */
+    int32_t enabled;                 /* atomic */
+    int32_t delimiter;
+    uint32_t used;
+    struct detail_entry e[ENGINE_DETAIL_PREFIXES];
+};
+
+/* Per-process handle. */
+struct engine {
+    struct region *r;
+    char *base;
+    int fd;
+    engine_clock_fn clock;
+    void *clock_arg;
+    struct slot *slots;
+    struct class *classes;
+    struct shlock *stripes;
+    ref_t *buckets;
+    uint8_t *page_class;
+    struct detail *detail;
+    struct engine_worker *master;
+};
+
+struct engine_worker {
+    struct engine *e;
+    struct slot *s;
+    int slot;
+};
+
+static inline struct item *ITEM(const struct engine *e, ref_t r)
+{
+    return (struct item *)(e->base + ((uint64_t)r << 3));
+}
+
+static inline ref_t REF(const struct engine *e, const void *p)
+{
+    return (ref_t)(((const char *)p - e->base) >> 3);
+}
+
+static inline char *item_key(struct item *it)
+{
+    return (char *)(it + 1);
+}
+
+static inline char *item_data(struct item *it)
+{
+    return (char *)(it + 1) + it->nkey;
+}
+
+#endif

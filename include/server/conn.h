@@ -1,0 +1,151 @@
+/*
+ * conn.h - one client connection inside a worker, and the set of them.
+ *
+ * A connection is a non-blocking socket with an input buffer, an output
+ * buffer, two libev io watchers and the protocol state (struct proto_conn).
+ * Bytes read are handed to proto_feed(); every reply of a batch is gathered
+ * in the output buffer and sent with one send() per batch.
+ *
+ * Flow control, per connection:
+ *  - reading stops while more than out_high bytes of output are unwritten
+ *    (the client is not reading its replies: backpressure), and while the
+ *    connection has yielded;
+ *  - PROTO_YIELD (reqs_per_event served) leaves the rest of the input
+ *    buffered and arms the write watcher, like memcached: the loop polls
+ *    every other connection before this one continues;
+ *  - PROTO_CLOSE, or EOF from the client, flushes the output, then closes.
+ *
+ * A struct conn_set holds what every connection of a worker shares (loop,
+ * protocol environment, counters, limits) and the list of live connections.
+ *
+ * Hand-off (a retiring worker, see handoff.h): in hand-off mode a
+ * connection is fed to the protocol only up to the end of the request it is
+ * in the middle of (a value being received); at a request boundary it stops
+ * reading and is offered to set->on_ready, which sends it away with its
+ * unparsed input and unsent output (conn_pending_*) and conn_release()s it.
+ * A connection adopted from another worker (conn_adopt) sends the inherited
+ * output first, then serves the inherited input as if just read.
+ */
+#ifndef SHMC_CONN_H
+#define SHMC_CONN_H
+
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "core/buf.h"
+
+struct conn;
+struct engine_counters;
+struct logger;
+struct proto_env;
+struct proto_conn;
+
+struct conn_set {
+    struct ev_loop *loop;
+    const struct proto_env *env;
+    struct engine_counters *counters;   /* this worker's slot counters */
+    const struct logger *log;
+    size_t read_chunk;      /* bytes asked per read() */
+    size_t in_max;          /* input never grows past this (then close) */
+    size_t out_high;        /* stop reading above this much unsent output */
+    size_t buf_keep;        /* empty buffers larger than this are freed */
+    size_t mem_limit;       /* buffer bytes for all conns, 0 = no limit */
+    size_t mem_used;        /* sum of buffer capacities */
+    int draining;           /* graceful stop: no new connections */
+    int handoff;            /* hand-off mode (see above) */
+    /* called when a connection closes, before it is freed */
+    void (*on_close)(void *arg, struct conn *c);
+    /* hand-off mode: c stands at a request boundary. Returns 1 when c was
+     * sent away and released, 0 to be offered again later. */
+    int (*on_ready)(void *arg, struct conn *c);
+    void *arg;
+    struct conn *head;      /* live connections */
+    unsigned count;
+};
+
+struct conn {
+    struct conn_set *set;
+    int fd;
+    ev_io rio, wio;
+    struct buf in, out;
+    size_t out_off;         /* out[0..out_off) already sent */
+    struct proto_conn *pc;
+    ev_tstamp last_active;  /* last byte read or written */
+    const char *listen_addr; /* memcached form: "tcp:127.0.0.1:11211" */
+    char addr[72];          /* the peer, same form ("unix:/path", ...) */
+    unsigned busy : 1;      /* inside proto_feed (for "stats conns") */
+    unsigned yielded : 1;   /* input left to process after PROTO_YIELD */
+    unsigned closing : 1;   /* PROTO_CLOSE: close once output is sent */
+    unsigned eof : 1;       /* the client closed its side */
+    struct conn *prev, *next;
+};
+
+/* Initialises an empty set; limits get defaults the caller may change. */
+void conn_set_init(struct conn_set *set, struct ev_loop *loop,
+                   const struct proto_env *env,
+                   struct engine_counters *counters,
+                   const struct logger *log);
+
+/* Takes ownership of fd (a freshly accepted, non-blocking socket) and
+ * starts serving it; listen_addr (kept by pointer) names the listener for
+ * "stats conns". Counts curr_connections and total_connections.
+ * Returns the connection, or NULL (fd closed, error logged). */
+struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr);
+
+/* Writes the local (peer = 0) or remote (peer = 1) address of socket fd in
+ * memcached's "stats conns" form: "tcp:1.2.3.4:11211", "tcp6:[::1]:11211",
+ * "unix:/path". Returns 0, or -1 (buf gets "unknown"). */
+int conn_sockname(int fd, int peer, char *buf, size_t len);
+
+/* "stats conns": one block of STAT <fd>:addr / listen_addr / state /
+ * secs_since_last_cmd lines per connection. Returns 0 or -1 (ENOMEM). */
+int conn_set_stats(const struct conn_set *set, struct buf *out);
+
+/* Closes the socket, frees the protocol state and buffers, counts the
+ * connection out. c is invalid afterwards. */
+void conn_close(struct conn *c);
+
+/* Like conn_close, for a connection whose socket was handed to another
+ * process: only this process's descriptor is closed. */
+void conn_release(struct conn *c);
+
+/* Takes ownership of fd, a connection handed over by another worker, with
+ * the input it had read but not parsed and the output it had not sent
+ * (both copied). Counts curr_connections (not total_connections: the
+ * connection is not new). Sends the output, then serves the input (which
+ * may close it: set->on_close is then called as for any close). Returns 0,
+ * or -1 when no connection could be allocated (fd closed, on_close not
+ * called). */
+int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
+               const char *in, size_t in_len,
+               const char *out, size_t out_len);
+
+/* Hand-off mode on (idempotent): offers every connection standing at a
+ * request boundary to set->on_ready, lets the others finish the request
+ * they are in. Call again to retry those on_ready declined. */
+void conn_set_handoff(struct conn_set *set);
+
+/* 1 when c stands at a request boundary (no value half received). */
+int conn_at_boundary(const struct conn *c);
+
+/* The input read but not parsed, and the output not yet sent. */
+const char *conn_pending_in(const struct conn *c, size_t *len);
+const char *conn_pending_out(const struct conn *c, size_t *len);
+
+/* Closes connections without traffic for idle_timeout seconds. Returns how
+ * many were closed. */
+unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
+                             double idle_timeout);
+
+/* Graceful stop: closes every connection at a request boundary with
+ * nothing buffered, nothing unread in its socket and no traffic for
+ * `quiet` seconds (a value still arriving finishes; a request that has
+ * arrived is served).
+ * Returns the number of connections left. */
+unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet);
+
+/* Closes every connection at once. */
+void conn_set_close_all(struct conn_set *set);
+
+#endif

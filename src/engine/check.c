@@ -1,0 +1,204 @@
+/*
+ * check.c - engine_check(): verifies every structural invariant of the
+ * region. Used by the tests after concurrent and crash runs; it takes every
+ * lock (stripes in index order, then classes, then pages), so any repair
+ * pending on a dead owner's lock runs first, and a lock that some process
+ * kept forever would show up as a hang of the test rather than pass.
+ *
+ * Invariants checked (quiescent region: no operation in flight):
+ *   1. every chain entry is a LINKED item on an LRU, hashed to its bucket,
+ *      and on no other chain;
+ *   2. every LRU entry is a LINKED item of that class that is hashed, the
+ *      list is well linked both ways, and its length is curr_items;
+ *   3. every free list entry is a FREE chunk of the class; length free_count;
+ *   4. every chunk of every carved page is FREE, LINKED, ALLOC (counted by
+ *      the owning slots) or CHAIN reachable from exactly one head, and the
+ *      class counts (pages, requested bytes) add up.
+ */
+#include "engine/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/hashtab.h"
+#include "engine/recover.h"
+#include "engine/region.h"
+#include "engine/slab.h"
+
+struct checker {
+    struct engine *e;
+    uint8_t *hashed;     /* bitmap over refs */
+    uint8_t *chained;
+    char *buf;
+    size_t buflen;
+    int failed;
+};
+
+static int fail(struct checker *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct checker *k, const char *fmt, ...)
+{
+    if (!k->failed && k->buflen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(k->buf, k->buflen, fmt, ap);
+        va_end(ap);
+    }
+    k->failed = 1;
+    return -1;
+}
+
+static int bit(const uint8_t *m, ref_t r) { return (m[r >> 3] >> (r & 7)) & 1; }
+static void setbit(uint8_t *m, ref_t r) { m[r >> 3] |= (uint8_t)(1u << (r & 7)); }
+
+static int check_chains(struct checker *k)
+{
+    struct engine *e = k->e;
+    uint64_t nb = 1ull << e->r->hashpower;
+    for (uint64_t b = 0; b < nb; b++) {
+        for (ref_t r = e->buckets[b]; r != 0; r = ITEM(e, r)->hnext) {
+            struct item *it = ITEM(e, r);
+            if (slab_chunk_class(e, r) == 0)
+                return fail(k, "bucket %llu: ref %u is not a chunk",
+                            (unsigned long long)b, r);
+            if (bit(k->hashed, r))
+                return fail(k, "item %u hashed twice", r);
+            setbit(k->hashed, r);
+            if (it->state != ST_LINKED || !(it->iflags & IF_LRU))
+                return fail(k, "hashed item %u state %d lru %d", r,
+                            it->state, it->iflags & IF_LRU);
+            if (hash_bucket(e, hash_key(item_key(it), it->nkey)) != b)
+                return fail(k, "item %u in wrong bucket", r);
+        }
+    }
+    return 0;
+}
+
+static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
+{
+    struct engine *e = k->e;
+    struct class *c = &e->classes[id];
+    uint64_t n = 0, limit = e->r->npages * c->perpage + 1;
+    ref_t prev = 0;
+    for (ref_t r = c->lru_head; r != 0; prev = r, r = ITEM(e, r)->next) {
+        struct item *it = ITEM(e, r);
+        if (++n > limit)
+            return fail(k, "class %u: LRU loops", id);
+        if (it->prev != prev)
+            return fail(k, "class %u: LRU back link broken at %u", id, r);
+        if (it->state != ST_LINKED || it->clsid != id || !bit(k->hashed, r))
+            return fail(k, "class %u: LRU item %u state %d hashed %d", id, r,
+                        it->state, bit(k->hashed, r));
+    }
+    if (c->lru_tail != prev)
+        return fail(k, "class %u: LRU tail wrong", id);
+    if (n != c->curr_items)
+        return fail(k, "class %u: LRU has %llu items, curr_items %llu", id,
+                    (unsigned long long)n, (unsigned long long)c->curr_items);
+    n = 0;
+    for (ref_t r = c->free_head; r != 0; r = ITEM(e, r)->next) {
+        if (++n > limit)
+            return fail(k, "class %u: free list loops", id);
+        if (ITEM(e, r)->state != ST_FREE || ITEM(e, r)->clsid != id)
+            return fail(k, "class %u: free list holds %u in state %d", id, r,
+                        ITEM(e, r)->state);
+    }
+    if (n != c->free_count)
+        return fail(k, "class %u: free list %llu, free_count %llu", id,
+                    (unsigned long long)n, (unsigned long long)c->free_count);
+
+    uint64_t st[4] = {0}, pages = 0, requested = 0, reach = 0;
+    for (uint64_t p = 0; p < e->r->pages_used; p++) {
+        if (e->page_class[p] != id)
+            continue;
+        pages++;
+        char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
+        for (uint32_t i = 0; i < c->perpage; i++) {
+            struct item *it = (struct item *)(page + (size_t)i * c->size);
+            if (it->state > ST_CHAIN)
+                return fail(k, "class %u: chunk in state %d", id, it->state);
+            st[it->state]++;
+            if (it->state == ST_LINKED)
+                requested += ITEM_HDR + it->nkey + it->nbytes;
+            if (it->state != ST_LINKED && it->state != ST_ALLOC)
+                continue;
+            for (ref_t x = it->chain; x != 0; x = ITEM(e, x)->next) {
+                if (ITEM(e, x)->state != ST_CHAIN || bit(k->chained, x))
+                    return fail(k, "class %u: bad chain chunk %u", id, x);
+                setbit(k->chained, x);
+                reach++;
+            }
+        }
+    }
+    if (pages != c->pages)
+        return fail(k, "class %u: %llu pages counted %llu", id,
+                    (unsigned long long)pages, (unsigned long long)c->pages);
+    if (st[ST_FREE] != c->free_count || st[ST_LINKED] != c->curr_items)
+        return fail(k, "class %u: states free %llu linked %llu vs lists", id,
+                    (unsigned long long)st[ST_FREE],
+                    (unsigned long long)st[ST_LINKED]);
+    if (st[ST_CHAIN] != reach)
+        return fail(k, "class %u: %llu chain chunks, %llu reachable", id,
+                    (unsigned long long)st[ST_CHAIN], (unsigned long long)reach);
+    if (requested != c->requested)
+        return fail(k, "class %u: requested bytes %llu, counted %llu", id,
+                    (unsigned long long)c->requested,
+                    (unsigned long long)requested);
+    *alloc_total += st[ST_ALLOC];
+    return 0;
+}
+
+int engine_check(struct engine *e, char *buf, size_t buflen)
+{
+    struct engine_worker *m = engine_master(e);
+    struct checker k = { e, NULL, NULL, buf, buflen, 0 };
+    uint64_t nrefs = e->r->region_size / 8 + 8;
+    uint32_t s = 0;
+    unsigned id = 1;
+    int locked_pages = 0;
+
+    k.hashed = calloc(nrefs / 8 + 1, 1);
+    k.chained = calloc(nrefs / 8 + 1, 1);
+    if (!k.hashed || !k.chained) {
+        fail(&k, "out of memory");
+        goto out;
+    }
+    for (; s < e->r->nstripes; s++)
+        if (lock_stripe(m, s) < 0) {
+            fail(&k, "stripe %u unusable", s);
+            goto out;
+        }
+    for (; id <= e->r->nclasses; id++)
+        if (lock_class(m, id) < 0) {
+            fail(&k, "class lock %u unusable", id);
+            goto out;
+        }
+    if (lock_pages(m) < 0) {
+        fail(&k, "pages lock unusable");
+        goto out;
+    }
+    locked_pages = 1;
+
+    uint64_t allocs = 0, alloc_chunks = 0;
+    if (check_chains(&k) == 0)
+        for (unsigned c = 1; c <= e->r->nclasses; c++)
+            if (check_class(&k, c, &alloc_chunks) < 0)
+                break;
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++)
+        allocs += e->slots[i].in_use ? e->slots[i].allocs : 0;
+    if (!k.failed && alloc_chunks != allocs)
+        fail(&k, "%llu chunks ALLOC but slots account for %llu",
+             (unsigned long long)alloc_chunks, (unsigned long long)allocs);
+out:
+    if (locked_pages)
+        unlock_pages(m);
+    while (id-- > 1)
+        unlock_class(m, id);
+    while (s-- > 0)
+        unlock_stripe(m, s);
+    free(k.hashed);
+    free(k.chained);
+    return k.failed ? -1 : 0;
+}

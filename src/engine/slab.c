@@ -1,0 +1,484 @@
+/*
+ * slab.c - slab classes, chunk allocation and the per-class LRU.
+ *
+ * Design (see slab.h): fixed 1 MiB pages carved per class on demand; a free
+ * list and an LRU list per class, both doubly or singly linked through the
+ * chunk headers with refs; item state in the header is what crash repair
+ * trusts (recover.c rebuilds the lists from it).
+ *
+ * Invariants kept under the class lock:
+ *   - a FREE chunk is on the free list, an item with IF_LRU on the LRU;
+ *   - state changes happen before list changes on the way out (free: state
+ *     FREE first, then push) and chain links are written after the chunk is
+ *     marked CHAIN, so a crash leaves only chunks whose state says where they
+ *     belong;
+ *   - slot.allocs of the owner is raised before a chunk becomes ALLOC and
+ *     lowered after it stops being ALLOC: it is an upper bound at all times.
+ */
+#include "engine/slab.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "engine/hashtab.h"
+#include "engine/recover.h"
+
+static inline uint32_t align8(double v)
+{
+    uint32_t x = (uint32_t)v;
+    return (x + 7u) & ~7u;
+}
+
+unsigned slab_classes_init(struct region *r, struct class *classes)
+{
+    const struct engine_config *cfg = &r->cfg;
+    uint32_t max = (uint32_t)cfg->slab_chunk_max;
+    uint32_t size = align8(ITEM_HDR + cfg->min_chunk);
+    unsigned id = 1;
+
+    while (id < ENGINE_MAX_CLASSES - 1 && size <= max / cfg->factor) {
+        classes[id].size = size;
+        classes[id].perpage = SLAB_PAGE_SIZE / size;
+        id++;
+        uint32_t next = align8(size * cfg->factor);
+        size = next > size ? next : size + 8;
+    }
+    classes[id].size = max;
+    classes[id].perpage = SLAB_PAGE_SIZE / max;
+    r->nclasses = id;
+    r->big = id;
+    return id;
+}
+
+unsigned slab_class_for(const struct engine *e, size_t total)
+{
+    unsigned lo = 1, hi = e->r->big;
+    if (total >= e->classes[hi].size)
+        return hi;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (e->classes[mid].size >= total)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+int item_dead(const struct engine *e, const struct item *it, uint32_t now)
+{
+    if (it->exptime != 0 && it->exptime <= now)
+        return 1;
+    int64_t ol = __atomic_load_n(&e->r->oldest_live, __ATOMIC_ACQUIRE);
+    if (ol != 0 && ol <= (int64_t)now) {
+        if ((int64_t)it->stime < ol)
+            return 1;
+        uint64_t oc = __atomic_load_n(&e->r->oldest_cas, __ATOMIC_ACQUIRE);
+        if (oc != 0 && it->cas <= oc)
+            return 1;
+    }
+    return 0;
+}
+
+/* Is r the start of a chunk of a carved page? Returns its class or 0. */
+unsigned slab_chunk_class(const struct engine *e, ref_t r)
+{
+    const struct region *rg = e->r;
+    uint64_t off = (uint64_t)r << 3;
+    if (r == 0 || off < rg->off_pages)
+        return 0;
+    uint64_t p = (off - rg->off_pages) / SLAB_PAGE_SIZE;
+    uint64_t used = __atomic_load_n(&rg->pages_used, __ATOMIC_ACQUIRE);
+    if (p >= used)
+        return 0;
+    unsigned id = e->page_class[p];
+    if (id == PAGE_NONE || id == 0 || id > rg->nclasses)
+        return 0;
+    uint64_t in = (off - rg->off_pages) % SLAB_PAGE_SIZE;
+    const struct class *c = &e->classes[id];
+    if (in % c->size != 0 || in / c->size >= c->perpage)
+        return 0;
+    return id;
+}
+
+/* ---- lists ----------------------------------------------------------- */
+
+void lru_link_locked(struct engine *e, struct class *c, ref_t r)
+{
+    struct item *it = ITEM(e, r);
+    it->prev = 0;
+    it->next = c->lru_head;
+    if (c->lru_head)
+        ITEM(e, c->lru_head)->prev = r;
+    else
+        c->lru_tail = r;
+    c->lru_head = r;
+    it->iflags |= IF_LRU;
+}
+
+void lru_unlink_locked(struct engine *e, struct class *c, ref_t r)
+{
+    struct item *it = ITEM(e, r);
+    if (it->prev)
+        ITEM(e, it->prev)->next = it->next;
+    else
+        c->lru_head = it->next;
+    if (it->next)
+        ITEM(e, it->next)->prev = it->prev;
+    else
+        c->lru_tail = it->prev;
+    it->prev = it->next = 0;
+    it->iflags &= (uint8_t)~IF_LRU;
+}
+
+static void push_free(struct engine *e, struct class *c, ref_t r)
+{
+    ITEM(e, r)->next = c->free_head;
+    c->free_head = r;
+    c->free_count++;
+}
+
+static ref_t pop_free(struct engine *e, struct class *c)
+{
+    ref_t r = c->free_head;
+    if (r) {
+        c->free_head = ITEM(e, r)->next;
+        c->free_count--;
+    }
+    return r;
+}
+
+void chunk_free_locked(struct engine *e, struct class *c, ref_t r)
+{
+    struct item *it = ITEM(e, r);
+    if (it->state == ST_LINKED) {
+        if (it->iflags & IF_LRU)
+            lru_unlink_locked(e, c, r);
+        c->curr_items--;
+        c->requested -= ITEM_HDR + it->nkey + it->nbytes;
+    }
+    ref_t ch = it->chain;
+    it->state = ST_FREE;
+    it->chain = 0;
+    it->iflags = 0;
+    push_free(e, c, r);
+    while (ch) {
+        struct item *x = ITEM(e, ch);
+        ref_t nx = x->next;
+        x->state = ST_FREE;
+        push_free(e, c, ch);
+        ch = nx;
+    }
+}
+
+/* ---- carving and eviction -------------------------------------------- */
+
+int slab_carve_locked(struct engine_worker *w, unsigned id)
+{
+    struct engine *e = w->e;
+    struct region *r = e->r;
+    struct class *c = &e->classes[id];
+    uint64_t limit = __atomic_load_n(&r->pages_limit, __ATOMIC_ACQUIRE);
+
+    if (lock_pages(w) < 0)
+        return -1;
+    uint64_t p = r->pages_used;
+    /* like memcached, a class may always get its first page */
+    int ok = p < r->npages && (p < limit || c->pages == 0);
+    char *page = e->base + r->off_pages + p * SLAB_PAGE_SIZE;
+    if (ok) {
+        for (uint32_t i = 0; i < c->perpage; i++) {
+            struct item *it = (struct item *)(page + (size_t)i * c->size);
+            memset(it, 0, ITEM_HDR);
+            it->clsid = (uint8_t)id;
+        }
+        e->page_class[p] = (uint8_t)id;
+        __atomic_store_n(&r->pages_used, p + 1, __ATOMIC_RELEASE);
+    }
+    unlock_pages(w);
+    if (!ok)
+        return -1;
+    c->pages++;
+    for (uint32_t i = c->perpage; i-- > 0;)
+        push_free(e, c, REF(e, page + (size_t)i * c->size));
+    return 0;
+}
+
+/* Frees one item from the LRU tail of class id. 0 if a chunk was freed. */
+static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
+{
+    struct engine *e = w->e;
+    struct class *c = &e->classes[id];
+    int tries = 5;
+
+    for (ref_t r = c->lru_tail; r != 0 && tries-- > 0; r = ITEM(e, r)->prev) {
+        struct item *it = ITEM(e, r);
+        int dead = item_dead(e, it, now);
+        if (!dead && !e->r->cfg.evict)
+            continue;
+        uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
+        uint32_t s = hash_stripe(e, b);
+        if (try_stripe(w, s) != 0)
+            continue;
+        journal_set(&w->s->j_evict, s, 0, r);
+        hash_unlink(e, b, r);
+        if (dead) {
+            c->reclaimed++;
+            if (!(it->iflags & IF_FETCHED))
+                c->expired_unfetched++;
+        } else {
+            c->evicted++;
+            if (it->exptime != 0)
+                c->evicted_nonzero++;
+            c->evicted_time = now - it->atime;
+            if (!(it->iflags & IF_FETCHED))
+                c->evicted_unfetched++;
+        }
+        chunk_free_locked(e, c, r);
+        journal_clear(&w->s->j_evict);
+        unlock_stripe(w, s);
+        return 0;
+    }
+    return -1;
+}
+
+static ref_t alloc_chunk_locked(struct engine_worker *w, unsigned id,
+                                uint32_t now)
+{
+    struct class *c = &w->e->classes[id];
+    for (;;) {
+        ref_t r = pop_free(w->e, c);
+        if (r)
+            return r;
+        if (slab_carve_locked(w, id) == 0)
+            continue;
+        if (evict_locked(w, id, now) == 0)
+            continue;
+        c->outofmemory++;
+        return 0;
+    }
+}
+
+/* When class c is about to need a new page, faults the next page of the
+ * region in with one call, before any lock is taken: shared memory faulted
+ * 4 KiB at a time as values land costs about a third more, and would be
+ * paid under the class lock during carving. Racy reads are fine: at worst
+ * a page is populated that another class carves, or one too early. */
+static void prefault_next(struct engine *e, const struct class *c)
+{
+    const struct region *r = e->r;
+    if (__atomic_load_n(&c->free_head, __ATOMIC_RELAXED) != 0)
+        return;
+    uint64_t p = __atomic_load_n(&r->pages_used, __ATOMIC_RELAXED);
+    if (p >= r->npages || p >= __atomic_load_n(&r->pages_limit,
+                                               __ATOMIC_RELAXED))
+        return;
+    madvise(e->base + r->off_pages + p * SLAB_PAGE_SIZE, SLAB_PAGE_SIZE,
+            MADV_POPULATE_WRITE);
+}
+
+ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
+                 uint32_t now, enum engine_status *st)
+{
+    struct engine *e = w->e;
+    size_t total = ITEM_HDR + nkey + nbytes;
+    unsigned id = slab_class_for(e, total);
+    struct class *c = &e->classes[id];
+
+    prefault_next(e, c);
+
+    if (lock_class(w, id) < 0) {
+        *st = ENGINE_ERROR;
+        return 0;
+    }
+    ref_t r = alloc_chunk_locked(w, id, now);
+    if (r == 0) {
+        unlock_class(w, id);
+        *st = ENGINE_NO_MEMORY;
+        return 0;
+    }
+    struct item *it = ITEM(e, r);
+    __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+    it->prev = (ref_t)w->slot;
+    it->next = it->hnext = it->chain = 0;
+    it->iflags = 0;
+    it->nkey = (uint8_t)nkey;
+    it->nbytes = (uint32_t)nbytes;
+    it->state = ST_ALLOC;
+
+    if (total > c->size) {
+        size_t have = c->size - ITEM_HDR - nkey;
+        ref_t *tailp = &it->chain;
+        while (have < nbytes) {
+            ref_t x = alloc_chunk_locked(w, id, now);
+            if (x == 0) {
+                chunk_free_locked(e, c, r);
+                __atomic_sub_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+                unlock_class(w, id);
+                *st = ENGINE_NO_MEMORY;
+                return 0;
+            }
+            struct item *xi = ITEM(e, x);
+            xi->next = 0;
+            xi->nkey = 0;
+            xi->state = ST_CHAIN;
+            *tailp = x;
+            tailp = &xi->next;
+            have += c->size - ITEM_HDR;
+        }
+    }
+    unlock_class(w, id);
+    *st = ENGINE_OK;
+    return r;
+}
+
+void slab_release(struct engine_worker *w, ref_t r)
+{
+    struct item *it = ITEM(w->e, r);
+    unsigned id = it->clsid;
+    int owner = (int)it->prev;
+    if (lock_class(w, id) < 0)
+        return;
+    chunk_free_locked(w->e, &w->e->classes[id], r);
+    __atomic_sub_fetch(&w->e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
+    unlock_class(w, id);
+}
+
+void slab_link(struct engine_worker *w, ref_t r, uint32_t now)
+{
+    struct engine *e = w->e;
+    struct item *it = ITEM(e, r);
+    unsigned id = it->clsid;
+    struct class *c = &e->classes[id];
+    if (lock_class(w, id) < 0)
+        return;
+    int owner = (int)it->prev;
+    it->atime = now;
+    it->state = ST_LINKED;
+    lru_link_locked(e, c, r);
+    c->curr_items++;
+    c->total_items++;
+    c->requested += ITEM_HDR + it->nkey + it->nbytes;
+    __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
+    unlock_class(w, id);
+}
+
+void slab_unlink(struct engine_worker *w, ref_t r)
+{
+    unsigned id = ITEM(w->e, r)->clsid;
+    if (lock_class(w, id) < 0)
+        return;
+    chunk_free_locked(w->e, &w->e->classes[id], r);
+    unlock_class(w, id);
+}
+
+void slab_bump(struct engine_worker *w, ref_t r, uint32_t now)
+{
+    struct item *it = ITEM(w->e, r);
+    if (now - it->atime < LRU_BUMP_SECS)
+        return;
+    unsigned id = it->clsid;
+    struct class *c = &w->e->classes[id];
+    if (lock_class(w, id) < 0)
+        return;
+    if (it->state == ST_LINKED && (it->iflags & IF_LRU) && c->lru_head != r) {
+        lru_unlink_locked(w->e, c, r);
+        lru_link_locked(w->e, c, r);
+    }
+    it->atime = now;
+    unlock_class(w, id);
+}
+
+/* ---- value access ---------------------------------------------------- */
+
+/* Calls back for each piece of value [off, off+len): pointer and size. */
+static void value_walk(const struct engine *e, struct item *it, size_t off,
+                       size_t len, char *buf, int to_item)
+{
+    size_t cap = e->classes[it->clsid].size - ITEM_HDR - it->nkey;
+    char *seg = item_data(it);
+    ref_t next = it->chain;
+    size_t segcap = it->chain ? cap : len + off;
+
+    while (len > 0) {
+        if (off < segcap) {
+            size_t n = segcap - off < len ? segcap - off : len;
+            if (to_item)
+                memcpy(seg + off, buf, n);
+            else
+                memcpy(buf, seg + off, n);
+            buf += n;
+            len -= n;
+            off = 0;
+        } else {
+            off -= segcap;
+        }
+        if (len == 0 || next == 0)
+            break;
+        struct item *x = ITEM(e, next);
+        seg = (char *)(x + 1);
+        segcap = e->classes[x->clsid].size - ITEM_HDR;
+        next = x->next;
+    }
+}
+
+size_t item_window(const struct engine *e, struct item *it, size_t off,
+                   char **p)
+{
+    if (off >= it->nbytes)
+        return 0;
+    size_t left = it->nbytes - off;
+    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
+                           : it->nbytes;
+    char *seg = item_data(it);
+    ref_t next = it->chain;
+    while (off >= cap && next != 0) {
+        off -= cap;
+        struct item *x = ITEM(e, next);
+        seg = (char *)(x + 1);
+        cap = e->classes[x->clsid].size - ITEM_HDR;
+        next = x->next;
+    }
+    *p = seg + off;
+    return cap - off < left ? cap - off : left;
+}
+
+int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
+             int max)
+{
+    size_t left = it->nbytes;
+    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
+                           : left;
+    char *seg = item_data(it);
+    ref_t next = it->chain;
+    int n = 0;
+    while (left > 0) {
+        if (n == max)
+            return -1;
+        size_t take = cap < left ? cap : left;
+        iov[n].iov_base = seg;
+        iov[n].iov_len = take;
+        n++;
+        left -= take;
+        if (left == 0 || next == 0)
+            break;
+        struct item *x = ITEM(e, next);
+        seg = (char *)(x + 1);
+        cap = e->classes[x->clsid].size - ITEM_HDR;
+        next = x->next;
+    }
+    return n;
+}
+
+void item_read(const struct engine *e, struct item *it, size_t off,
+               size_t len, void *dst)
+{
+    value_walk(e, it, off, len, dst, 0);
+}
+
+void item_write(const struct engine *e, struct item *it, size_t off,
+                const void *src, size_t len)
+{
+    value_walk(e, it, off, len, (char *)src, 1);
+}

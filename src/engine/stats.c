@@ -1,0 +1,170 @@
+/*
+ * stats.c - reading the engine's statistics.
+ *
+ * Counters are written without locks by the one process that owns each slot
+ * (struct slot, cache-line aligned so two workers never share a line), and
+ * by whoever holds a class lock for the per-class figures. Readers sum the
+ * slots: a sum may miss an increment that is in flight, never tear a value
+ * (aligned 64-bit loads). Slots of dead workers keep their counters, so
+ * totals survive restarts; only the curr_connections gauge is zeroed by the
+ * reap. Walks over items (sizes, cachedump) take the class lock.
+ */
+#include "engine/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/recover.h"
+#include "engine/region.h"
+#include "engine/slab.h"
+
+void engine_stats(struct engine *e, struct engine_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++) {
+        const struct engine_counters *c = &e->slots[i].c;
+#define X(name) st->c.name += c->name;
+        ENGINE_COUNTERS(X)
+#undef X
+    }
+    for (unsigned id = 1; id <= e->r->nclasses; id++) {
+        const struct class *c = &e->classes[id];
+        st->curr_items += c->curr_items;
+        st->total_items += c->total_items;
+        st->bytes += c->requested;
+        st->evictions += c->evicted;
+        st->reclaimed += c->reclaimed;
+        st->expired_unfetched += c->expired_unfetched;
+        st->evicted_unfetched += c->evicted_unfetched;
+        st->evicted_active += c->evicted_active;
+        st->crawler_reclaimed += c->crawler_reclaimed;
+        if (c->pages)
+            st->active_slabs++;
+        st->total_malloced += c->pages * SLAB_PAGE_SIZE;
+    }
+    st->lock_repairs = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
+    st->slot_reaps = __atomic_load_n(&e->r->slot_reaps, __ATOMIC_RELAXED);
+    st->limit_maxbytes = e->r->cfg.mem_limit;
+    st->hash_power_level = e->r->hashpower;
+    st->hash_bytes = (1ull << e->r->hashpower) * sizeof(ref_t);
+    st->slab_classes = e->r->nclasses;
+}
+
+void engine_stats_reset(struct engine *e)
+{
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++) {
+        struct slot *s = &e->slots[i];
+        uint64_t conns = s->c.curr_connections;
+        memset(&s->c, 0, sizeof(s->c));
+        memset(s->cls, 0, sizeof(s->cls));
+        s->c.curr_connections = conns;   /* a gauge, not a counter */
+    }
+    for (unsigned id = 1; id <= e->r->nclasses; id++) {
+        struct class *c = &e->classes[id];
+        c->total_items = c->evicted = c->evicted_nonzero = 0;
+        c->evicted_time = c->outofmemory = c->reclaimed = 0;
+        c->expired_unfetched = c->evicted_unfetched = 0;
+        c->evicted_active = c->crawler_reclaimed = 0;
+    }
+}
+
+unsigned engine_class_count(struct engine *e)
+{
+    return e->r->nclasses;
+}
+
+int engine_class_stats(struct engine *e, unsigned id,
+                       struct engine_class_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (id == 0 || id > e->r->nclasses)
+        return 0;
+    struct class *c = &e->classes[id];
+    st->id = id;
+    st->chunk_size = c->size;
+    st->chunks_per_page = c->perpage;
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++) {
+        const struct engine_class_counters *k = &e->slots[i].cls[id];
+#define X(name) st->c.name += k->name;
+        ENGINE_CLASS_COUNTERS(X)
+#undef X
+    }
+    if (lock_class(e->master, id) < 0)
+        return 0;
+    st->total_pages = c->pages;
+    st->total_chunks = c->pages * c->perpage;
+    st->free_chunks = c->free_count;
+    st->used_chunks = st->total_chunks - c->free_count;
+    st->curr_items = c->curr_items;
+    st->requested_bytes = c->requested;
+    st->evicted = c->evicted;
+    st->evicted_nonzero = c->evicted_nonzero;
+    st->evicted_time = c->evicted_time;
+    st->outofmemory = c->outofmemory;
+    st->reclaimed = c->reclaimed;
+    st->expired_unfetched = c->expired_unfetched;
+    st->evicted_unfetched = c->evicted_unfetched;
+    st->crawler_reclaimed = c->crawler_reclaimed;
+    if (c->lru_tail) {
+        uint32_t now = (uint32_t)engine_now(e);
+        uint32_t at = ITEM(e, c->lru_tail)->atime;
+        st->oldest_age = now > at ? now - at : 0;
+    }
+    unlock_class(e->master, id);
+    return c->pages != 0;
+}
+
+void engine_sizes(struct engine *e,
+                  void (*fn)(void *arg, unsigned size, uint64_t count),
+                  void *arg)
+{
+    enum { BUCKET = 32, NB = (1 << 20) / BUCKET + 1 };
+    uint64_t *hist = calloc(NB, sizeof(*hist));
+    uint64_t big = 0;
+    unsigned bigsize = 0;
+
+    if (hist == NULL)
+        return;
+    for (unsigned id = 1; id <= e->r->nclasses; id++) {
+        struct class *c = &e->classes[id];
+        if (c->curr_items == 0 || lock_class(e->master, id) < 0)
+            continue;
+        for (ref_t r = c->lru_head; r != 0; r = ITEM(e, r)->next) {
+            struct item *it = ITEM(e, r);
+            uint64_t size = ITEM_HDR + it->nkey + (uint64_t)it->nbytes;
+            uint64_t b = (size + BUCKET - 1) / BUCKET;
+            if (b < NB) {
+                hist[b]++;
+            } else {
+                big++;
+                if (b * BUCKET > bigsize)
+                    bigsize = (unsigned)(b * BUCKET);
+            }
+        }
+        unlock_class(e->master, id);
+    }
+    for (unsigned b = 0; b < NB; b++)
+        if (hist[b])
+            fn(arg, b * BUCKET, hist[b]);
+    if (big)
+        fn(arg, bigsize, big);
+    free(hist);
+}
+
+void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
+                      void (*fn)(void *arg, const char *key, size_t nkey,
+                                 uint32_t nbytes, uint32_t exptime),
+                      void *arg)
+{
+    if (id == 0 || id > e->r->nclasses)
+        return;
+    if (lock_class(e->master, id) < 0)
+        return;
+    unsigned n = 0;
+    for (ref_t r = e->classes[id].lru_head; r != 0 && (limit == 0 || n < limit);
+         r = ITEM(e, r)->next, n++) {
+        struct item *it = ITEM(e, r);
+        fn(arg, item_key(it), it->nkey, it->nbytes, it->exptime);
+    }
+    unlock_class(e->master, id);
+}

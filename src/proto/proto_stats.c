@@ -1,0 +1,451 @@
+/*
+ * proto_stats.c - the "stats" command family in memcached 1.6's format.
+ *
+ * Design. Each subcommand reads one snapshot from the engine (engine_stats,
+ * engine_class_stats, ...) and the server's settings, then prints
+ * "STAT <name> <value>\r\n" lines in memcached's order and names, so that
+ * clients which parse them (python-memcached reads "stats slabs" and
+ * "stats cachedump" by position) see what they expect. Figures memcached
+ * prints for machinery shmcached does not have (segmented LRU, slab mover,
+ * logger, read buffers) are printed as 0 to keep the list complete; lines
+ * for extstore, proxy and TLS are left out. shmcached's own figures follow
+ * memcached's in the general stats.
+ *
+ * "stats detail on|off|dump" drives the engine's per-prefix table, shared
+ * by every worker (engine_detail_*). "stats sizes" answers
+ * "sizes_status disabled" as memcached does by default, until -o
+ * track_sizes or "stats sizes_enable" turns the server-wide flag on
+ * (engine_server_info.track_sizes).
+ *
+ * Invariants: every reply ends with a terminating line (END, RESET, OK,
+ * ERROR or CLIENT_ERROR ...); nothing here keeps state between calls, and
+ * nothing is counted (the stats command itself is not a counted command).
+ */
+#include "proto/proto_stats.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "engine/engine.h"
+#include "server/settings.h"
+#include "core/version.h"
+
+/* memcached's limit on a cachedump reply (2 MB, END included). */
+#define CACHEDUMP_MAX (2 * 1024 * 1024)
+
+#define LIT(s) s "\r\n", sizeof(s "\r\n") - 1
+
+static int stat_u64(struct buf *out, const char *name, uint64_t v)
+{
+    return buf_printf(out, "STAT %s %llu\r\n", name, (unsigned long long)v);
+}
+
+static int stat_str(struct buf *out, const char *name, const char *v)
+{
+    return buf_printf(out, "STAT %s %s\r\n", name, v);
+}
+
+static int stat_yesno(struct buf *out, const char *name, int v)
+{
+    return stat_str(out, name, v ? "yes" : "no");
+}
+
+/* ---- stats ---------------------------------------------------------- */
+
+static int stats_general(const struct proto_env *env, struct buf *out)
+{
+    struct engine *e = env->engine;
+    const struct settings *s = env->settings;
+    const struct engine_server_info *si = engine_server_info(e);
+    struct engine_stats st;
+    struct rusage ru;
+    int err = 0;
+
+    engine_stats(e, &st);
+    const struct engine_counters *c = &st.c;
+    time_t now = engine_now(e);
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        memset(&ru, 0, sizeof ru);
+    unsigned threads = si->workers ? si->workers
+                                   : (s ? (unsigned)s->threads : 0);
+
+    err |= stat_u64(out, "pid", (uint64_t)(si->master_pid ? si->master_pid
+                                                            : getpid()));
+    err |= stat_u64(out, "uptime", now > si->started && si->started
+                                       ? (uint64_t)(now - si->started) : 0);
+    err |= stat_u64(out, "time", (uint64_t)now);
+    err |= stat_str(out, "version", SHMC_VERSION);
+    err |= buf_printf(out, "STAT libevent libev-%d.%d\r\n",
+                      ev_version_major(), ev_version_minor());
+    err |= stat_u64(out, "pointer_size", 8 * sizeof(void *));
+    err |= buf_printf(out, "STAT rusage_user %ld.%06ld\r\n",
+                      (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    err |= buf_printf(out, "STAT rusage_system %ld.%06ld\r\n",
+                      (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    err |= stat_u64(out, "max_connections", s ? (uint64_t)s->maxconns : 0);
+    err |= stat_u64(out, "curr_connections", c->curr_connections);
+    err |= stat_u64(out, "total_connections", c->total_connections);
+    err |= stat_u64(out, "rejected_connections", c->rejected_connections);
+    err |= stat_u64(out, "connection_structures", c->curr_connections);
+    static const char *const zero1[] = {
+        "response_obj_oom", "response_obj_count", "response_obj_bytes",
+        "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
+        "read_buf_oom", "reserved_fds",
+    };
+    for (size_t i = 0; i < sizeof zero1 / sizeof zero1[0]; i++)
+        err |= stat_u64(out, zero1[i], 0);
+#define C(name) err |= stat_u64(out, #name, c->name);
+    C(cmd_get) C(cmd_set) C(cmd_flush) C(cmd_touch) C(cmd_meta)
+    C(get_hits) C(get_misses) C(get_expired) C(get_flushed)
+    C(delete_misses) C(delete_hits) C(incr_misses) C(incr_hits)
+    C(decr_misses) C(decr_hits) C(cas_misses) C(cas_hits) C(cas_badval)
+    C(touch_hits) C(touch_misses) C(store_too_large) C(store_no_memory)
+    C(auth_cmds) C(auth_errors) C(bytes_read) C(bytes_written)
+#undef C
+    err |= stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
+    err |= stat_u64(out, "accepting_conns", 1);
+    err |= stat_u64(out, "listen_disabled_num", c->listen_disabled_num);
+    err |= stat_u64(out, "time_in_listen_disabled_us", 0);
+    err |= stat_u64(out, "threads", threads);
+    err |= stat_u64(out, "conn_yields", c->conn_yields);
+    err |= stat_u64(out, "hash_power_level", st.hash_power_level);
+    err |= stat_u64(out, "hash_bytes", st.hash_bytes);
+    err |= stat_u64(out, "hash_is_expanding", (uint64_t)st.hash_is_expanding);
+    static const char *const zero2[] = {
+        "slab_reassign_rescues", "slab_reassign_chunk_rescues",
+        "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
+        "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+        "slab_reassign_running",
+    };
+    for (size_t i = 0; i < sizeof zero2 / sizeof zero2[0]; i++)
+        err |= stat_u64(out, zero2[i], 0);
+    err |= stat_u64(out, "slabs_moved", st.slabs_moved);
+    static const char *const zero3[] = {
+        "lru_crawler_running", "lru_crawler_starts", "lru_maintainer_juggles",
+        "malloc_fails", "log_worker_dropped", "log_worker_written",
+        "log_watcher_skipped", "log_watcher_sent", "log_watchers",
+        "unexpected_napi_ids", "round_robin_fallback",
+    };
+    for (size_t i = 0; i < sizeof zero3 / sizeof zero3[0]; i++)
+        err |= stat_u64(out, zero3[i], 0);
+    err |= stat_u64(out, "bytes", st.bytes);
+    err |= stat_u64(out, "curr_items", st.curr_items);
+    err |= stat_u64(out, "total_items", st.total_items);
+    err |= stat_u64(out, "slab_global_page_pool", 0);
+    err |= stat_u64(out, "expired_unfetched", st.expired_unfetched);
+    err |= stat_u64(out, "evicted_unfetched", st.evicted_unfetched);
+    err |= stat_u64(out, "evicted_active", st.evicted_active);
+    err |= stat_u64(out, "evictions", st.evictions);
+    err |= stat_u64(out, "reclaimed", st.reclaimed);
+    err |= stat_u64(out, "crawler_reclaimed", st.crawler_reclaimed);
+    static const char *const zero4[] = {
+        "crawler_items_checked", "lrutail_reflocked", "moves_to_cold",
+        "moves_to_warm", "moves_within_lru", "direct_reclaims",
+        "lru_bumps_dropped",
+    };
+    for (size_t i = 0; i < sizeof zero4 / sizeof zero4[0]; i++)
+        err |= stat_u64(out, zero4[i], 0);
+    /* shmcached */
+    err |= stat_u64(out, "workers", si->workers);
+    err |= stat_u64(out, "worker_restarts", si->worker_restarts);
+    err |= stat_u64(out, "worker_crashes", si->worker_crashes);
+    err |= stat_u64(out, "reloads", si->reloads);
+    err |= stat_u64(out, "reload_failures", si->reload_failures);
+    err |= stat_u64(out, "lock_repairs", st.lock_repairs);
+    err |= stat_u64(out, "slot_reaps", st.slot_reaps);
+    err |= buf_append(out, LIT("END"));
+    return err ? -1 : 0;
+}
+
+/* ---- stats settings --------------------------------------------------- */
+
+static int stats_settings(const struct proto_env *env, struct buf *out)
+{
+    static const struct settings none;
+    const struct settings *s = env->settings ? env->settings : &none;
+    const struct engine_config *cfg = engine_config(env->engine);
+    char inter[SETTINGS_MAX_LISTEN * 65] = "";
+    int err = 0;
+
+    for (int i = 0; i < s->nlisten && i < SETTINGS_MAX_LISTEN; i++) {
+        if (i)
+            strcat(inter, ",");
+        strncat(inter, s->listen[i], 64);
+    }
+    err |= stat_u64(out, "maxbytes", cfg->mem_limit);
+    err |= stat_u64(out, "maxconns", (uint64_t)s->maxconns);
+    err |= stat_u64(out, "tcpport", (uint64_t)s->port);
+    err |= stat_u64(out, "udpport", (uint64_t)s->udpport);
+    err |= stat_str(out, "inter", inter[0] ? inter : "NULL");
+    err |= stat_u64(out, "verbosity", (uint64_t)s->verbose);
+    err |= stat_u64(out, "oldest", 0);
+    err |= stat_str(out, "evictions", cfg->evict ? "on" : "off");
+    err |= stat_str(out, "domain_socket",
+                    s->socketpath[0] ? s->socketpath : "NULL");
+    err |= buf_printf(out, "STAT umask %o\r\n", (unsigned)s->access_mask);
+    err |= stat_yesno(out, "shutdown_command", s->enable_shutdown);
+    err |= buf_printf(out, "STAT growth_factor %.2f\r\n", cfg->factor);
+    err |= stat_u64(out, "chunk_size", cfg->min_chunk);
+    err |= stat_u64(out, "num_threads", (uint64_t)s->threads);
+    err |= stat_u64(out, "num_threads_per_udp", (uint64_t)s->threads);
+    err |= buf_printf(out, "STAT stat_key_prefix %c\r\n",
+                      s->stat_key_prefix ? s->stat_key_prefix : ':');
+    err |= stat_yesno(out, "detail_enabled",
+                      engine_detail_enabled(env->engine));
+    err |= stat_u64(out, "reqs_per_event", (uint64_t)s->reqs_per_event);
+    err |= stat_yesno(out, "cas_enabled", cfg->use_cas);
+    err |= stat_u64(out, "tcp_backlog", (uint64_t)s->backlog);
+    err |= stat_str(out, "binding_protocol",
+                    s->proto == 1 ? "ascii" :
+                    s->proto == 2 ? "binary" : "auto-negotiate");
+    err |= stat_yesno(out, "auth_enabled_sasl", 0);
+    err |= stat_yesno(out, "auth_enabled_ascii", 0);
+    err |= stat_u64(out, "item_size_max", cfg->item_size_max);
+    err |= stat_yesno(out, "maxconns_fast", s->maxconns_fast);
+    err |= stat_u64(out, "hashpower_init", (uint64_t)cfg->hashpower);
+    err |= stat_yesno(out, "slab_reassign", 0);
+    err |= stat_u64(out, "slab_automove", 0);
+    err |= stat_str(out, "slab_automove_ratio", "0.80");
+    err |= stat_u64(out, "slab_automove_window", 30);
+    err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max);
+    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
+    err |= stat_u64(out, "lru_crawler_sleep", 100);
+    err |= stat_u64(out, "lru_crawler_tocrawl", 0);
+    err |= stat_u64(out, "tail_repair_time", (uint64_t)s->tail_repair_time);
+    err |= stat_yesno(out, "flush_enabled", s->enable_flush);
+    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
+    err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
+    err |= stat_yesno(out, "lru_segmented", 0);
+    err |= stat_yesno(out, "temp_lru", 0);
+    err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
+    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
+    err |= stat_yesno(out, "track_sizes",
+                      engine_server_info(env->engine)->track_sizes);
+    err |= stat_yesno(out, "inline_ascii_response", 0);
+    /* shmcached */
+    err |= stat_u64(out, "memory_reserve", cfg->mem_reserve);
+    err |= stat_u64(out, "worker_backoff_ms",
+                    (uint64_t)s->worker_restart_backoff_ms);
+    err |= stat_str(out, "config_file",
+                    s->config_file[0] ? s->config_file : "NULL");
+    err |= buf_append(out, LIT("END"));
+    return err ? -1 : 0;
+}
+
+/* ---- stats items / slabs / sizes ---------------------------------------- */
+
+static int stats_items(const struct proto_env *env, struct buf *out)
+{
+    struct engine *e = env->engine;
+    unsigned n = engine_class_count(e);
+    int err = 0;
+
+    for (unsigned id = 1; id <= n && !err; id++) {
+        struct engine_class_stats cs;
+        engine_class_stats(e, id, &cs);
+        if (cs.curr_items == 0)
+            continue;
+        const struct { const char *name; uint64_t v; } f[] = {
+            { "number", cs.curr_items }, { "number_hot", 0 },
+            { "number_warm", 0 }, { "number_cold", cs.curr_items },
+            { "age_hot", 0 }, { "age_warm", 0 }, { "age", cs.oldest_age },
+            { "mem_requested", cs.requested_bytes },
+            { "evicted", cs.evicted }, { "evicted_nonzero", cs.evicted_nonzero },
+            { "evicted_time", cs.evicted_time },
+            { "outofmemory", cs.outofmemory }, { "tailrepairs", 0 },
+            { "reclaimed", cs.reclaimed },
+            { "expired_unfetched", cs.expired_unfetched },
+            { "evicted_unfetched", cs.evicted_unfetched },
+            { "evicted_active", 0 },
+            { "crawler_reclaimed", cs.crawler_reclaimed },
+            { "crawler_items_checked", 0 }, { "lrutail_reflocked", 0 },
+            { "moves_to_cold", 0 }, { "moves_to_warm", 0 },
+            { "moves_within_lru", 0 }, { "direct_reclaims", 0 },
+            { "hits_to_hot", 0 }, { "hits_to_warm", 0 },
+            { "hits_to_cold", cs.c.get_hits }, { "hits_to_temp", 0 },
+        };
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            err |= buf_printf(out, "STAT items:%u:%s %llu\r\n", id, f[i].name,
+                              (unsigned long long)f[i].v);
+    }
+    err |= buf_append(out, LIT("END"));
+    return err ? -1 : 0;
+}
+
+static int stats_slabs(const struct proto_env *env, struct buf *out)
+{
+    struct engine *e = env->engine;
+    unsigned n = engine_class_count(e), active = 0;
+    uint64_t malloced = 0;
+    int err = 0;
+
+    for (unsigned id = 1; id <= n && !err; id++) {
+        struct engine_class_stats cs;
+        engine_class_stats(e, id, &cs);
+        if (cs.total_pages == 0)
+            continue;
+        active++;
+        malloced += cs.total_pages * cs.chunks_per_page * cs.chunk_size;
+        const struct { const char *name; uint64_t v; } f[] = {
+            { "chunk_size", cs.chunk_size },
+            { "chunks_per_page", cs.chunks_per_page },
+            { "total_pages", cs.total_pages },
+            { "total_chunks", cs.total_chunks },
+            { "used_chunks", cs.used_chunks },
+            { "free_chunks", cs.free_chunks }, { "free_chunks_end", 0 },
+            { "get_hits", cs.c.get_hits }, { "cmd_set", cs.c.cmd_set },
+            { "delete_hits", cs.c.delete_hits },
+            { "incr_hits", cs.c.incr_hits }, { "decr_hits", cs.c.decr_hits },
+            { "cas_hits", cs.c.cas_hits }, { "cas_badval", cs.c.cas_badval },
+            { "touch_hits", cs.c.touch_hits },
+        };
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            err |= buf_printf(out, "STAT %u:%s %llu\r\n", id, f[i].name,
+                              (unsigned long long)f[i].v);
+    }
+    /* total_malloced: the engine's page figure when it has one */
+    struct engine_stats st;
+    engine_stats(e, &st);
+    if (st.total_malloced)
+        malloced = st.total_malloced;
+    err |= stat_u64(out, "active_slabs", active);
+    err |= stat_u64(out, "total_malloced", malloced);
+    err |= buf_append(out, LIT("END"));
+    return err ? -1 : 0;
+}
+
+struct out_ctx {
+    struct buf *out;
+    size_t start;           /* out->len when the reply began */
+    int err;
+    int full;
+};
+
+static void sizes_fn(void *arg, unsigned size, uint64_t count)
+{
+    struct out_ctx *o = arg;
+    o->err |= buf_printf(o->out, "STAT %u %llu\r\n", size,
+                         (unsigned long long)count);
+}
+
+static void dump_fn(void *arg, const char *key, size_t nkey, uint32_t nbytes,
+                    uint32_t exptime)
+{
+    struct out_ctx *o = arg;
+    char line[PROTO_KEY_MAX + 64];
+    if (o->full || o->err)
+        return;
+    int n = snprintf(line, sizeof line, "ITEM %.*s [%u b; %u s]\r\n",
+                     (int)nkey, key, nbytes, exptime);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    if (o->out->len - o->start + (size_t)n + 6 > CACHEDUMP_MAX) {
+        o->full = 1;
+        return;
+    }
+    o->err |= buf_append(o->out, line, (size_t)n);
+}
+
+/* stats cachedump <class> <limit> */
+static int stats_cachedump(const struct proto_env *env,
+                           const struct request *r, struct buf *out)
+{
+    uint32_t id, limit;
+    if (env->settings && !env->settings->dump_enabled)
+        return buf_append(out, LIT("CLIENT_ERROR stats cachedump not allowed"));
+    if (r->ntok < 4)
+        return buf_append(out, LIT("CLIENT_ERROR bad command line"));
+    if (!proto_strtoul32(&r->tok[2], &id) ||
+        !proto_strtoul32(&r->tok[3], &limit))
+        return buf_append(out, LIT("CLIENT_ERROR bad command line format"));
+    if (id >= ENGINE_MAX_CLASSES)
+        return buf_append(out, LIT("CLIENT_ERROR Illegal slab id"));
+    /* the 2 MB cap counts this reply only */
+    struct out_ctx o = { out, out->len, 0, 0 };
+    engine_cachedump(env->engine, id, limit, dump_fn, &o);
+    return (buf_append(out, LIT("END")) | o.err) ? -1 : 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+
+static void detail_line(void *arg, const char *prefix, size_t len,
+                        uint64_t gets, uint64_t hits, uint64_t sets,
+                        uint64_t dels)
+{
+    buf_printf(arg, "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
+               (int)len, prefix, (unsigned long long)gets,
+               (unsigned long long)hits, (unsigned long long)sets,
+               (unsigned long long)dels);
+}
+
+/* stats detail on|off|dump: per-prefix counts kept by the engine for all
+ * workers (engine_detail_*). */
+static int stats_detail(const struct proto_env *env, const struct request *r,
+                        struct buf *out)
+{
+    const struct proto_token *arg = r->ntok > 2 ? &r->tok[2] : NULL;
+    const struct settings *s = env->settings;
+    char delim = s && s->stat_key_prefix ? (char)s->stat_key_prefix : ':';
+    if (arg && PROTO_TOK_IS(arg, "on")) {
+        engine_detail_enable(env->engine, 1, delim);
+        return buf_append(out, LIT("OK"));
+    }
+    if (arg && PROTO_TOK_IS(arg, "off")) {
+        engine_detail_enable(env->engine, 0, delim);
+        return buf_append(out, LIT("OK"));
+    }
+    if (arg && PROTO_TOK_IS(arg, "dump")) {
+        engine_detail_dump(env->engine, detail_line, out);
+        return buf_append(out, LIT("END"));
+    }
+    return buf_append(out, LIT("CLIENT_ERROR usage: stats detail on|off|dump"));
+}
+
+int proto_stats(const struct proto_env *env, const struct request *r,
+                struct buf *out)
+{
+    if (r->ntok == 1)
+        return stats_general(env, out);
+
+    const struct proto_token *sub = &r->tok[1];
+    if (PROTO_TOK_IS(sub, "reset")) {
+        engine_stats_reset(env->engine);
+        return buf_append(out, LIT("RESET"));
+    }
+    if (PROTO_TOK_IS(sub, "detail"))
+        return stats_detail(env, r, out);
+    if (PROTO_TOK_IS(sub, "settings"))
+        return stats_settings(env, out);
+    if (PROTO_TOK_IS(sub, "cachedump"))
+        return stats_cachedump(env, r, out);
+    if (PROTO_TOK_IS(sub, "conns")) {
+        if (env->conns)
+            env->conns(env->arg, out);
+        return buf_append(out, LIT("END"));
+    }
+    if (PROTO_TOK_IS(sub, "items"))
+        return stats_items(env, out);
+    if (PROTO_TOK_IS(sub, "slabs"))
+        return stats_slabs(env, out);
+    struct engine_server_info *info = engine_server_info(env->engine);
+    if (PROTO_TOK_IS(sub, "sizes_enable") || PROTO_TOK_IS(sub, "sizes_disable")) {
+        /* memcached answers these with the new status and no END */
+        info->track_sizes = PROTO_TOK_IS(sub, "sizes_enable");
+        return info->track_sizes
+                   ? buf_append(out, LIT("STAT sizes_status enabled"))
+                   : buf_append(out, LIT("STAT sizes_status disabled"));
+    }
+    if (PROTO_TOK_IS(sub, "sizes")) {
+        if (!info->track_sizes)
+            return buf_append(out, LIT("STAT sizes_status disabled\r\nEND"));
+        struct out_ctx o = { out, out->len, 0, 0 };
+        engine_sizes(env->engine, sizes_fn, &o);
+        return (buf_append(out, LIT("END")) | o.err) ? -1 : 0;
+    }
+    return buf_append(out, LIT("ERROR"));
+}

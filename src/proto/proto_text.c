@@ -1,0 +1,1005 @@
+/*
+ * proto_text.c - memcached's text protocol (1.6, without meta commands,
+ * extstore, proxy or TLS) over the shared-memory engine.
+ *
+ * Design. proto_feed() is a loop over three connection states:
+ *   ST_CMD      find the next '\n'; tokenize the line in place into a
+ *               struct request (parse: no copy, no allocation); look the
+ *               command up in a table and run its handler (dispatch);
+ *   ST_NREAD    a storage command's value is streamed into the engine's
+ *               allocation (engine_alloc_write) as bytes arrive, then the
+ *               two terminator bytes are collected and checked, and the
+ *               item is stored (engine_alloc_store);
+ *   ST_SWALLOW  the data block of a refused storage command (too large,
+ *               out of memory) is read and dropped.
+ * Replies go to the caller's out buffer; the hot paths (get, set) format
+ * numbers by hand, never with printf.
+ *
+ * Invariants.
+ *  - In ST_NREAD, pc->alloc holds a live engine allocation: it is consumed
+ *    by engine_alloc_store() or engine_alloc_release() exactly once, and
+ *    proto_conn_free() releases it if the connection dies mid-value.
+ *  - Only whole command lines are consumed in ST_CMD; a partial line is
+ *    left for the next call. Value bytes are consumed as they come.
+ *  - Replies follow memcached byte for byte, including its quirks (see
+ *    the handlers); the reference is memcached 1.6 run side by side.
+ *
+ * Counting. The engine counts per operation (cmd_get, cmd_set, cmd_touch,
+ * cmd_flush, hits, misses, store_too_large, ...): handlers count nothing
+ * except where the engine is not called (flush_all refused by -F). Bytes,
+ * connections and conn_yields are the server's (conn.c).
+ */
+#include "proto/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "engine/engine.h"
+#include "proto/proto_bin.h"
+#include "proto/proto_meta.h"
+#include "proto/proto_stats.h"
+#include "proto/proto_text.h"
+#include "server/settings.h"
+#include "core/version.h"
+
+#define LINE_MAX_DEFAULT 2048
+#define LINE_MAX_GET_DEFAULT (1024 * 1024)
+#define REQS_DEFAULT 20
+
+enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW };
+
+/* A connection's protocol, chosen on its first byte (settings->proto). */
+enum pc_mode { MODE_UNKNOWN = 0, MODE_TEXT, MODE_BINARY };
+
+struct proto_conn {
+    const struct proto_env *env;
+    enum pc_state state;
+    enum pc_mode mode;
+    struct proto_bin *bin;     /* MODE_BINARY: proto_bin.c's state */
+    /* ST_NREAD */
+    struct engine_alloc alloc;
+    size_t vleft;              /* value bytes not yet written */
+    unsigned tgot;             /* terminator bytes received (0..2) */
+    char term[2];
+    enum engine_store_op op;
+    uint64_t cas_in;
+    int noreply;
+    int meta_nread;            /* the value is an ms's (proto_meta.c) */
+    /* ST_SWALLOW */
+    size_t sleft;
+    struct proto_meta *meta;   /* proto_meta.c's state */
+    int drain;                 /* finish the current request, start none */
+    proto_send_fn send;        /* optional: send large values directly */
+    void *send_arg;
+};
+
+/* A literal reply with its line end: expands to (pointer, length). */
+#define LIT(s) s "\r\n", sizeof(s "\r\n") - 1
+
+/* ---- numbers ------------------------------------------------------- */
+
+static inline int is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* strtoull semantics over a token: *mag gets the value (negated modulo
+ * 2^64 for '-'), *neg whether a '-' was seen. 0 on no digits, overflow, or
+ * a number not followed by the token end or whitespace. */
+static int scan_number(const struct proto_token *t, uint64_t *val, int *neg,
+                       uint64_t limit_pos, uint64_t limit_neg)
+{
+    const char *p = t->p, *e = t->p + t->len;
+    *neg = 0;
+    while (p < e && is_space(*p))
+        p++;
+    if (p < e && (*p == '+' || *p == '-'))
+        *neg = *p++ == '-';
+    const char *d = p;
+    uint64_t v = 0;
+    int over = 0;
+    for (; p < e && *p >= '0' && *p <= '9'; p++) {
+        unsigned dig = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - dig) / 10)
+            over = 1;
+        else
+            v = v * 10 + dig;
+    }
+    if (p == d)
+        return 0;
+    if (over || v > (*neg ? limit_neg : limit_pos))
+        return 0;   /* ERANGE */
+    if (p < e && !is_space(*p))
+        return 0;
+    *val = *neg ? (uint64_t)0 - v : v;
+    return 1;
+}
+
+int proto_strtoull(const struct proto_token *t, uint64_t *out)
+{
+    uint64_t v;
+    int neg;
+    /* fast path: plain digits */
+    if (t->len > 0 && t->len < 20) {
+        const char *p = t->p;
+        size_t i = 0;
+        v = 0;
+        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
+            v = v * 10 + (unsigned)(p[i] - '0');
+        if (i == t->len) {
+            *out = v;
+            return 1;
+        }
+    }
+    if (!scan_number(t, &v, &neg, UINT64_MAX, UINT64_MAX))
+        return 0;
+    if ((int64_t)v < 0 && neg)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int proto_strtoul32(const struct proto_token *t, uint32_t *out)
+{
+    uint64_t v;
+    if (!proto_strtoull(t, &v))
+        return 0;
+    *out = (uint32_t)v;     /* memcached truncates: 2^32 -> 0 */
+    return 1;
+}
+
+int proto_strtol32(const struct proto_token *t, int32_t *out)
+{
+    uint64_t v;
+    int neg;
+    if (t->len > 0 && t->len < 10) {
+        const char *p = t->p;
+        size_t i = 0;
+        int32_t x = 0;
+        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
+            x = x * 10 + (p[i] - '0');
+        if (i == t->len) {
+            *out = x;
+            return 1;
+        }
+    }
+    if (!scan_number(t, &v, &neg, (uint64_t)INT64_MAX,
+                     (uint64_t)INT64_MAX + 1))
+        return 0;
+    *out = (int32_t)(uint32_t)v;    /* memcached truncates long to int32 */
+    return 1;
+}
+
+size_t proto_u64toa(uint64_t v, char *dst)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(dst, tmp + sizeof tmp - n, n);
+    return n;
+}
+
+/* ---- parser -------------------------------------------------------- */
+
+/* Splits line [p, end) at spaces into r (memcached's tokenizer: only ' '
+ * separates, a NUL ends the line, at most PROTO_MAX_TOKENS tokens; the
+ * remainder of a longer line is left in r->rest). */
+static void parse_line(const char *p, const char *end, struct request *r)
+{
+    const char *s = p;
+    size_t n = 0;
+    r->rest = NULL;
+    r->noreply = 0;
+    for (; p < end; p++) {
+        char c = *p;
+        if (c == ' ') {
+            if (s != p) {
+                r->tok[n].p = s;
+                r->tok[n].len = (size_t)(p - s);
+                if (++n == PROTO_MAX_TOKENS) {
+                    p++;
+                    if (p < end && *p != '\0')
+                        r->rest = p;
+                    r->ntok = n;
+                    r->end = end;
+                    return;
+                }
+            }
+            s = p + 1;
+        } else if (c == '\0') {
+            break;
+        }
+    }
+    if (s != p) {
+        r->tok[n].p = s;
+        r->tok[n].len = (size_t)(p - s);
+        n++;
+    }
+    r->ntok = n;
+    r->end = p;
+}
+
+/* memcached's set_noreply_maybe: the last token is "noreply". */
+static int last_is_noreply(const struct request *r)
+{
+    return r->ntok > 0 && PROTO_TOK_IS(&r->tok[r->ntok - 1], "noreply");
+}
+
+/* Next get key: from the tokens, then from the unparsed rest of the line.
+ * *i indexes tok; *scan walks rest. Returns 0 when no key is left. */
+static int next_key(const struct request *r, size_t *i, const char **scan,
+                    struct proto_token *key)
+{
+    if (*i < r->ntok) {
+        *key = r->tok[(*i)++];
+        return 1;
+    }
+    const char *p = *scan, *e = r->end;
+    if (p == NULL)
+        return 0;
+    while (p < e && *p == ' ')
+        p++;
+    const char *s = p;
+    while (p < e && *p != ' ' && *p != '\0')
+        p++;
+    if (p == s) {
+        *scan = NULL;
+        return 0;
+    }
+    key->p = s;
+    key->len = (size_t)(p - s);
+    *scan = (p < e && *p != '\0') ? p : NULL;
+    return 1;
+}
+
+/* ---- replies ------------------------------------------------------- */
+
+/* Appends a reply unless the request said noreply. 0, or PROTO_CLOSE when
+ * the output buffer cannot grow. */
+static int reply(const struct request *r, struct buf *out, const char *s,
+                 size_t n)
+{
+    if (r->noreply)
+        return 0;
+    return buf_append(out, s, n) == 0 ? 0 : PROTO_CLOSE;
+}
+
+static int reply_error(struct buf *out)
+{
+    return buf_append(out, LIT("ERROR")) == 0 ? 0 : PROTO_CLOSE;
+}
+
+/* ---- retrieval ----------------------------------------------------- */
+
+/* Values from this size on are sent straight from shared memory (no copy
+ * into the output buffer) when the connection allows it. */
+#define DIRECT_MIN (32 * 1024)
+
+struct get_ctx {
+    struct buf *out;
+    int with_cas;
+    int oom;
+    struct proto_conn *pc;
+    int direct;         /* -1 not yet decided, 0 no, 1 yes */
+    int sent;           /* some reply bytes went out directly */
+    int end_sent;       /* the END line went with the last value */
+    /* where the key scan stands, to vet the keys still to come */
+    const struct request *r;
+    size_t i;
+    const char *scan;
+};
+
+static int next_key(const struct request *r, size_t *i, const char **scan,
+                    struct proto_token *key);
+
+/* A value sent directly cannot be taken back, and memcached answers a get
+ * with a bad key by dropping the whole reply: send directly only when every
+ * key still to come is valid. */
+static int direct_ok(struct get_ctx *g)
+{
+    if (g->direct < 0) {
+        size_t i = g->i;
+        const char *scan = g->scan;
+        struct proto_token key;
+        g->direct = 1;
+        while (next_key(g->r, &i, &scan, &key))
+            if (key.len > PROTO_KEY_MAX)
+                g->direct = 0;
+    }
+    return g->direct;
+}
+
+/* Sends "VALUE ...\r\n" (already in out) + value + "\r\n" with one call
+ * from shared memory; copies what the socket did not take into out.
+ * Returns 0, or -1 when the value has too many pieces (not sent). */
+static int send_direct(struct get_ctx *g, const struct engine_item_info *it)
+{
+    static const char tail_end[] = "\r\nEND\r\n";
+    struct proto_conn *pc = g->pc;
+    struct buf *out = g->out;
+    struct iovec iov[PROTO_SEND_MAX_IOV];
+    int n = engine_value_iov(it, iov, PROTO_SEND_MAX_IOV - 1);
+    if (n < 0)
+        return -1;
+    /* the command's last key: its END goes in the same call (one send,
+     * one segment, as memcached does) */
+    size_t i = g->i;
+    const char *scan = g->scan;
+    struct proto_token key;
+    int last = !next_key(g->r, &i, &scan, &key);
+    size_t tail = last ? sizeof(tail_end) - 1 : 2;
+    iov[n].iov_base = (void *)tail_end;
+    iov[n].iov_len = tail;
+    size_t total = (size_t)it->nbytes + tail;
+    /* out holds earlier replies and this VALUE line: both go first */
+    size_t before = out->len;
+    size_t sent = pc->send(pc->send_arg, out, iov, n + 1);
+    if (out->len != before || sent > 0)
+        g->sent = 1;
+    g->end_sent = last;
+    if (sent < total) {
+        size_t rest = total - sent;
+        if (buf_reserve(out, rest) < 0) {
+            g->oom = 1;
+            return 0;
+        }
+        char *p = out->data + out->len;
+        if (sent < it->nbytes) {
+            engine_value_copy(it, sent, it->nbytes - sent, p);
+            p += it->nbytes - sent;
+            memcpy(p, tail_end, tail);
+        } else {
+            memcpy(p, tail_end + (sent - it->nbytes), rest);
+        }
+        out->len += rest;
+    }
+    return 0;
+}
+
+/* engine_get callback, under the bucket lock: formats the VALUE line and
+ * copies the value straight into the output buffer. */
+static void get_hit(void *arg, const struct engine_item_info *it)
+{
+    struct get_ctx *g = arg;
+    struct buf *out = g->out;
+    int direct = it->nbytes >= DIRECT_MIN && g->pc && g->pc->send &&
+                 direct_ok(g);
+    size_t need = 6 + it->nkey + 3 * 21 + 2 + (direct ? 0 : it->nbytes + 2);
+    if (buf_reserve(out, need) < 0) {
+        g->oom = 1;
+        return;
+    }
+    char *p = out->data + out->len;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, it->key, it->nkey);
+    p += it->nkey;
+    *p++ = ' ';
+    p += proto_u64toa(it->flags, p);
+    *p++ = ' ';
+    p += proto_u64toa(it->nbytes, p);
+    if (g->with_cas) {
+        *p++ = ' ';
+        p += proto_u64toa(it->cas, p);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (direct) {
+        size_t hdr_at = out->len;
+        out->len = (size_t)(p - out->data);
+        if (send_direct(g, it) == 0)
+            return;
+        /* too many pieces to send at once: copy after all */
+        out->len = hdr_at;
+        g->direct = 0;
+        get_hit(g, it);
+        return;
+    }
+    engine_value_copy(it, 0, it->nbytes, p);
+    p += it->nbytes;
+    *p++ = '\r';
+    *p++ = '\n';
+    out->len = (size_t)(p - out->data);
+}
+
+/* get/gets <key>*, gat/gats <exptime> <key>*. arg bit 0: cas, bit 1: touch.
+ * A key over 250 bytes fails the whole command: what this command had
+ * already produced is dropped and replaced by the error (memcached also
+ * drops earlier pipelined replies still unsent; we do not). */
+static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
+                   int arg)
+{
+    const struct proto_env *env = pc->env;
+    struct get_ctx g = { out, arg & 1, 0, pc, -1, 0, 0, r, 0, NULL };
+    int touch = arg & 2;
+    uint32_t exptime = 0;
+    size_t i = 1, start = out->len;
+    const char *scan = r->rest;
+    struct proto_token key;
+
+    if (touch) {
+        int32_t t;
+        if (!proto_strtol32(&r->tok[1], &t))
+            return reply(r, out, LIT("CLIENT_ERROR invalid exptime argument"));
+        exptime = engine_exptime(env->engine, t);
+        i = 2;
+    }
+    while (next_key(r, &i, &scan, &key)) {
+        if (key.len > PROTO_KEY_MAX) {
+            out->len = start;
+            return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+        }
+        g.i = i;
+        g.scan = scan;
+        /* the engine counts cmd_get / cmd_touch / hits / misses */
+        if (touch)
+            engine_gat(env->worker, key.p, key.len, exptime, get_hit, &g);
+        else
+            engine_get(env->worker, key.p, key.len, get_hit, &g);
+        if (g.oom) {
+            if (g.sent)     /* part of the reply is out: cannot recover */
+                return PROTO_CLOSE;
+            out->len = start;
+            return reply(r, out,
+                LIT("SERVER_ERROR out of memory writing get response"));
+        }
+    }
+    if (g.end_sent)
+        return 0;
+    return reply(r, out, LIT("END"));
+}
+
+/* ---- storage ------------------------------------------------------- */
+
+/* set/add/replace/append/prepend <key> <flags> <exptime> <bytes> [noreply]
+ * cas <key> <flags> <exptime> <bytes> <cas unique> [noreply]
+ * Allocates the item now; the value follows in ST_NREAD. */
+static int cmd_store(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int op)
+{
+    const struct proto_env *env = pc->env;
+    const struct proto_token *key = &r->tok[1];
+    uint32_t flags;
+    int32_t exptime, vlen;
+    uint64_t cas_in = 0;
+
+    r->noreply = last_is_noreply(r);
+    if (key->len > PROTO_KEY_MAX)
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+    if (!proto_strtoul32(&r->tok[2], &flags) ||
+        !proto_strtol32(&r->tok[3], &exptime) ||
+        !proto_strtol32(&r->tok[4], &vlen) ||
+        (op == ENGINE_CAS && !proto_strtoull(&r->tok[5], &cas_in)) ||
+        vlen < 0 || vlen > INT32_MAX - 2)
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+
+    /* the engine counts cmd_set, store_too_large, store_no_memory */
+    enum engine_status st = engine_alloc(env->worker, key->p, key->len, flags,
+                                         engine_exptime(env->engine, exptime),
+                                         (size_t)vlen, &pc->alloc);
+    if (st != ENGINE_OK) {
+        int rc;
+        if (st == ENGINE_TOO_LARGE)
+            rc = reply(r, out, LIT("SERVER_ERROR object too large for cache"));
+        else
+            rc = reply(r, out, LIT("SERVER_ERROR out of memory storing object"));
+        /* memcached: a failed set must not leave the old value readable */
+        if (op == ENGINE_SET)
+            engine_unlink(env->worker, key->p, key->len);
+        pc->state = ST_SWALLOW;
+        pc->sleft = (size_t)vlen + 2;
+        return rc;
+    }
+    pc->state = ST_NREAD;
+    pc->vleft = (size_t)vlen;
+    pc->tgot = 0;
+    pc->op = (enum engine_store_op)op;
+    pc->cas_in = cas_in;
+    pc->noreply = r->noreply;
+    return 0;
+}
+
+/* The value and its terminator are in: store and reply. */
+static int store_complete(struct proto_conn *pc, struct buf *out)
+{
+    const struct proto_env *env = pc->env;
+    struct request r;
+    r.noreply = pc->noreply;
+    pc->state = ST_CMD;
+    if (pc->meta_nread) {
+        pc->meta_nread = 0;
+        return proto_meta_nread_done(pc, &pc->alloc, pc->term[0] == '\r' &&
+                                     pc->term[1] == '\n', out);
+    }
+    if (pc->term[0] != '\r' || pc->term[1] != '\n') {
+        engine_alloc_release(env->worker, &pc->alloc);
+        return reply(&r, out, LIT("CLIENT_ERROR bad data chunk"));
+    }
+    enum engine_status st = engine_alloc_store(env->worker, &pc->alloc,
+                                               pc->op, pc->cas_in, NULL);
+    switch (st) {
+    case ENGINE_STORED:
+        return reply(&r, out, LIT("STORED"));
+    case ENGINE_EXISTS:
+        return reply(&r, out, LIT("EXISTS"));
+    case ENGINE_NOT_FOUND:
+        return reply(&r, out, LIT("NOT_FOUND"));
+    case ENGINE_NOT_STORED:
+        return reply(&r, out, LIT("NOT_STORED"));
+    case ENGINE_TOO_LARGE:
+    case ENGINE_NO_MEMORY:
+        /* append/prepend whose result does not fit: memcached NOT_STORED */
+        if (pc->op == ENGINE_APPEND || pc->op == ENGINE_PREPEND)
+            return reply(&r, out, LIT("NOT_STORED"));
+        return reply(&r, out, LIT("SERVER_ERROR out of memory storing object"));
+    default:
+        return reply(&r, out, LIT("SERVER_ERROR Unhandled storage type."));
+    }
+}
+
+/* ST_NREAD: consumes value and terminator bytes from in[0..len). */
+static size_t nread_feed(struct proto_conn *pc, const char *in, size_t len,
+                         struct buf *out, int *rc)
+{
+    size_t used = 0;
+    if (pc->vleft) {
+        size_t n = len < pc->vleft ? len : pc->vleft;
+        engine_alloc_write(pc->env->worker, &pc->alloc, in, n);
+        pc->vleft -= n;
+        used = n;
+    }
+    while (pc->vleft == 0 && pc->tgot < 2 && used < len)
+        pc->term[pc->tgot++] = in[used++];
+    if (pc->vleft == 0 && pc->tgot == 2)
+        *rc = store_complete(pc, out);
+    return used;
+}
+
+/* ---- other commands ------------------------------------------------ */
+
+/* delete <key> [0] [noreply] */
+static int cmd_delete(struct proto_conn *pc, struct request *r,
+                      struct buf *out, int arg)
+{
+    (void)arg;
+    if (r->ntok > 2) {
+        int hold0 = PROTO_TOK_IS(&r->tok[2], "0");
+        r->noreply = last_is_noreply(r);
+        if (!((r->ntok == 3 && (hold0 || r->noreply)) ||
+              (r->ntok == 4 && hold0 && r->noreply)))
+            return reply(r, out, LIT("CLIENT_ERROR bad command line format.  "
+                                     "Usage: delete <key> [noreply]"));
+    }
+    const struct proto_token *key = &r->tok[1];
+    if (key->len > PROTO_KEY_MAX)
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+    if (engine_delete(pc->env->worker, key->p, key->len) == ENGINE_OK)
+        return reply(r, out, LIT("DELETED"));
+    return reply(r, out, LIT("NOT_FOUND"));
+}
+
+/* incr/decr <key> <delta> [noreply]; arg: 1 incr, 0 decr */
+static int cmd_delta(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int incr)
+{
+    const struct proto_token *key = &r->tok[1];
+    uint64_t delta, result;
+    r->noreply = last_is_noreply(r);
+    if (key->len > PROTO_KEY_MAX)
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+    if (!proto_strtoull(&r->tok[2], &delta))
+        return reply(r, out, LIT("CLIENT_ERROR invalid numeric delta argument"));
+    switch (engine_delta(pc->env->worker, key->p, key->len, incr, delta,
+                         &result, NULL)) {
+    case ENGINE_OK: {
+        char num[24];
+        size_t n = proto_u64toa(result, num);
+        num[n++] = '\r';
+        num[n++] = '\n';
+        return reply(r, out, num, n);
+    }
+    case ENGINE_NOT_FOUND:
+        return reply(r, out, LIT("NOT_FOUND"));
+    case ENGINE_NON_NUMERIC:
+        return reply(r, out, LIT("CLIENT_ERROR cannot increment or decrement "
+                                 "non-numeric value"));
+    case ENGINE_NO_MEMORY:
+        return reply(r, out, LIT("SERVER_ERROR out of memory"));
+    default:
+        return reply(r, out, LIT("SERVER_ERROR internal error"));
+    }
+}
+
+/* touch <key> <exptime> [noreply] */
+static int cmd_touch(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int arg)
+{
+    const struct proto_token *key = &r->tok[1];
+    int32_t t;
+    (void)arg;
+    r->noreply = last_is_noreply(r);
+    if (key->len > PROTO_KEY_MAX)
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+    if (!proto_strtol32(&r->tok[2], &t))
+        return reply(r, out, LIT("CLIENT_ERROR invalid exptime argument"));
+    /* the engine counts cmd_touch, touch_hits, touch_misses */
+    if (engine_touch(pc->env->worker, key->p, key->len,
+                     engine_exptime(pc->env->engine, t)) == ENGINE_OK)
+        return reply(r, out, LIT("TOUCHED"));
+    return reply(r, out, LIT("NOT_FOUND"));
+}
+
+/* flush_all [delay] [noreply] */
+static int cmd_flush(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int arg)
+{
+    const struct settings *s = pc->env->settings;
+    int32_t when = 0;
+    (void)arg;
+    r->noreply = last_is_noreply(r);
+    if (s && !s->enable_flush) {
+        /* memcached counts refused flushes too; the engine is not called */
+        engine_worker_counters(pc->env->worker)->cmd_flush++;
+        return reply(r, out, LIT("CLIENT_ERROR flush_all not allowed"));
+    }
+    if (r->ntok != (r->noreply ? 2u : 1u) &&
+        !proto_strtol32(&r->tok[1], &when))
+        return reply(r, out, LIT("CLIENT_ERROR invalid exptime argument"));
+    engine_flush(pc->env->worker, when);    /* counts cmd_flush */
+    return reply(r, out, LIT("OK"));
+}
+
+static int cmd_version(struct proto_conn *pc, struct request *r,
+                       struct buf *out, int arg)
+{
+    (void)pc, (void)arg;
+    return reply(r, out, LIT("VERSION " SHMC_VERSION));
+}
+
+static int cmd_quit(struct proto_conn *pc, struct request *r,
+                    struct buf *out, int arg)
+{
+    (void)pc, (void)r, (void)out, (void)arg;
+    return PROTO_CLOSE;
+}
+
+/* verbosity <level> [noreply] */
+static int cmd_verbosity(struct proto_conn *pc, struct request *r,
+                         struct buf *out, int arg)
+{
+    uint32_t level;
+    (void)arg;
+    r->noreply = last_is_noreply(r);
+    if (!proto_strtoul32(&r->tok[1], &level))
+        return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+    if (pc->env->set_verbosity)
+        pc->env->set_verbosity(pc->env->arg, level > 2 ? 2 : (int)level);
+    return reply(r, out, LIT("OK"));
+}
+
+/* cache_memlimit <megabytes> [noreply] */
+static int cmd_memlimit(struct proto_conn *pc, struct request *r,
+                        struct buf *out, int arg)
+{
+    uint32_t mb;
+    (void)arg;
+    r->noreply = last_is_noreply(r);
+    if (!proto_strtoul32(&r->tok[1], &mb))
+        return reply(r, out, LIT("ERROR"));
+    if (mb < 8)
+        return reply(r, out, LIT("MEMLIMIT_TOO_SMALL cannot set maxbytes to "
+                                 "less than 8m"));
+    if (mb > 1000000000)
+        return reply(r, out, LIT("MEMLIMIT_ADJUST_FAILED input value is "
+                                 "megabytes not bytes"));
+    if (engine_set_mem_limit(pc->env->engine, (size_t)mb * 1024 * 1024) == 0)
+        return reply(r, out, LIT("OK"));
+    return reply(r, out, LIT("MEMLIMIT_ADJUST_FAILED out of bounds or unable "
+                             "to adjust"));
+}
+
+/* shutdown [graceful]: only with -A; the connection closes silently. */
+static int cmd_shutdown(struct proto_conn *pc, struct request *r,
+                        struct buf *out, int arg)
+{
+    const struct proto_env *env = pc->env;
+    (void)arg;
+    if (env->settings == NULL || !env->settings->enable_shutdown)
+        return reply(r, out, LIT("ERROR: shutdown not enabled"));
+    int graceful;
+    if (r->ntok == 1 && r->rest == NULL)
+        graceful = 0;
+    else if (r->ntok == 2 && r->rest == NULL &&
+             PROTO_TOK_IS(&r->tok[1], "graceful"))
+        graceful = 1;
+    else
+        return reply(r, out, LIT("CLIENT_ERROR invalid shutdown mode"));
+    if (env->shutdown)
+        env->shutdown(env->arg, graceful);
+    return PROTO_CLOSE;
+}
+
+static int cmd_stats(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int arg)
+{
+    (void)arg;
+    return proto_stats(pc->env, r, out) == 0 ? 0 : PROTO_CLOSE;
+}
+
+/* Commands memcached knows but shmcached does not serve (yet): ERROR. */
+static int cmd_unsupported(struct proto_conn *pc, struct request *r,
+                           struct buf *out, int arg)
+{
+    (void)pc, (void)r, (void)arg;
+    return reply_error(out);
+}
+
+/* ---- dispatch ------------------------------------------------------ */
+
+typedef int (*cmd_fn)(struct proto_conn *, struct request *, struct buf *,
+                      int);
+
+struct proto_cmd {
+    const char *name;
+    unsigned char len;
+    unsigned char min, max;     /* token count including the command */
+    cmd_fn fn;
+    int arg;
+};
+
+#define CMD(n, mn, mx, f, a) { n, sizeof(n) - 1, mn, mx, f, a }
+/* Hot commands first. Token limits are memcached's WANT_TOKENS rules. */
+static const struct proto_cmd cmd_table[] = {
+    CMD("get", 2, 255, cmd_get, 0),
+    CMD("set", 5, 6, cmd_store, ENGINE_SET),
+    CMD("gets", 2, 255, cmd_get, 1),
+    CMD("delete", 2, 4, cmd_delete, 0),
+    CMD("incr", 3, 4, cmd_delta, 1),
+    CMD("decr", 3, 4, cmd_delta, 0),
+    CMD("add", 5, 6, cmd_store, ENGINE_ADD),
+    CMD("replace", 5, 6, cmd_store, ENGINE_REPLACE),
+    CMD("append", 5, 6, cmd_store, ENGINE_APPEND),
+    CMD("prepend", 5, 6, cmd_store, ENGINE_PREPEND),
+    CMD("cas", 6, 7, cmd_store, ENGINE_CAS),
+    CMD("touch", 3, 4, cmd_touch, 0),
+    CMD("gat", 2, 255, cmd_get, 2),
+    CMD("gats", 2, 255, cmd_get, 3),
+    CMD("stats", 1, 255, cmd_stats, 0),
+    CMD("flush_all", 1, 3, cmd_flush, 0),
+    CMD("version", 1, 255, cmd_version, 0),
+    CMD("quit", 1, 255, cmd_quit, 0),
+    CMD("verbosity", 2, 3, cmd_verbosity, 0),
+    CMD("cache_memlimit", 2, 3, cmd_memlimit, 0),
+    CMD("shutdown", 1, 255, cmd_shutdown, 0),
+    CMD("lru_crawler", 1, 255, cmd_unsupported, 0),
+    CMD("watch", 1, 255, cmd_unsupported, 0),
+    CMD("lru", 1, 255, cmd_unsupported, 0),
+    CMD("extstore", 1, 255, cmd_unsupported, 0),
+    CMD("mg", 2, 255, proto_meta_cmd, 'g'),
+    CMD("ms", 2, 255, proto_meta_cmd, 's'),
+    CMD("md", 2, 255, proto_meta_cmd, 'd'),
+    CMD("ma", 2, 255, proto_meta_cmd, 'a'),
+    CMD("mn", 1, 255, proto_meta_cmd, 'n'),
+    CMD("me", 1, 255, proto_meta_cmd, 'e'),
+};
+
+static const struct proto_cmd *cmd_lookup(const struct proto_token *t)
+{
+    for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) {
+        const struct proto_cmd *c = &cmd_table[i];
+        if (c->len == t->len && c->name[0] == t->p[0] &&
+            memcmp(c->name, t->p, t->len) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Runs one parsed line. Returns 0 or PROTO_CLOSE. */
+static int dispatch(struct proto_conn *pc, struct request *r, struct buf *out)
+{
+    if (r->ntok == 0 || r->tok[0].len < 2)
+        return reply_error(out);
+    const struct proto_cmd *c = cmd_lookup(&r->tok[0]);
+    if (c == NULL) {
+        /* memcached drops a connection that speaks HTTP to it, except for
+         * names in its own command families (g s a c i d t, meta mX) */
+        char f = r->tok[0].p[0];
+        const struct proto_token *last = &r->tok[r->ntok - 1];
+        if (!(f == 'm' && r->tok[0].len == 2) && !strchr("gsacidt", f) &&
+            last->len >= 5 && memcmp(last->p, "HTTP/", 5) == 0)
+            return PROTO_CLOSE;
+        return reply_error(out);
+    }
+    if (r->ntok < c->min || r->ntok > c->max)
+        return reply_error(out);
+    return c->fn(pc, r, out, c->arg);
+}
+
+/* No '\n' in line[0..len): 1 to wait for more, 0 to close (memcached
+ * closes past 2048 bytes unless the line is a get/gets, which may grow up
+ * to line_max_get). */
+static int partial_line_ok(const struct proto_env *env, const char *line,
+                           size_t len)
+{
+    size_t max = env->line_max ? env->line_max : LINE_MAX_DEFAULT;
+    size_t max_get = env->line_max_get ? env->line_max_get
+                                       : LINE_MAX_GET_DEFAULT;
+    if (len <= max)
+        return 1;
+    size_t sp = 0;
+    while (sp < len && line[sp] == ' ')
+        sp++;
+    if (sp > 100)
+        return 0;
+    const char *p = line + sp;
+    size_t rem = len - sp;
+    if (!((rem >= 4 && memcmp(p, "get ", 4) == 0) ||
+          (rem >= 5 && memcmp(p, "gets ", 5) == 0)))
+        return 0;
+    return len <= max_get;
+}
+
+/* ---- public -------------------------------------------------------- */
+
+struct proto_conn *proto_conn_new(const struct proto_env *env)
+{
+    struct proto_conn *pc = calloc(1, sizeof *pc);
+    if (pc == NULL)
+        return NULL;
+    pc->env = env;
+    pc->state = ST_CMD;
+    return pc;
+}
+
+void proto_conn_free(struct proto_conn *pc)
+{
+    if (pc == NULL)
+        return;
+    if (pc->state == ST_NREAD)
+        engine_alloc_release(pc->env->worker, &pc->alloc);
+    proto_bin_free(pc->bin);
+    proto_meta_free(pc->meta);
+    free(pc);
+}
+
+/* ---- for proto_meta.c ------------------------------------------------ */
+
+const struct proto_env *proto_conn_env(const struct proto_conn *pc)
+{
+    return pc->env;
+}
+
+struct proto_meta **proto_conn_meta(struct proto_conn *pc)
+{
+    return &pc->meta;
+}
+
+void proto_conn_nread_meta(struct proto_conn *pc, const struct engine_alloc *a,
+                           size_t vlen)
+{
+    pc->alloc = *a;
+    pc->state = ST_NREAD;
+    pc->vleft = vlen;
+    pc->tgot = 0;
+    pc->meta_nread = 1;
+}
+
+void proto_conn_swallow(struct proto_conn *pc, size_t n)
+{
+    pc->state = ST_SWALLOW;
+    pc->sleft = n;
+}
+
+size_t proto_conn_value_window(struct proto_conn *pc, void **p)
+{
+    if (pc->mode != MODE_TEXT || pc->state != ST_NREAD || pc->vleft == 0)
+        return 0;
+    size_t n = engine_alloc_window(pc->env->worker, &pc->alloc, p);
+    return n < pc->vleft ? n : pc->vleft;
+}
+
+void proto_conn_value_advance(struct proto_conn *pc, size_t n)
+{
+    if (n > pc->vleft)
+        n = pc->vleft;
+    engine_alloc_advance(&pc->alloc, n);
+    pc->vleft -= n;
+}
+
+void proto_conn_set_sender(struct proto_conn *pc, proto_send_fn fn,
+                           void *arg)
+{
+    pc->send = fn;
+    pc->send_arg = arg;
+}
+
+void proto_conn_drain(struct proto_conn *pc, int on)
+{
+    pc->drain = on;
+    if (pc->bin)
+        proto_bin_drain(pc->bin, on);
+}
+
+int proto_conn_idle(const struct proto_conn *pc)
+{
+    if (pc->mode == MODE_BINARY)
+        return proto_bin_idle(pc->bin);
+    return pc->state == ST_CMD;
+}
+
+/* memcached's -B: ascii never, binary always, auto on the request magic. */
+static int choose_mode(struct proto_conn *pc, unsigned char first)
+{
+    const struct settings *s = pc->env->settings;
+    int proto = s ? s->proto : 0;
+    if (proto == 2 || (proto == 0 && first == PROTO_BIN_REQ_MAGIC)) {
+        pc->bin = proto_bin_new(pc->env);
+        if (pc->bin == NULL)
+            return -1;
+        proto_bin_drain(pc->bin, pc->drain);
+        pc->mode = MODE_BINARY;
+    } else {
+        pc->mode = MODE_TEXT;
+    }
+    return 0;
+}
+
+size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
+                  struct buf *out, int *flags)
+{
+    const struct settings *s = pc->env->settings;
+    int max_reqs = s && s->reqs_per_event > 0 ? s->reqs_per_event
+                                              : REQS_DEFAULT;
+    int nreq = 0, rc = 0;
+    size_t pos = 0;
+    struct request r;
+
+    *flags = 0;
+    if (pc->mode == MODE_UNKNOWN && len > 0 &&
+        choose_mode(pc, (unsigned char)in[0]) < 0) {
+        *flags = PROTO_CLOSE;
+        return 0;
+    }
+    if (pc->mode == MODE_BINARY)
+        return proto_bin_feed(pc->bin, in, len, out, flags);
+    while (pos < len && rc == 0) {
+        if (pc->state == ST_NREAD) {
+            pos += nread_feed(pc, in + pos, len - pos, out, &rc);
+            continue;
+        }
+        if (pc->state == ST_SWALLOW) {
+            size_t n = len - pos < pc->sleft ? len - pos : pc->sleft;
+            pc->sleft -= n;
+            pos += n;
+            if (pc->sleft == 0)
+                pc->state = ST_CMD;
+            continue;
+        }
+        if (pc->drain)
+            break;
+        if (nreq >= max_reqs) {
+            *flags |= PROTO_YIELD;
+            break;
+        }
+        const char *line = in + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        if (nl == NULL) {
+            if (!partial_line_ok(pc->env, line, len - pos))
+                rc = PROTO_CLOSE;
+            break;
+        }
+        const char *end = nl;
+        if (end - line > 1 && end[-1] == '\r')
+            end--;
+        parse_line(line, end, &r);
+        pos += (size_t)(nl - line) + 1;
+        nreq++;
+        rc = dispatch(pc, &r, out);
+    }
+    *flags |= rc;
+    return pos;
+}

@@ -1,0 +1,551 @@
+/*
+ * conn.c - client connections of a worker (see conn.h).
+ *
+ * Life of a connection: conn_open() starts the read watcher. Each readable
+ * event reads up to read_chunk bytes (a few times while the socket keeps
+ * filling the chunk), feeds the input to proto_feed(), and flushes what it
+ * produced with one send(). The write watcher is armed only while output is
+ * pending or the connection has yielded; the read watcher only while the
+ * connection may take more input (see conn_update()).
+ *
+ * Invariants:
+ *  - out[out_off..len) is unsent output; out_off == len means nothing is
+ *    pending, and both are then reset to 0;
+ *  - a connection is on set->head's list from conn_open() to conn_close(),
+ *    and counted in set->count and counters->curr_connections;
+ *  - set->mem_used is the sum of the capacities of every buffer of every
+ *    live connection (kept by the account_*() helpers);
+ *  - after conn_close(c) returns nothing touches c: every internal function
+ *    that may close returns -1, and callers stop at once;
+ *  - whether a connection stands between requests is the protocol's word
+ *    (proto_conn_idle); in hand-off mode the protocol is set to drain
+ *    (proto_conn_drain): it finishes the current request and starts no
+ *    new one, and a connection at a boundary reads nothing more: what the client
+ *    sends next waits in the socket for the worker that adopts it;
+ *  - hand-off releases a connection only through set->on_ready, which is
+ *    called only from conn_process() and conn_set_handoff() (never inside
+ *    proto_feed), and, like a close, ends every use of c.
+ */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "core/log.h"
+#include "proto/proto.h"
+
+#define READS_PER_EVENT 4
+#define DIRECT_READ_MIN 8192   /* smaller value windows go through c->in */
+
+#define CONN_OF(w, field) \
+    ((struct conn *)((char *)(w) - offsetof(struct conn, field)))
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static int boundary(const struct conn *c);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+void conn_set_init(struct conn_set *set, struct ev_loop *loop,
+                   const struct proto_env *env,
+                   struct engine_counters *counters,
+                   const struct logger *log)
+{
+    memset(set, 0, sizeof(*set));
+    set->loop = loop;
+    set->env = env;
+    set->counters = counters;
+    set->log = log;
+    set->read_chunk = 16384;
+    set->in_max = ((size_t)1 << 20) + 16384;
+    set->out_high = (size_t)256 << 10;
+    set->buf_keep = (size_t)64 << 10;
+}
+
+static size_t buf_caps(const struct conn *c)
+{
+    return c->in.cap + c->out.cap;
+}
+
+static void account(struct conn *c, size_t before)
+{
+    c->set->mem_used = c->set->mem_used - before + buf_caps(c);
+}
+
+static int over_budget(const struct conn_set *set)
+{
+    return set->mem_limit != 0 && set->mem_used > set->mem_limit;
+}
+
+static size_t pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/* Starts/stops the watchers to match the connection's state, and gives
+ * back buffer memory the connection no longer needs. */
+static void conn_update(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    size_t before = buf_caps(c);
+    size_t keep = over_budget(set) ? 0 : set->buf_keep;
+    if (c->in.len == 0 && c->in.cap > keep)
+        buf_reset(&c->in, keep);
+    if (c->out.len == 0 && c->out.cap > keep)
+        buf_reset(&c->out, keep);
+    account(c, before);
+
+    size_t high = over_budget(set) ? 0 : set->out_high;
+    int want_write = pending(c) > 0 || c->yielded;
+    int want_read = !c->closing && !c->eof && !c->yielded &&
+                    pending(c) <= high &&
+                    !(set->handoff && boundary(c));
+
+    if (want_write && !ev_is_active(&c->wio))
+        ev_io_start(set->loop, &c->wio);
+    else if (!want_write && ev_is_active(&c->wio))
+        ev_io_stop(set->loop, &c->wio);
+    if (want_read && !ev_is_active(&c->rio))
+        ev_io_start(set->loop, &c->rio);
+    else if (!want_read && ev_is_active(&c->rio))
+        ev_io_stop(set->loop, &c->rio);
+}
+
+/* Sends pending output. Closes the connection once its output is out if
+ * it is closing or the client has gone. Returns 0, or -1 if closed. */
+static int conn_flush(struct conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            c->set->counters->bytes_written += (uint64_t)n;
+            c->last_active = ev_now(c->set->loop);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        log_debug(c->set->log, "<%d send: %s", c->fd, strerror(errno));
+        conn_close(c);
+        return -1;
+    }
+    if (c->out_off == c->out.len)
+        c->out.len = c->out_off = 0;
+    if (pending(c) == 0 && (c->closing || (c->eof && !c->yielded))) {
+        conn_close(c);
+        return -1;
+    }
+    conn_update(c);
+    return 0;
+}
+
+/* proto_send_fn: output pending in out, then iov, in one sendmsg that
+ * does not block. Called inside proto_feed, when out_off is 0. */
+static size_t conn_send_now(void *arg, struct buf *out,
+                            const struct iovec *iov, int n)
+{
+    struct conn *c = arg;
+    struct iovec v[1 + PROTO_SEND_MAX_IOV];
+    int k = 0;
+    size_t pend = out->len - c->out_off;
+    if (n > PROTO_SEND_MAX_IOV || c->closing)
+        return 0;
+    if (pend > 0)
+        v[k++] = (struct iovec){ out->data + c->out_off, pend };
+    memcpy(v + k, iov, (size_t)n * sizeof(*iov));
+    struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)(k + n) };
+    ssize_t s = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (s <= 0)
+        return 0;       /* EAGAIN or an error: the normal flush sees it */
+    c->set->counters->bytes_written += (uint64_t)s;
+    if ((size_t)s < pend) {
+        c->out_off += (size_t)s;
+        return 0;
+    }
+    out->len = 0;
+    c->out_off = 0;
+    return (size_t)s - pend;
+}
+
+/* Between requests? The protocol's word (proto_conn_idle). */
+static int boundary(const struct conn *c)
+{
+    return proto_conn_idle(c->pc);
+}
+
+int conn_at_boundary(const struct conn *c)
+{
+    return boundary(c);
+}
+
+static int ready_to_leave(const struct conn *c)
+{
+    return c->set->handoff && !c->busy && !c->closing && boundary(c) &&
+           c->set->on_ready != NULL;
+}
+
+/* Runs the buffered input through the protocol, then flushes.
+ * Returns 0, or -1 if the connection was closed or handed off. */
+static int conn_process(struct conn *c)
+{
+    c->yielded = 0;
+    size_t feed = c->in.len;
+    if (c->set->handoff) {
+        /* finish the current request only; the rest travels as bytes */
+        proto_conn_drain(c->pc, 1);
+        if (boundary(c))
+            feed = 0;
+    }
+    if (feed > 0 && !c->closing) {
+        size_t before = buf_caps(c);
+        if (c->out_off > 0) {           /* drop the sent prefix first */
+            buf_consume(&c->out, c->out_off);
+            c->out_off = 0;
+        }
+        int flags = 0;
+        c->busy = 1;
+        size_t used = proto_feed(c->pc, c->in.data, feed, &c->out, &flags);
+        c->busy = 0;
+        buf_consume(&c->in, used);
+        account(c, before);
+        if (flags & PROTO_CLOSE) {
+            c->closing = 1;
+        } else if ((flags & PROTO_YIELD) && c->in.len > 0) {
+            c->yielded = 1;
+            c->set->counters->conn_yields++;
+        }
+    }
+    if (conn_flush(c) < 0)
+        return -1;
+    if (ready_to_leave(c) && c->set->on_ready(c->set->arg, c))
+        return -1;
+    return 0;
+}
+
+static void conn_read(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    for (int round = 0; round < READS_PER_EVENT; round++) {
+        if (c->in.len >= set->in_max) {
+            log_warn(set->log, "<%d input buffer limit (%zu bytes) reached, "
+                     "closing", c->fd, set->in_max);
+            conn_close(c);
+            return;
+        }
+        /* a value being received and nothing buffered: read it straight
+         * into the engine's allocation (no copy through c->in) */
+        void *vp;
+        size_t vw = c->in.len == 0 ? proto_conn_value_window(c->pc, &vp) : 0;
+        if (vw >= DIRECT_READ_MIN) {
+            ssize_t n = read(c->fd, vp, vw);
+            if (n > 0) {
+                proto_conn_value_advance(c->pc, (size_t)n);
+                set->counters->bytes_read += (uint64_t)n;
+                c->last_active = ev_now(set->loop);
+                if ((size_t)n < vw)
+                    break;          /* the socket is drained */
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (n < 0) {
+                log_debug(set->log, "<%d read: %s", c->fd, strerror(errno));
+                conn_close(c);
+                return;
+            }
+            c->eof = 1;
+            if (conn_process(c) < 0)
+                return;
+            break;
+        }
+        size_t room = set->in_max - c->in.len;
+        if (room > set->read_chunk)
+            room = set->read_chunk;
+        size_t before = buf_caps(c);
+        if (buf_reserve(&c->in, room) < 0) {
+            log_error(set->log, "<%d out of memory for input, closing",
+                      c->fd);
+            conn_close(c);
+            return;
+        }
+        account(c, before);
+        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            set->counters->bytes_read += (uint64_t)n;
+            c->last_active = ev_now(set->loop);
+        } else if (n == 0) {
+            c->eof = 1;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else {
+            log_debug(set->log, "<%d read: %s", c->fd, strerror(errno));
+            conn_close(c);
+            return;
+        }
+        if (conn_process(c) < 0)
+            return;
+        /* stop when the socket is drained or reading got paused */
+        if (n <= 0 || (size_t)n < room || !ev_is_active(&c->rio))
+            return;
+    }
+    conn_update(c);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    conn_read(CONN_OF(w, rio));
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = CONN_OF(w, wio);
+    if (conn_flush(c) < 0)
+        return;
+    /* A yielded connection continues once the loop came round to it and
+     * its output is below the high-water mark. */
+    if (c->yielded && pending(c) <= c->set->out_high)
+        conn_process(c);
+}
+
+int conn_sockname(int fd, int peer, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &sl)
+                  : getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (rc == 0 && ss.ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, len, "tcp:%s:%u", ip, ntohs(s4->sin_port));
+    } else if (rc == 0 && ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, len, "tcp6:[%s]:%u", ip, ntohs(s6->sin6_port));
+    } else if (rc == 0 && ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *su = (const void *)&ss;
+        size_t n = sl > offsetof(struct sockaddr_un, sun_path)
+                   ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
+        snprintf(buf, len, "unix:%.*s", (int)strnlen(su->sun_path, n),
+                 su->sun_path);
+    } else {
+        snprintf(buf, len, "unknown");
+        return -1;
+    }
+    return 0;
+}
+
+int conn_set_stats(const struct conn_set *set, struct buf *out)
+{
+    ev_tstamp now = ev_now(set->loop);
+    int err = 0;
+    for (const struct conn *c = set->head; c != NULL; c = c->next) {
+        const char *state = c->busy ? "conn_parse_cmd"
+                            : pending(c) > 0 ? "conn_mwrite"
+                            : c->closing ? "conn_closing"
+                            : c->in.len > 0 ? "conn_read" : "conn_waiting";
+        err |= buf_printf(out, "STAT %d:addr %s\r\n", c->fd, c->addr);
+        err |= buf_printf(out, "STAT %d:listen_addr %s\r\n", c->fd,
+                          c->listen_addr ? c->listen_addr : "unknown");
+        err |= buf_printf(out, "STAT %d:state %s\r\n", c->fd, state);
+        err |= buf_printf(out, "STAT %d:secs_since_last_cmd %u\r\n", c->fd,
+                          (unsigned)(now - c->last_active));
+    }
+    return err ? -1 : 0;
+}
+
+static struct conn *conn_new(struct conn_set *set, int fd,
+                             const char *listen_addr)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error(set->log, "out of memory for a connection");
+        close(fd);
+        return NULL;
+    }
+    c->pc = proto_conn_new(set->env);
+    if (c->pc != NULL)
+        proto_conn_set_sender(c->pc, conn_send_now, c);
+    if (c->pc == NULL) {
+        log_error(set->log, "out of memory for a connection");
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    int one = 1;
+    /* fails with EOPNOTSUPP on unix sockets: harmless */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->set = set;
+    c->fd = fd;
+    c->listen_addr = listen_addr;
+    conn_sockname(fd, 1, c->addr, sizeof(c->addr));
+    buf_init(&c->in);
+    buf_init(&c->out);
+    c->last_active = ev_now(set->loop);
+    ev_io_init(&c->rio, on_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+    ev_io_start(set->loop, &c->rio);
+
+    c->next = set->head;
+    if (set->head)
+        set->head->prev = c;
+    set->head = c;
+    set->count++;
+    set->counters->curr_connections++;
+    return c;
+}
+
+struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr)
+{
+    struct conn *c = conn_new(set, fd, listen_addr);
+    if (c != NULL) {
+        set->counters->total_connections++;
+        log_debug(set->log, "<%d new client connection", fd);
+    }
+    return c;
+}
+
+int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
+               const char *in, size_t in_len,
+               const char *out, size_t out_len)
+{
+    struct conn *c = conn_new(set, fd, listen_addr);
+    if (c == NULL)
+        return -1;
+    if ((in_len > 0 && buf_append(&c->in, in, in_len) < 0) ||
+        (out_len > 0 && buf_append(&c->out, out, out_len) < 0)) {
+        log_error(set->log, "<%d out of memory adopting a connection, "
+                  "closing", fd);
+        conn_close(c);
+        return 0;
+    }
+    account(c, 0);
+    log_debug(set->log, "<%d connection adopted (%zu bytes in, %zu out)", fd,
+              in_len, out_len);
+    conn_process(c);
+    return 0;
+}
+
+const char *conn_pending_in(const struct conn *c, size_t *len)
+{
+    *len = c->in.len;
+    return c->in.data;
+}
+
+const char *conn_pending_out(const struct conn *c, size_t *len)
+{
+    *len = pending(c);
+    return c->out.data + c->out_off;
+}
+
+void conn_set_handoff(struct conn_set *set)
+{
+    set->handoff = 1;
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (ready_to_leave(c)) {
+            if (set->on_ready(set->arg, c))
+                continue;
+        } else if (!c->busy && !c->closing && !boundary(c) &&
+                   c->in.len > 0) {
+            conn_process(c);        /* value bytes already buffered */
+            continue;
+        }
+        conn_update(c);
+    }
+}
+
+static void conn_end(struct conn *c, int handed_off)
+{
+    struct conn_set *set = c->set;
+    ev_io_stop(set->loop, &c->rio);
+    ev_io_stop(set->loop, &c->wio);
+    if (set->on_close)
+        set->on_close(set->arg, c);
+    proto_conn_free(c->pc);
+    close(c->fd);
+    if (handed_off)
+        log_debug(set->log, "<%d connection handed off", c->fd);
+    else
+        log_debug(set->log, "<%d connection closed.", c->fd);
+
+    set->mem_used -= buf_caps(c);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        set->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    set->count--;
+    set->counters->curr_connections--;
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    conn_end(c, 0);
+}
+
+void conn_release(struct conn *c)
+{
+    conn_end(c, 1);
+}
+
+unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
+                             double idle_timeout)
+{
+    unsigned closed = 0;
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->last_active >= idle_timeout) {
+            log_debug(set->log, "<%d idle timeout, closing", c->fd);
+            conn_close(c);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
+{
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        int unread = 0;
+        if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
+            boundary(c) && now - c->last_active >= quiet &&
+            (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0))
+            conn_close(c);
+    }
+    return set->count;
+}
+
+void conn_set_close_all(struct conn_set *set)
+{
+    while (set->head != NULL)
+        conn_close(set->head);
+}

@@ -1,0 +1,25 @@
+/*
+ * main.c - shmcached's entry point: settings (defaults, --config file,
+ * command line), validation, then the master process. Parse and validation
+ * errors print one line to stderr and exit 1, as memcached does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "server/master.h"
+#include "server/settings.h"
+
+int main(int argc, char **argv)
+{
+    struct settings s;
+    char err[512];
+
+    int rc = settings_load(&s, argc, argv, stdout, err, sizeof(err));
+    if (rc < 0 || (rc == 0 && settings_validate(&s, err, sizeof(err)) < 0)) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_FAILURE;
+    }
+    if (rc > 0)
+        return EXIT_SUCCESS;        /* -h, -V, -i */
+    return master_run(&s, argc, argv);
+}

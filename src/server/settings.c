@@ -1,0 +1,815 @@
+/*
+ * settings.c - memcached's command line, the --config file, validation.
+ *
+ * Design: one table (opts[]) describes every option once: its long name,
+ * its short letter, whether it takes a value, and where it may appear (the
+ * command line, -o, the config file). The getopt_long tables are generated
+ * from it, and the config file and -o look names up in it, so the three
+ * sources cannot drift apart. Every option is applied by apply(), which
+ * receives either a value string or, for flags, a boolean, and checks the
+ * value's syntax and range; cross-field rules are in settings_validate().
+ *
+ * Precedence: defaults < config file < command line. settings_load() finds
+ * --config with a dry run over argv, reads the file, then applies argv. The
+ * first -l of a source replaces the list inherited from the previous one.
+ *
+ * Invariants: nothing here exits or prints except -h / -V / -i (to `out`);
+ * errors return -1 with one line in err naming the option (and file:line).
+ */
+#include "server/settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "server/listener.h"
+#include "server/usage.h"
+#include "core/version.h"
+
+enum opt_arg { ARG_NONE, ARG_REQ, ARG_OPT };
+
+/* Where a name is accepted. */
+enum {
+    W_CMD = 1,      /* command line (short and/or --long) */
+    W_EXT = 2,      /* -o name[=value] */
+    W_CFG = 4,      /* config file */
+};
+
+enum opt_id {
+    O_PORT, O_UDP, O_UNIX, O_MASK, O_SHUTDOWN, O_LISTEN, O_DAEMON, O_CORE,
+    O_USER, O_MEM, O_NOEVICT, O_CONNS, O_LOCKMEM, O_VERBOSE, O_HELP,
+    O_LICENSE, O_VERSION, O_PIDFILE, O_FACTOR, O_MINSIZE, O_LARGEPAGES,
+    O_DELIM, O_THREADS, O_REQS, O_NOCAS, O_BACKLOG, O_PROTO, O_ITEMMAX,
+    O_NOFLUSH, O_NODUMP, O_NOWATCH, O_EXTENDED, O_CONFIG, O_REFUSED,
+    /* -o */
+    O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
+    O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_LRU_MAINT, O_NO_LRU_MAINT,
+    O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT, O_RELAXED,
+    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
+};
+
+struct optdef {
+    const char *name;       /* --long name ('-'), or -o name ('_') */
+    int shortc;             /* short letter, 0 = none */
+    enum opt_arg arg;
+    enum opt_id id;
+    int where;
+    const char *refuse;     /* O_REFUSED: why */
+};
+
+#define CMD (W_CMD | W_CFG)
+#define EXT (W_EXT | W_CFG)
+
+static const struct optdef opts[] = {
+    { "port", 'p', ARG_REQ, O_PORT, CMD, NULL },
+    { "udp-port", 'U', ARG_REQ, O_UDP, CMD, NULL },
+    { "unix-socket", 's', ARG_REQ, O_UNIX, CMD, NULL },
+    { "unix-mask", 'a', ARG_REQ, O_MASK, CMD, NULL },
+    { "enable-shutdown", 'A', ARG_NONE, O_SHUTDOWN, CMD, NULL },
+    { "listen", 'l', ARG_REQ, O_LISTEN, CMD, NULL },
+    { "daemon", 'd', ARG_NONE, O_DAEMON, CMD, NULL },
+    { "enable-coredumps", 'r', ARG_NONE, O_CORE, CMD, NULL },
+    { "user", 'u', ARG_REQ, O_USER, CMD, NULL },
+    { "memory-limit", 'm', ARG_REQ, O_MEM, CMD, NULL },
+    { "disable-evictions", 'M', ARG_NONE, O_NOEVICT, CMD, NULL },
+    { "conn-limit", 'c', ARG_REQ, O_CONNS, CMD, NULL },
+    { "lock-memory", 'k', ARG_NONE, O_LOCKMEM, CMD, NULL },
+    { "verbose", 'v', ARG_OPT, O_VERBOSE, CMD, NULL },
+    { "help", 'h', ARG_NONE, O_HELP, W_CMD, NULL },
+    { "license", 'i', ARG_NONE, O_LICENSE, W_CMD, NULL },
+    { "version", 'V', ARG_NONE, O_VERSION, W_CMD, NULL },
+    { "pidfile", 'P', ARG_REQ, O_PIDFILE, CMD, NULL },
+    { "slab-growth-factor", 'f', ARG_REQ, O_FACTOR, CMD, NULL },
+    { "slab-min-size", 'n', ARG_REQ, O_MINSIZE, CMD, NULL },
+    { "enable-largepages", 'L', ARG_NONE, O_LARGEPAGES, CMD, NULL },
+    /* -D has no long form in memcached; the config file calls it this. */
+    { "stat-key-delimiter", 'D', ARG_REQ, O_DELIM, CMD, NULL },
+    { "threads", 't', ARG_REQ, O_THREADS, CMD, NULL },
+    { "max-reqs-per-event", 'R', ARG_REQ, O_REQS, CMD, NULL },
+    { "disable-cas", 'C', ARG_NONE, O_NOCAS, CMD, NULL },
+    { "listen-backlog", 'b', ARG_REQ, O_BACKLOG, CMD, NULL },
+    { "protocol", 'B', ARG_REQ, O_PROTO, CMD, NULL },
+    { "max-item-size", 'I', ARG_REQ, O_ITEMMAX, CMD, NULL },
+    { "disable-flush-all", 'F', ARG_NONE, O_NOFLUSH, CMD, NULL },
+    { "disable-dumping", 'X', ARG_NONE, O_NODUMP, CMD, NULL },
+    { "disable-watch", 'W', ARG_NONE, O_NOWATCH, CMD, NULL },
+    { "extended", 'o', ARG_REQ, O_EXTENDED, CMD, NULL },
+    { "config", 0, ARG_REQ, O_CONFIG, CMD, NULL },
+    { "enable-sasl", 'S', ARG_NONE, O_REFUSED, CMD,
+      "SASL authentication is not supported by shmcached" },
+    { "enable-ssl", 'Z', ARG_NONE, O_REFUSED, CMD,
+      "TLS/SSL is not supported by shmcached" },
+    { "auth-file", 'Y', ARG_REQ, O_REFUSED, CMD,
+      "ascii authentication (-Y) is not supported by shmcached" },
+    { "memory-file", 'e', ARG_REQ, O_REFUSED, CMD,
+      "-e is not supported: shmcached always keeps items in its shared "
+      "memory region" },
+    { "napi-ids", 'N', ARG_REQ, O_REFUSED, CMD,
+      "napi ids (-N) are not supported by shmcached" },
+
+    { "maxconns_fast", 0, ARG_OPT, O_MAXCONNS_FAST, EXT, NULL },
+    { "no_maxconns_fast", 0, ARG_OPT, O_NO_MAXCONNS_FAST, EXT, NULL },
+    { "hashpower", 0, ARG_REQ, O_HASHPOWER, EXT, NULL },
+    { "idle_timeout", 0, ARG_REQ, O_IDLE, EXT, NULL },
+    { "lru_crawler", 0, ARG_OPT, O_LRU_CRAWLER, EXT, NULL },
+    { "no_lru_crawler", 0, ARG_OPT, O_NO_LRU_CRAWLER, EXT, NULL },
+    { "lru_maintainer", 0, ARG_OPT, O_LRU_MAINT, EXT, NULL },
+    { "no_lru_maintainer", 0, ARG_OPT, O_NO_LRU_MAINT, EXT, NULL },
+    { "slab_chunk_max", 0, ARG_REQ, O_SLAB_CHUNK_MAX, EXT, NULL },
+    { "tail_repair_time", 0, ARG_REQ, O_TAIL_REPAIR, EXT, NULL },
+    { "read_buf_mem_limit", 0, ARG_REQ, O_READ_BUF_LIMIT, EXT, NULL },
+    { "relaxed_privileges", 0, ARG_OPT, O_RELAXED, EXT, NULL },
+    { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
+    { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
+    { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
+    /* memcached tuning knobs with no equivalent in this engine: accepted so
+     * existing configurations keep working, and ignored. */
+    { "hash_algorithm", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "modern", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "no_modern", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "slab_reassign", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "slab_automove", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "lru_crawler_sleep", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "lru_crawler_tocrawl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "hot_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "warm_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "temporary_ttl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    { "no_hashexpand", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Families of -o options that belong to other memcached builds. */
+static const struct { const char *prefix, *why; } refused_ext[] = {
+    { "ssl_", "TLS/SSL is not supported by shmcached" },
+    { "ext_", "external storage (extstore) is not supported by shmcached" },
+    { "proxy", "the memcached proxy is not supported by shmcached" },
+    { "sasl", "SASL authentication is not supported by shmcached" },
+};
+
+/* State of one parse (one source: the command line or one file). */
+struct pctx {
+    struct settings *s;
+    FILE *out;              /* -h / -V output, NULL: dry run */
+    int in_file;
+    int listen_seen;        /* the first -l of a source replaces the list */
+    int done;               /* -h / -V / -i seen */
+    char where[160];        /* "-p", "--config", "file:3: port" */
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct pctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct pctx *c, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "%s: %s", c->where, msg);
+    return -1;
+}
+
+void settings_defaults(struct settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->port = 11211;
+    s->udpport = 0;
+    s->access_mask = 0700;
+    s->nlisten = 0;
+    s->backlog = 1024;
+    s->maxconns = 1024;
+    s->maxconns_fast = 1;
+    s->idle_timeout = 0;
+    s->reqs_per_event = 20;
+    s->read_buf_max = 2048;
+    s->proto = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = ncpu < 1 ? 4 : ncpu > 64 ? 64 : (int)ncpu;
+    s->enable_flush = 1;
+    s->evict_to_free = 1;
+    s->maxbytes = (size_t)64 << 20;
+    s->mem_reserve = 0;
+    s->factor = 1.25;
+    s->chunk_size = 48;
+    s->item_size_max = (size_t)1 << 20;
+    s->slab_chunk_max = 0;
+    s->hashpower = 0;
+    s->lru_crawler = 1;
+    s->lru_maintainer = 1;
+    s->stat_key_prefix = ':';
+    s->tail_repair_time = 0;
+    s->worker_restart_backoff_ms = 100;
+    s->dump_enabled = 1;
+}
+
+/* ---- value parsers -------------------------------------------------- */
+
+static int parse_long(const char *v, long min, long max, long *out)
+{
+    char *end;
+    if (v == NULL || *v == '\0')
+        return -1;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_int(struct pctx *c, const char *v, long min, long max,
+                     int *out)
+{
+    long x;
+    if (parse_long(v, min, max, &x) < 0)
+        return fail(c, "'%s' is not a number in %ld..%ld", v ? v : "",
+                    min, max);
+    *out = (int)x;
+    return 0;
+}
+
+/* "<n>[k|m|g]": a bare number counts `unit` bytes. */
+static int parse_size(struct pctx *c, const char *v, size_t unit,
+                      size_t *out)
+{
+    char *end;
+    if (v == NULL || !isdigit((unsigned char)*v))
+        return fail(c, "'%s' is not a size (number with optional k/m/g)",
+                    v ? v : "");
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno != 0)
+        return fail(c, "'%s' is too large", v);
+    switch (*end) {
+    case 'k': case 'K': unit = (size_t)1 << 10; end++; break;
+    case 'm': case 'M': unit = (size_t)1 << 20; end++; break;
+    case 'g': case 'G': unit = (size_t)1 << 30; end++; break;
+    default: break;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0')
+        return fail(c, "'%s' is not a size (number with optional k/m/g)", v);
+    if (x > SIZE_MAX / unit)
+        return fail(c, "'%s' is too large", v);
+    *out = (size_t)x * unit;
+    return 0;
+}
+
+/* Returns 1, 0, or -1 when v is not a boolean word. */
+static int parse_bool(const char *v)
+{
+    static const char *yes[] = { "yes", "true", "on", "1" };
+    static const char *no[] = { "no", "false", "off", "0" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int copy_str(struct pctx *c, char *dst, size_t len, const char *v)
+{
+    if (strlen(v) >= len)
+        return fail(c, "value too long (max %zu characters)", len - 1);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int add_listen(struct pctx *c, const char *v)
+{
+    struct settings *s = c->s;
+    if (!c->listen_seen) {
+        s->nlisten = 0;         /* this source replaces earlier lists */
+        c->listen_seen = 1;
+    }
+    const char *p = v;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n > 0) {
+            if (s->nlisten >= SETTINGS_MAX_LISTEN)
+                return fail(c, "too many listen addresses (max %d)",
+                            SETTINGS_MAX_LISTEN);
+            if (n >= sizeof(s->listen[0]))
+                return fail(c, "listen address too long: '%.*s'", (int)n, p);
+            memcpy(s->listen[s->nlisten], p, n);
+            s->listen[s->nlisten][n] = '\0';
+            char host[64];
+            int port;
+            if (listener_split(s->listen[s->nlisten], 0, host, sizeof(host),
+                               &port) < 0)
+                return fail(c, "invalid listen address '%s'",
+                            s->listen[s->nlisten]);
+            s->nlisten++;
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int apply_ext_list(struct pctx *c, const char *list);
+
+/* Applies one option. Flags (ARG_NONE, and ARG_OPT given no value) get
+ * val == NULL and on = 0/1. */
+static int apply(struct pctx *c, const struct optdef *o, const char *val,
+                 int on)
+{
+    struct settings *s = c->s;
+    long l;
+
+    switch (o->id) {
+    case O_PORT:
+        return parse_int(c, val, 0, 65535, &s->port);
+    case O_UDP:
+        if (parse_int(c, val, 0, 65535, &s->udpport) < 0)
+            return -1;
+        if (s->udpport != 0)
+            return fail(c, "UDP is not supported by shmcached (only -U 0 "
+                        "is accepted)");
+        return 0;
+    case O_UNIX:
+        return copy_str(c, s->socketpath, sizeof(s->socketpath), val);
+    case O_MASK: {
+        char *end;
+        errno = 0;
+        l = strtol(val, &end, 8);
+        if (errno != 0 || *val == '\0' || *end != '\0' || l < 0 || l > 0777)
+            return fail(c, "'%s' is not an octal mode (0..777)", val);
+        s->access_mask = (int)l;
+        return 0;
+    }
+    case O_SHUTDOWN: s->enable_shutdown = on; return 0;
+    case O_LISTEN: return add_listen(c, val);
+    case O_DAEMON: s->daemonize = on; return 0;
+    case O_CORE: s->maxcore = on; return 0;
+    case O_USER: return copy_str(c, s->username, sizeof(s->username), val);
+    case O_MEM:
+        return parse_size(c, val, (size_t)1 << 20, &s->maxbytes);
+    case O_NOEVICT: s->evict_to_free = !on; return 0;
+    case O_CONNS: return parse_int(c, val, 1, INT_MAX, &s->maxconns);
+    case O_LOCKMEM: s->lock_memory = on; return 0;
+    case O_VERBOSE:
+        if (val == NULL) {
+            if (c->in_file)
+                s->verbose = on;
+            else
+                s->verbose++;
+            return 0;
+        }
+        return parse_int(c, val, 0, 3, &s->verbose);
+    case O_HELP:
+        if (c->out)
+            usage_print(c->out);
+        c->done = 1;
+        return 0;
+    case O_LICENSE:
+        if (c->out)
+            usage_license(c->out);
+        c->done = 1;
+        return 0;
+    case O_VERSION:
+        if (c->out)
+            fprintf(c->out, "%s %s (memcached-compatible)\n", SHMC_NAME,
+                    SHMC_VERSION);
+        c->done = 1;
+        return 0;
+    case O_PIDFILE: return copy_str(c, s->pidfile, sizeof(s->pidfile), val);
+    case O_FACTOR: {
+        char *end;
+        errno = 0;
+        double f = strtod(val, &end);
+        if (errno != 0 || *val == '\0' || *end != '\0')
+            return fail(c, "'%s' is not a number", val);
+        s->factor = f;
+        return 0;
+    }
+    case O_MINSIZE: return parse_int(c, val, 1, INT_MAX, &s->chunk_size);
+    case O_LARGEPAGES: s->large_pages = on; return 0;
+    case O_DELIM:
+        if (strlen(val) != 1)
+            return fail(c, "the delimiter must be one character");
+        s->stat_key_prefix = (unsigned char)val[0];
+        s->detail_enabled = 1;
+        return 0;
+    case O_THREADS: return parse_int(c, val, 1, INT_MAX, &s->threads);
+    case O_REQS: return parse_int(c, val, 1, INT_MAX, &s->reqs_per_event);
+    case O_NOCAS: s->disable_cas = on; return 0;
+    case O_BACKLOG: return parse_int(c, val, 1, INT_MAX, &s->backlog);
+    case O_PROTO:
+        if (strcmp(val, "auto") == 0)
+            s->proto = 0;
+        else if (strcmp(val, "ascii") == 0)
+            s->proto = 1;
+        else if (strcmp(val, "binary") == 0)
+            s->proto = 2;
+        else
+            return fail(c, "unknown protocol '%s' (ascii, binary or auto)",
+                        val);
+        return 0;
+    case O_ITEMMAX:
+        return parse_size(c, val, 1, &s->item_size_max);
+    case O_NOFLUSH: s->enable_flush = !on; return 0;
+    case O_NODUMP: s->dump_enabled = !on; return 0;
+    case O_NOWATCH: return 0;       /* there are no watchers to disable */
+    case O_EXTENDED: return apply_ext_list(c, val);
+    case O_CONFIG:
+        if (c->in_file)
+            return fail(c, "a config file cannot name another one");
+        return copy_str(c, s->config_file, sizeof(s->config_file), val);
+    case O_REFUSED:
+        return fail(c, "%s", o->refuse);
+    case O_MAXCONNS_FAST: s->maxconns_fast = on; return 0;
+    case O_NO_MAXCONNS_FAST: s->maxconns_fast = !on; return 0;
+    case O_HASHPOWER: return parse_int(c, val, 0, 64, &s->hashpower);
+    case O_IDLE: return parse_int(c, val, 0, INT_MAX, &s->idle_timeout);
+    case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
+    case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
+    case O_TRACK_SIZES: s->track_sizes = on; return 0;
+    case O_LRU_MAINT: s->lru_maintainer = on; return 0;
+    case O_NO_LRU_MAINT: s->lru_maintainer = !on; return 0;
+    case O_SLAB_CHUNK_MAX:
+        return parse_size(c, val, 1, &s->slab_chunk_max);
+    case O_TAIL_REPAIR:
+        return parse_int(c, val, 0, INT_MAX, &s->tail_repair_time);
+    case O_READ_BUF_LIMIT:
+        return parse_size(c, val, (size_t)1 << 20, &s->read_buf_mem_limit);
+    case O_RELAXED: s->relaxed_privileges = on; return 0;
+    case O_MEM_RESERVE:
+        return parse_size(c, val, (size_t)1 << 20, &s->mem_reserve);
+    case O_BACKOFF:
+        return parse_int(c, val, 0, 3600000, &s->worker_restart_backoff_ms);
+    case O_IGNORED:
+        return 0;
+    }
+    return fail(c, "internal error: unhandled option");
+}
+
+/* Applies an option that may be a flag: val NULL means "on"; a value must
+ * then be a boolean word (or, for --verbose, a level). */
+static int apply_value(struct pctx *c, const struct optdef *o,
+                       const char *val)
+{
+    if (o->arg == ARG_REQ) {
+        if (val == NULL || (*val == '\0' && o->id != O_UNIX &&
+                            o->id != O_PIDFILE && o->id != O_USER))
+            return fail(c, "requires a value");
+        return apply(c, o, val, 1);
+    }
+    if (val == NULL)
+        return apply(c, o, NULL, 1);
+    if (o->id == O_VERBOSE && isdigit((unsigned char)val[0]))
+        return apply(c, o, val, 1);
+    if (o->id == O_IGNORED)
+        return 0;
+    int b = parse_bool(val);
+    if (b < 0)
+        return fail(c, "'%s' is not a boolean (yes/no/true/false/1/0)", val);
+    return apply(c, o, NULL, b);
+}
+
+/* Compares a user-given name with a table name, '-' and '_' alike. */
+static int name_eq(const char *user, size_t ulen, const char *name)
+{
+    size_t i;
+    for (i = 0; i < ulen && name[i]; i++) {
+        char a = user[i] == '-' ? '_' : user[i];
+        char b = name[i] == '-' ? '_' : name[i];
+        if (a != b)
+            return 0;
+    }
+    return i == ulen && name[i] == '\0';
+}
+
+static const struct optdef *find_opt(const char *name, size_t len, int where)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if ((opts[i].where & where) && name_eq(name, len, opts[i].name))
+            return &opts[i];
+    return NULL;
+}
+
+static const char *refused_family(const char *name)
+{
+    for (size_t i = 0; i < sizeof(refused_ext) / sizeof(refused_ext[0]); i++)
+        if (strncmp(name, refused_ext[i].prefix,
+                    strlen(refused_ext[i].prefix)) == 0)
+            return refused_ext[i].why;
+    return NULL;
+}
+
+/* One -o item: "name" or "name=value". */
+static int apply_ext(struct pctx *c, const char *item, size_t len)
+{
+    char buf[256];
+    if (len >= sizeof(buf))
+        return fail(c, "extended option too long");
+    memcpy(buf, item, len);
+    buf[len] = '\0';
+    char *eq = strchr(buf, '=');
+    const char *val = NULL;
+    if (eq != NULL) {
+        *eq = '\0';
+        val = eq + 1;
+    }
+    char saved[sizeof(c->where)];
+    memcpy(saved, c->where, sizeof(saved));
+    snprintf(c->where, sizeof(c->where), "%.100s %.50s", saved, buf);
+    const struct optdef *o = find_opt(buf, strlen(buf), W_EXT);
+    int rc;
+    if (o == NULL) {
+        const char *why = refused_family(buf);
+        rc = why ? fail(c, "%s", why)
+                 : fail(c, "unknown extended option (see -h for the list)");
+    } else {
+        rc = apply_value(c, o, val);
+    }
+    memcpy(c->where, saved, sizeof(saved));
+    return rc;
+}
+
+static int apply_ext_list(struct pctx *c, const char *list)
+{
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n > 0 && apply_ext(c, p, n) < 0)
+            return -1;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* ---- command line --------------------------------------------------- */
+
+static int parse_args(struct pctx *c, int argc, char **argv)
+{
+    struct option longopts[NOPTS + 1];
+    char shortopts[2 * NOPTS + 2];
+    size_t nl = 0, ns = 0;
+
+    shortopts[ns++] = ':';          /* report missing values as ':' */
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct optdef *o = &opts[i];
+        if (!(o->where & W_CMD))
+            continue;
+        longopts[nl].name = o->name;
+        longopts[nl].has_arg = o->arg == ARG_REQ ? required_argument :
+                               o->arg == ARG_OPT ? optional_argument :
+                               no_argument;
+        longopts[nl].flag = NULL;
+        longopts[nl].val = 256 + (int)i;
+        nl++;
+        if (o->shortc) {
+            shortopts[ns++] = (char)o->shortc;
+            if (o->arg == ARG_REQ)
+                shortopts[ns++] = ':';      /* -v takes no value: -vv */
+        }
+    }
+    memset(&longopts[nl], 0, sizeof(longopts[nl]));
+    shortopts[ns] = '\0';
+
+    optind = 0;                     /* glibc: full re-initialisation */
+    opterr = 0;
+    for (;;) {
+        int prev = optind ? optind : 1;
+        int ch = getopt_long(argc, argv, shortopts, longopts, NULL);
+        if (ch == -1)
+            break;
+        if (ch == '?' || ch == ':') {
+            const char *arg = prev < argc ? argv[prev] : "";
+            snprintf(c->where, sizeof(c->where), "%s", arg);
+            if (ch == ':')
+                return fail(c, "requires a value");
+            if (optopt && strncmp(arg, "--", 2) != 0)
+                return fail(c, "unknown option -%c (see -h)", optopt);
+            return fail(c, "unknown option (see -h)");
+        }
+        const struct optdef *o = NULL;
+        if (ch >= 256) {
+            o = &opts[ch - 256];
+        } else {
+            for (size_t i = 0; i < NOPTS && o == NULL; i++)
+                if (opts[i].shortc == ch)
+                    o = &opts[i];
+        }
+        if (o == NULL)
+            return fail(c, "internal error: option %d", ch);
+        if (o->shortc && ch < 256)
+            snprintf(c->where, sizeof(c->where), "-%c", o->shortc);
+        else
+            snprintf(c->where, sizeof(c->where), "--%s", o->name);
+        if (apply_value(c, o, optarg) < 0)
+            return -1;
+    }
+    if (optind < argc) {
+        snprintf(c->where, sizeof(c->where), "%s", argv[optind]);
+        return fail(c, "unexpected argument (options start with -)");
+    }
+    return 0;
+}
+
+int settings_parse_args(struct settings *s, int argc, char **argv,
+                        FILE *out, char *err, size_t errlen)
+{
+    struct pctx c = { .s = s, .out = out, .err = err, .errlen = errlen };
+    if (parse_args(&c, argc, argv) < 0)
+        return -1;
+    return c.done ? 1 : 0;
+}
+
+/* ---- config file ---------------------------------------------------- */
+
+static char *trim(char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    char *e = p + strlen(p);
+    while (e > p && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return p;
+}
+
+static int parse_line(struct pctx *c, char *line)
+{
+    /* '#' starts a comment at the start of a line or after a blank. */
+    for (char *h = line; (h = strchr(h, '#')) != NULL; h++)
+        if (h == line || isspace((unsigned char)h[-1])) {
+            *h = '\0';
+            break;
+        }
+    char *p = trim(line);
+    if (*p == '\0')
+        return 0;
+    char *eq = strchr(p, '=');
+    if (eq == NULL)
+        return fail(c, "expected 'name = value', got '%s'", p);
+    *eq = '\0';
+    char *name = trim(p), *val = trim(eq + 1);
+    size_t vl = strlen(val);
+    if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+        val[vl - 1] = '\0';
+        val++;
+    }
+    char *colon = c->where + strlen(c->where);
+    snprintf(colon, sizeof(c->where) - (size_t)(colon - c->where), " %s",
+             name);
+    const struct optdef *o = find_opt(name, strlen(name), W_CFG);
+    if (o == NULL) {
+        const char *why = refused_family(name);
+        return why ? fail(c, "%s", why) : fail(c, "unknown setting");
+    }
+    if (o->arg != ARG_REQ && *val == '\0')
+        return fail(c, "requires a value (yes or no)");
+    return apply_value(c, o, val);
+}
+
+static int parse_file(struct pctx *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(c->where, sizeof(c->where), "%s", path);
+        return fail(c, "cannot open: %s", strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned lineno = 0;
+    int rc = 0;
+    c->in_file = 1;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        snprintf(c->where, sizeof(c->where), "%s:%u:", path, lineno);
+        if (n > 4096)
+            rc = fail(c, "line too long");
+        else
+            rc = parse_line(c, line);
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(c->where, sizeof(c->where), "%s", path);
+        rc = fail(c, "read error: %s", strerror(errno));
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int settings_parse_file(struct settings *s, const char *path, char *err,
+                        size_t errlen)
+{
+    struct pctx c = { .s = s, .err = err, .errlen = errlen };
+    return parse_file(&c, path);
+}
+
+int settings_load(struct settings *s, int argc, char **argv, FILE *out,
+                  char *err, size_t errlen)
+{
+    /* Dry run to learn --config (getopt also resolves abbreviations). */
+    struct settings probe;
+    settings_defaults(&probe);
+    int rc = settings_parse_args(&probe, argc, argv, NULL, err, errlen);
+    if (rc < 0)
+        return -1;
+    settings_defaults(s);
+    if (rc == 0 && probe.config_file[0] != '\0' &&
+        settings_parse_file(s, probe.config_file, err, errlen) < 0)
+        return -1;
+    return settings_parse_args(s, argc, argv, out, err, errlen);
+}
+
+/* ---- validation ----------------------------------------------------- */
+
+#define SLAB_PAGE ((size_t)1 << 20)
+
+int settings_validate(const struct settings *s, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+    if (s->udpport != 0)
+        BAD("UDP is not supported by shmcached (only -U 0 is accepted)");
+    if (s->port < 0 || s->port > 65535)
+        BAD("port %d out of range (0..65535)", s->port);
+    if (s->maxbytes == 0)
+        BAD("Memory limit (-m) must be greater than 0");
+    if (s->maxconns <= 0)
+        BAD("Maximum connections must be greater than 0");
+    if (s->threads <= 0)
+        BAD("Number of threads must be greater than 0");
+    if (s->threads > ENGINE_MAX_SLOTS - 1)
+        BAD("Number of threads must be at most %d", ENGINE_MAX_SLOTS - 1);
+    if (s->reqs_per_event <= 0)
+        BAD("Number of requests per event must be greater than 0");
+    if (s->backlog <= 0)
+        BAD("Listen backlog (-b) must be greater than 0");
+    if (!(s->factor > 1.0))
+        BAD("Factor must be greater than 1");
+    if (s->item_size_max < 1024)
+        BAD("Item max size cannot be less than 1024 bytes.");
+    if (s->item_size_max > ((size_t)1 << 30))
+        BAD("Cannot set item size limit higher than 1 gigabyte.");
+    if (s->item_size_max > s->maxbytes / 2)
+        BAD("Cannot set item size limit higher than 1/2 of memory max.");
+    /* the engine's limits: chunks are carved from 1 MB slab pages */
+    size_t chunk_hi = s->item_size_max / 2 < SLAB_PAGE / 4
+                      ? s->item_size_max / 2 : SLAB_PAGE / 4;
+    if (s->chunk_size < 8 || (size_t)s->chunk_size > chunk_hi)
+        BAD("Minimum chunk size (-n) must be between 8 and %zu", chunk_hi);
+    if (s->slab_chunk_max != 0) {
+        if (s->slab_chunk_max < 4096 || s->slab_chunk_max > SLAB_PAGE ||
+            s->slab_chunk_max % 8 != 0)
+            BAD("slab_chunk_max (bytes: %zu) must be a multiple of 8 "
+                "between 4096 and %zu", s->slab_chunk_max, SLAB_PAGE);
+        if (s->slab_chunk_max > s->item_size_max)
+            BAD("slab_chunk_max (bytes: %zu) cannot be larger than -I "
+                "(item_size_max %zu)", s->slab_chunk_max, s->item_size_max);
+        if (s->item_size_max % s->slab_chunk_max != 0)
+            BAD("-I (item_size_max: %zu) must be evenly divisible by "
+                "slab_chunk_max (bytes: %zu)", s->item_size_max,
+                s->slab_chunk_max);
+    }
+    if (s->hashpower != 0 && s->hashpower < 12)
+        BAD("Initial hashtable multiplier of %d is too low", s->hashpower);
+    if (s->hashpower > 31)
+        BAD("Initial hashtable multiplier of %d is too high\nChoose a value "
+            "based on \"STAT hash_power_level\" from a running instance",
+            s->hashpower);
+    if (s->idle_timeout < 0)
+        BAD("idle_timeout must be 0 or more seconds");
+    if (s->access_mask < 0 || s->access_mask > 0777)
+        BAD("unix socket mask (-a) must be an octal mode up to 777");
+    if (s->proto < 0 || s->proto > 2)
+        BAD("unknown protocol (ascii, binary or auto)");
+    if (s->worker_restart_backoff_ms < 0)
+        BAD("worker_backoff_ms must be 0 or more");
+    if (s->nlisten < 0 || s->nlisten > SETTINGS_MAX_LISTEN)
+        BAD("too many listen addresses (max %d)", SETTINGS_MAX_LISTEN);
+    for (int i = 0; i < s->nlisten; i++) {
+        char host[64];
+        int port;
+        if (listener_split(s->listen[i], s->port, host, sizeof(host),
+                           &port) < 0)
+            BAD("invalid listen address '%s'", s->listen[i]);
+    }
+    return 0;
+#undef BAD
+}
