@@ -26,7 +26,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#define ENGINE_KEY_MAX 250
+#include "core/limits.h"
+
+#define ENGINE_KEY_MAX SHMC_KEY_MAX
 #define ENGINE_MAX_SLOTS 256        /* worker slots (slot 0 is the master's) */
 #define ENGINE_MAX_CLASSES 64
 #define ENGINE_RELTIME_MAX 2592000  /* exptime up to 30 days is relative */
@@ -49,6 +51,10 @@ struct engine_config {
 };
 
 void engine_config_defaults(struct engine_config *cfg);
+
+/* NULL when the engine can build a region for cfg, else why not (a static
+ * message naming the parameter and its range). */
+const char *engine_config_check(const struct engine_config *cfg);
 
 /* Clock: returns the current unix time in seconds. Injectable for tests. */
 typedef time_t (*engine_clock_fn)(void *arg);
@@ -219,17 +225,13 @@ unsigned engine_sweep(struct engine_worker *w, unsigned budget);
 
 /* ---- statistics ----------------------------------------------------- */
 
-/* Counters per worker slot, summed when read. The server adds its own
- * (connections, bytes) through engine_worker_counters(). */
+/* Counters of cache operations per worker slot, summed when read. */
 #define ENGINE_COUNTERS(X) \
     X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(get_hits) \
     X(get_misses) X(get_expired) X(get_flushed) X(delete_misses) \
     X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \
     X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) \
-    X(store_too_large) X(store_no_memory) X(auth_cmds) X(auth_errors) \
-    X(bytes_read) X(bytes_written) X(curr_connections) \
-    X(total_connections) X(rejected_connections) X(conn_yields) \
-    X(listen_disabled_num) X(cmd_meta) X(cmd_other)
+    X(store_too_large) X(store_no_memory) X(cmd_meta)
 
 struct engine_counters {
 #define X(name) uint64_t name;
@@ -293,21 +295,6 @@ void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
                                  uint32_t nbytes, uint32_t exptime),
                       void *arg);
 
-/* A block in the region the master publishes for every worker's stats:
- * plain fields, written by the master only. */
-struct engine_server_info {
-    int64_t started;           /* unix time the region was created */
-    int32_t master_pid;
-    uint32_t workers;          /* workers currently configured (-t) */
-    uint64_t worker_restarts;  /* workers replaced after dying */
-    uint64_t worker_crashes;   /* of those, deaths by signal or exit != 0 */
-    uint64_t reloads;          /* SIGHUP reloads applied */
-    uint64_t reload_failures;  /* SIGHUP reloads rejected (bad config) */
-    uint32_t track_sizes;      /* stats sizes enabled (-o track_sizes, or
-                                  stats sizes_enable by any client) */
-};
-struct engine_server_info *engine_server_info(struct engine *e);
-
 /* ---- per-prefix statistics ("stats detail") ------------------------ */
 
 /* While enabled, every get/gets/gat (hit or miss), every storage command
@@ -327,7 +314,6 @@ void engine_detail_dump(struct engine *e,
 
 /* Settings as the region was built (for stats settings). */
 const struct engine_config *engine_config(const struct engine *e);
-unsigned engine_hashpower(const struct engine *e);
 
 /* ---- invariants (tests) -------------------------------------------- */
 

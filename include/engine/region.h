@@ -36,7 +36,7 @@
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
 #define REGION_VERSION 1u
-#define SLAB_PAGE_SIZE (1u << 20)
+#define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
 #define PAGE_NONE      0xffu
 #define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */
 
@@ -129,11 +129,10 @@ struct region {
     uint64_t oldest_cas;
     uint64_t lock_repairs;      /* atomic */
     uint64_t slot_reaps;        /* atomic */
-    struct engine_server_info server;
 };
 
 /* stats detail: prefixes in an open-addressing table (detail.c). */
-#define DETAIL_PREFIX_MAX 250
+#define DETAIL_PREFIX_MAX ENGINE_KEY_MAX
 struct detail_entry {
     uint64_t gets, hits, sets, dels;
     uint8_t len;                     /* 0 = empty slot */

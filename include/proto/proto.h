@@ -20,32 +20,86 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/limits.h"
 
 struct engine;
 struct engine_worker;
-struct settings;
 
-/* What the protocol layer needs from the server around it. */
+/* The protocol layer's configuration: what it needs of the server's
+ * settings, and nothing else (the server fills it, see settings.h). */
+enum proto_mode { PROTO_MODE_AUTO = 0, PROTO_MODE_ASCII, PROTO_MODE_BINARY };
+
+struct proto_config {
+    enum proto_mode mode;       /* -B: chosen per connection on its first
+                                   byte (auto), or fixed */
+    int reqs_per_event;         /* -R: requests before PROTO_YIELD */
+    size_t line_max;            /* a command line without '\n' longer than
+                                   this closes the connection (memcached:
+                                   2048) ... */
+    size_t line_max_get;        /* ... except get/gets lines, up to this */
+    unsigned flush_enabled:1;   /* -F clears: flush_all refused */
+    unsigned shutdown_enabled:1;/* -A: the shutdown command */
+    unsigned dump_enabled:1;    /* -X clears: stats cachedump refused */
+    char detail_delimiter;      /* -D: stats detail prefix delimiter */
+};
+
+/* memcached's defaults (core/limits.h). */
+void proto_config_defaults(struct proto_config *cfg);
+
+/* Counters the protocol layer keeps itself, per worker (one writer). */
+struct proto_counters {
+    uint64_t auth_cmds;
+    uint64_t auth_errors;
+};
+
+/* Protocol state every worker shares (placed in shared memory by the
+ * server): written by any worker, plain aligned words. */
+struct proto_shared {
+    uint32_t track_sizes;       /* "stats sizes" enabled (-o track_sizes,
+                                   stats sizes_enable / sizes_disable) */
+};
+
+/* What the server knows for "stats" (summed over every worker). */
+struct proto_server_stats {
+    int pid;                    /* the master's */
+    int64_t started;            /* unix time the server started */
+    unsigned threads;           /* workers configured (-t) */
+    uint64_t max_connections;   /* -c */
+    uint64_t curr_connections, total_connections, rejected_connections;
+    uint64_t bytes_read, bytes_written;
+    uint64_t listen_disabled_num, conn_yields;
+    uint64_t auth_cmds, auth_errors;
+};
+
+/* What the protocol layer needs from the server around it. Every callback
+ * may be NULL (the command then answers as if there were nothing to say). */
 struct proto_env {
     struct engine *engine;
     struct engine_worker *worker;
-    const struct settings *settings;
-    /* "shutdown" command (only honoured with -A): asks the master to stop.
-     * graceful is 1 for "shutdown graceful". */
+    const struct proto_config *cfg;
+    struct proto_counters *counters;    /* this worker's */
+    struct proto_shared *shared;
+    void *arg;                          /* passed to every callback */
+    /* "shutdown [graceful]" (only called with shutdown_enabled): asks the
+     * master to stop. */
     void (*shutdown)(void *arg, int graceful);
     /* "verbosity N" */
     void (*set_verbosity)(void *arg, int level);
-    void *arg;
-    /* max length of a command line without newline before the connection
-     * is closed (memcached: 2048); get/gets lines may be longer, up to
-     * line_max_get */
-    size_t line_max;
-    size_t line_max_get;
     /* "stats conns": appends one block of "STAT <fd>:<field> <value>\r\n"
      * lines per connection of this worker (addr, listen_addr, state,
      * secs_since_last_cmd), as memcached does; the protocol layer knows no
-     * sockets. NULL: the reply is just END. */
+     * sockets. */
     void (*conns)(void *arg, struct buf *out);
+    /* "stats": the server's figures, for memcached's lines. */
+    void (*server_stats)(void *arg, struct proto_server_stats *st);
+    /* "stats": shmcached's own lines (workers, restarts, ...), appended
+     * after memcached's, before END. */
+    void (*stats_more)(void *arg, struct buf *out);
+    /* "stats reset": the server's counters (the engine's are reset by the
+     * protocol layer itself). */
+    void (*stats_reset)(void *arg);
+    /* "stats settings": every STAT line (the settings are the server's). */
+    void (*stats_settings)(void *arg, struct buf *out);
 };
 
 /* Flags returned by proto_feed. */

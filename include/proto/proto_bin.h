@@ -3,7 +3,7 @@
  * 1.6's proto_bin), behind the same proto.h interface as the text protocol.
  *
  * proto_text.c picks the protocol of a connection from its first byte
- * (settings->proto: auto chooses binary on the request magic 0x80; ascii
+ * (cfg->mode: auto chooses binary on the request magic 0x80; ascii
  * never; binary always) and from then on hands every proto_feed() of a
  * binary connection to proto_bin_feed(). Not a public interface: the server
  * only sees proto.h.

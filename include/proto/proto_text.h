@@ -17,7 +17,6 @@
 /* memcached: a command line holds at most 23 tokens; the rest of a longer
  * line is kept unparsed (get keys are then scanned from it in batches). */
 #define PROTO_MAX_TOKENS 23
-#define PROTO_KEY_MAX 250
 
 struct proto_token {
     const char *p;

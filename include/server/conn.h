@@ -34,9 +34,10 @@
 #include <ev.h>
 
 #include "core/buf.h"
+#include "core/limits.h"
 
 struct conn;
-struct engine_counters;
+struct server_counters;
 struct logger;
 struct proto_env;
 struct proto_conn;
@@ -44,7 +45,7 @@ struct proto_conn;
 struct conn_set {
     struct ev_loop *loop;
     const struct proto_env *env;
-    struct engine_counters *counters;   /* this worker's slot counters */
+    struct server_counters *counters;   /* this worker's (srvstate.h) */
     const struct logger *log;
     size_t read_chunk;      /* bytes asked per read() */
     size_t in_max;          /* input never grows past this (then close) */
@@ -52,7 +53,6 @@ struct conn_set {
     size_t buf_keep;        /* empty buffers larger than this are freed */
     size_t mem_limit;       /* buffer bytes for all conns, 0 = no limit */
     size_t mem_used;        /* sum of buffer capacities */
-    int draining;           /* graceful stop: no new connections */
     int handoff;            /* hand-off mode (see above) */
     /* called when a connection closes, before it is freed */
     void (*on_close)(void *arg, struct conn *c);
@@ -73,7 +73,7 @@ struct conn {
     struct proto_conn *pc;
     ev_tstamp last_active;  /* last byte read or written */
     const char *listen_addr; /* memcached form: "tcp:127.0.0.1:11211" */
-    char addr[72];          /* the peer, same form ("unix:/path", ...) */
+    char addr[SHMC_ADDR_MAX]; /* the peer, same form ("unix:/path", ...) */
     unsigned busy : 1;      /* inside proto_feed (for "stats conns") */
     unsigned yielded : 1;   /* input left to process after PROTO_YIELD */
     unsigned closing : 1;   /* PROTO_CLOSE: close once output is sent */
@@ -84,7 +84,7 @@ struct conn {
 /* Initialises an empty set; limits get defaults the caller may change. */
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct proto_env *env,
-                   struct engine_counters *counters,
+                   struct server_counters *counters,
                    const struct logger *log);
 
 /* Takes ownership of fd (a freshly accepted, non-blocking socket) and

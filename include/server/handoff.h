@@ -29,8 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
+
 #define HANDOFF_MAGIC "SHO1"
-#define HANDOFF_ADDR_MAX 72
+#define HANDOFF_ADDR_MAX SHMC_ADDR_MAX
+_Static_assert(HANDOFF_ADDR_MAX == 72, "the hand-off header is a wire "
+               "format: its address field is 72 bytes");
 #define HANDOFF_HDR_LEN (4 + 3 * 4 + HANDOFF_ADDR_MAX)
 #define HANDOFF_INLINE_MAX (32u << 10)
 #define HANDOFF_MSG_MAX (HANDOFF_HDR_LEN + HANDOFF_INLINE_MAX)

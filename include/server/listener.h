@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "core/limits.h"
+
 struct logger;
 
 #define LISTENER_MAX 32
@@ -26,12 +28,13 @@ struct listener {
 struct listeners {
     struct listener l[LISTENER_MAX];
     int n;
-    char unix_path[108];    /* socket file to remove at exit, "" if none */
+    char unix_path[SHMC_UNIX_PATH_MAX]; /* socket file to remove at exit,
+                                           "" if none */
 };
 
 /* What listeners_open() needs from the settings. */
 struct listen_config {
-    const char (*addrs)[64];    /* "host", "host:port", "[v6]:port" */
+    const char (*addrs)[SHMC_HOST_MAX]; /* "host", "host:port", "[v6]:port" */
     int naddrs;                 /* 0: 127.0.0.1 */
     int port;                   /* -p: for addresses without a port */
     int backlog;                /* -b */

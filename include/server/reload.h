@@ -11,7 +11,7 @@
  *     worker_backoff_ms, ...;
  *   - fixed until a restart (the region's geometry, the process identity):
  *     -I, -f, -n, slab_chunk_max, hashpower, -C, -M, memory_reserve, -k,
- *     -L, -u, -d, -P, -r, -a, relaxed_privileges. A change to one of these
+ *     -L, -u, -d, -P, -r, -a. A change to one of these
  *     is named in the log and the running value is kept.
  * The plan's `next` is the configuration to run with: the new values of
  * what can change, the running values of what cannot.
@@ -52,6 +52,7 @@ int reload_plan(const struct settings *cur, const struct settings *next,
 
 struct engine;
 struct listeners;
+struct proto_shared;
 struct logger;
 
 /* The master's SIGHUP: loads the --config file and the original command
@@ -63,7 +64,8 @@ struct logger;
  * replaces the workers), or -1 after logging why the configuration was
  * rejected (nothing changed). */
 int reload_apply(struct settings *cur, int argc, char **argv,
-                 struct engine *e, struct listeners *ls, struct logger *lg);
+                 struct engine *e, struct proto_shared *shared,
+                 struct listeners *ls, struct logger *lg);
 
 /* Joins names into buf ("-t, -v, idle_timeout"); "" for none. */
 void reload_names(const char *const *names, int n, char *buf, size_t len);

@@ -16,15 +16,18 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/limits.h"
+
 #define SETTINGS_MAX_LISTEN 16
 
 struct settings {
     /* network */
     int port;                  /* -p, 11211 */
     int udpport;               /* -U, only 0 accepted (UDP off) */
-    char socketpath[108];      /* -s */
+    char socketpath[SHMC_UNIX_PATH_MAX]; /* -s */
     int access_mask;           /* -a, 0700 */
-    char listen[SETTINGS_MAX_LISTEN][64]; /* -l (comma separated, host[:port]) */
+    char listen[SETTINGS_MAX_LISTEN][SHMC_HOST_MAX]; /* -l (comma separated,
+                                                     host[:port]) */
     int nlisten;               /* 0 = 127.0.0.1 */
     int backlog;               /* -b, 1024 */
     int maxconns;              /* -c, 1024: total over all workers */
@@ -41,7 +44,6 @@ struct settings {
     int lock_memory;           /* -k */
     int verbose;               /* -v count */
     int threads;               /* -t, default: number of CPUs */
-    int relaxed_privileges;    /* -o relaxed_privileges */
     int enable_shutdown;       /* -A */
     int enable_flush;          /* -F disables (0) */
     int disable_cas;           /* -C */
@@ -89,5 +91,25 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 
 /* Cross-field checks (ranges, -I against -m, ...). 0 or -1 with err. */
 int settings_validate(const struct settings *s, char *err, size_t errlen);
+
+struct buf;
+struct engine;
+struct engine_config;
+struct proto_config;
+struct proto_shared;
+
+/* The engine's configuration the settings ask for (the region's reserve is
+ * the larger of -m and memory_reserve; the master may raise it). */
+void settings_engine_config(const struct settings *s,
+                            struct engine_config *cfg);
+
+/* What the protocol layer is told of the settings. */
+void settings_proto_config(const struct settings *s, struct proto_config *pc);
+
+/* "stats settings": every STAT line, in memcached's order, from the running
+ * settings, the region as built, and the protocol's shared switches.
+ * Returns 0, or -1 when out could not grow. */
+int settings_stats(const struct settings *s, struct engine *e,
+                   const struct proto_shared *sh, struct buf *out);
 
 #endif

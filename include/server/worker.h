@@ -37,6 +37,7 @@ struct engine;
 struct engine_worker;
 struct listeners;
 struct settings;
+struct srvstate;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
  * one message per packet). "verbosity N": a worker sends it when a
@@ -60,6 +61,9 @@ struct worker_config {
     struct engine_worker *slot;     /* claimed by the master before fork */
     const struct settings *settings;
     const struct listeners *listeners;
+    struct srvstate *state;         /* the server's shared state: this
+                                       worker counts in the slot of its
+                                       engine slot number */
     struct conn_quota *quota;       /* -c, shared by every worker; this
                                        worker counts under its engine slot
                                        number (unique among live workers) */

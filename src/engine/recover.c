@@ -333,7 +333,6 @@ int engine_worker_reap(struct engine *e, int slot)
     s->allocs = 0;
     journal_clear(&s->j_op);
     journal_clear(&s->j_evict);
-    s->c.curr_connections = 0;
     s->pid = 0;
     __atomic_add_fetch(&e->r->slot_reaps, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);

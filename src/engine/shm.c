@@ -37,11 +37,11 @@ static time_t default_clock(void *arg)
 void engine_config_defaults(struct engine_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->mem_limit = 64u << 20;
+    cfg->mem_limit = (size_t)SHMC_DEFAULT_MEM_MB << 20;
     cfg->mem_reserve = 0;
-    cfg->factor = 1.25;
-    cfg->min_chunk = 48;
-    cfg->item_size_max = 1u << 20;
+    cfg->factor = SHMC_DEFAULT_FACTOR;
+    cfg->min_chunk = SHMC_DEFAULT_MIN_CHUNK;
+    cfg->item_size_max = SHMC_DEFAULT_ITEM_MAX;
     cfg->slab_chunk_max = SLAB_PAGE_SIZE / 2;
     cfg->hashpower = 0;
     cfg->use_cas = 1;
@@ -114,19 +114,24 @@ static struct engine *handle(char *base, int fd)
     return e;
 }
 
-static const char *check_config(const struct engine_config *c)
+const char *engine_config_check(const struct engine_config *c)
 {
+    size_t chunk_hi = c->item_size_max / 2 < SLAB_PAGE_SIZE / 4
+                      ? c->item_size_max / 2 : SLAB_PAGE_SIZE / 4;
     if (c->mem_limit < SLAB_PAGE_SIZE)
         return "memory limit must be at least 1 MB";
     if (!(c->factor > 1.0) || c->factor > 100.0)
-        return "growth factor must be greater than 1.0";
-    if (c->min_chunk < 8 || c->min_chunk > SLAB_PAGE_SIZE / 4)
-        return "minimum chunk size out of range";
+        return "growth factor must be greater than 1.0 and at most 100";
+    if (c->min_chunk < 8 || c->min_chunk > chunk_hi)
+        return "minimum chunk size (-n) must be between 8 and the smaller "
+               "of -I/2 and 256k";
     if (c->item_size_max < 1024 || c->item_size_max > (1024ull << 20))
         return "item size max must be between 1k and 1024m";
-    if (c->slab_chunk_max < 4096 || c->slab_chunk_max > SLAB_PAGE_SIZE ||
-        c->slab_chunk_max % 8 != 0)
-        return "slab_chunk_max must be a multiple of 8 between 4k and 1m";
+    if (c->slab_chunk_max != 0 &&     /* 0: the default, page / 2 */
+        (c->slab_chunk_max < 4096 || c->slab_chunk_max > SLAB_PAGE_SIZE ||
+         c->slab_chunk_max % 8 != 0))
+        return "slab_chunk_max must be a multiple of 8 between 4096 and "
+               "1048576 bytes";
     if (c->hashpower != 0 && (c->hashpower < 12 || c->hashpower > 31))
         return "hashpower must be between 12 and 31";
     return NULL;
@@ -139,7 +144,7 @@ struct engine *engine_create(const struct engine_config *cfg, const char **err)
     tmp.cfg = *cfg;
     if (tmp.cfg.slab_chunk_max == 0)
         tmp.cfg.slab_chunk_max = SLAB_PAGE_SIZE / 2;
-    if ((*err = check_config(&tmp.cfg)) != NULL)
+    if ((*err = engine_config_check(&tmp.cfg)) != NULL)
         return NULL;
     uint64_t size = layout(&tmp);
     if (size == 0) {
@@ -198,8 +203,6 @@ struct engine *engine_create(const struct engine_config *cfg, const char **err)
     memset(e->page_class, PAGE_NONE, r->npages);
     e->slots[0].in_use = 1;
     e->slots[0].pid = (int32_t)getpid();
-    r->server.started = (int64_t)time(NULL);
-    r->server.master_pid = (int32_t)getpid();
     __atomic_store_n(&r->magic, REGION_MAGIC, __ATOMIC_RELEASE);
     return e;
 }
@@ -323,19 +326,9 @@ void engine_worker_detach(struct engine_worker *w)
     free(w);
 }
 
-struct engine_server_info *engine_server_info(struct engine *e)
-{
-    return &e->r->server;
-}
-
 const struct engine_config *engine_config(const struct engine *e)
 {
     return &e->r->cfg;
-}
-
-unsigned engine_hashpower(const struct engine *e)
-{
-    return e->r->hashpower;
 }
 
 int engine_set_mem_limit(struct engine *e, size_t bytes)

@@ -6,8 +6,8 @@
  * by whoever holds a class lock for the per-class figures. Readers sum the
  * slots: a sum may miss an increment that is in flight, never tear a value
  * (aligned 64-bit loads). Slots of dead workers keep their counters, so
- * totals survive restarts; only the curr_connections gauge is zeroed by the
- * reap. Walks over items (sizes, cachedump) take the class lock.
+ * totals survive restarts. Walks over items (sizes, cachedump) take the
+ * class lock.
  */
 #include "engine/engine.h"
 
@@ -54,10 +54,8 @@ void engine_stats_reset(struct engine *e)
 {
     for (int i = 0; i < ENGINE_MAX_SLOTS; i++) {
         struct slot *s = &e->slots[i];
-        uint64_t conns = s->c.curr_connections;
         memset(&s->c, 0, sizeof(s->c));
         memset(s->cls, 0, sizeof(s->cls));
-        s->c.curr_connections = conns;   /* a gauge, not a counter */
     }
     for (unsigned id = 1; id <= e->r->nclasses; id++) {
         struct class *c = &e->classes[id];

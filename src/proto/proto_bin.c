@@ -49,11 +49,8 @@
 #include "engine/engine.h"
 #include "engine/engine_meta.h"
 #include "proto/proto_text.h"
-#include "server/settings.h"
 #include "core/version.h"
 
-#define KEY_MAX 250
-#define REQS_DEFAULT 20
 #define DELTA_NO_CREATE 0xffffffffu
 
 /* Opcodes (memcached's protocol_binary_command). */
@@ -94,7 +91,7 @@ struct proto_bin {
     uint32_t opaque;
     uint64_t cas_in;
     int op;                 /* enum engine_store_op as asked (not CAS) */
-    char key[KEY_MAX];      /* append/prepend with CAS: key to check */
+    char key[SHMC_KEY_MAX];      /* append/prepend with CAS: key to check */
     uint8_t nkey;
     /* BS_SWALLOW */
     size_t sleft;
@@ -438,9 +435,8 @@ static int cmd_delta(struct proto_bin *pb, const struct bin_req *r,
 static int cmd_flush(struct proto_bin *pb, const struct bin_req *r,
                      struct buf *out, int arg, int quiet)
 {
-    const struct settings *s = pb->env->settings;
     (void)arg;
-    if (s && !s->enable_flush)  /* memcached: not counted, auth failure */
+    if (!pb->env->cfg->flush_enabled)  /* memcached: not counted, auth failure */
         return reply_error(out, r->opcode, r->opaque, BIN_AUTH_ERROR);
     uint32_t when = r->extlen == 4 ? get32(r->ext) : 0;
     engine_flush(pb->env->worker, when);    /* counts cmd_flush */
@@ -619,9 +615,7 @@ void proto_bin_drain(struct proto_bin *pb, int on)
 size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
                       struct buf *out, int *flags)
 {
-    const struct settings *s = pb->env->settings;
-    int max_reqs = s && s->reqs_per_event > 0 ? s->reqs_per_event
-                                              : REQS_DEFAULT;
+    int max_reqs = pb->env->cfg->reqs_per_event;
     int nreq = 0, rc = 0;
     size_t pos = 0;
     struct bin_req r;
@@ -658,7 +652,7 @@ size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
                  PROTO_CLOSE;
             break;
         }
-        if (r.keylen > KEY_MAX) {
+        if (r.keylen > SHMC_KEY_MAX) {
             rc = reply_error(out, r.opcode, r.opaque, BIN_EINVAL) |
                  PROTO_CLOSE;
             break;

@@ -56,7 +56,7 @@ static const char E_BADTOKEN[] = "CLIENT_ERROR bad token in command line format"
 struct meta_req {
     const struct request *r;
     size_t first;               /* first flag token */
-    char key[PROTO_KEY_MAX + 1];
+    char key[SHMC_KEY_MAX + 1];
     size_t nkey;
     unsigned key_binary:1, q:1, u:1, v:1, inval:1, x:1;
     unsigned hasN:1, hasT:1, hasR:1, hasC:1, hasE:1, hasD:1;
@@ -70,7 +70,7 @@ struct meta_req {
 struct proto_meta {
     struct engine_mset_opts opts;
     int q;
-    char key[PROTO_KEY_MAX + 1];
+    char key[SHMC_KEY_MAX + 1];
     size_t nkey;
     int key_binary;
     char flags[META_FLAGS_MAX];    /* return flags, space separated */
@@ -235,7 +235,7 @@ static int parse_flags(struct meta_req *q, const struct request *r,
         seen[o >> 6] |= 1ull << (o & 63);
         switch (o) {
         case 'b': {
-            char dec[PROTO_KEY_MAX + 1];
+            char dec[SHMC_KEY_MAX + 1];
             size_t n = b64_decode(r->tok[1].p, r->tok[1].len, dec);
             if (n == 0) {
                 *err = "CLIENT_ERROR error decoding key";
@@ -391,7 +391,7 @@ static int cmd_mg(struct proto_conn *pc, const struct request *r,
     struct meta_req q;
     const char *err;
 
-    if (r->tok[1].len > PROTO_KEY_MAX)
+    if (r->tok[1].len > SHMC_KEY_MAX)
         return emit_err(out, E_FORMAT);
     if (r->ntok >= META_MAX_TOKENS)
         return emit_err(out, "CLIENT_ERROR options flags are too long");
@@ -460,7 +460,7 @@ static int cmd_ms(struct proto_conn *pc, const struct request *r,
     const char *err;
     int32_t vlen;
 
-    if (r->tok[1].len > PROTO_KEY_MAX || r->ntok == 2)
+    if (r->tok[1].len > SHMC_KEY_MAX || r->ntok == 2)
         return emit_err(out, E_FORMAT);
     if (r->ntok >= META_MAX_TOKENS)
         return emit_err(out, "CLIENT_ERROR options flags too long");
@@ -591,7 +591,7 @@ static int cmd_md(struct proto_conn *pc, const struct request *r,
     struct meta_req q;
     const char *err;
 
-    if (r->tok[1].len > PROTO_KEY_MAX)
+    if (r->tok[1].len > SHMC_KEY_MAX)
         return emit_err(out, E_FORMAT);
     if (r->ntok >= META_MAX_TOKENS)
         return emit_err(out, "CLIENT_ERROR options flags too long");
@@ -635,7 +635,7 @@ static int cmd_ma(struct proto_conn *pc, const struct request *r,
     struct meta_req q;
     const char *err;
 
-    if (r->tok[1].len > PROTO_KEY_MAX)
+    if (r->tok[1].len > SHMC_KEY_MAX)
         return emit_err(out, E_FORMAT);
     if (r->ntok >= META_MAX_TOKENS)
         return emit_err(out, "CLIENT_ERROR options flags too long");
@@ -786,10 +786,10 @@ static int cmd_me(struct proto_conn *pc, const struct request *r,
                   struct buf *out)
 {
     const struct proto_env *env = proto_conn_env(pc);
-    char key[PROTO_KEY_MAX + 1];
+    char key[SHMC_KEY_MAX + 1];
     size_t nkey;
 
-    if (r->ntok < 2 || r->tok[1].len > PROTO_KEY_MAX)
+    if (r->ntok < 2 || r->tok[1].len > SHMC_KEY_MAX)
         return emit_err(out, E_FORMAT);
     nkey = r->tok[1].len;
     memcpy(key, r->tok[1].p, nkey);

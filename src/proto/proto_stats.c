@@ -2,7 +2,8 @@
  * proto_stats.c - the "stats" command family in memcached 1.6's format.
  *
  * Design. Each subcommand reads one snapshot from the engine (engine_stats,
- * engine_class_stats, ...) and the server's settings, then prints
+ * engine_class_stats, ...) and from the server (env->server_stats), then
+ * prints
  * "STAT <name> <value>\r\n" lines in memcached's order and names, so that
  * clients which parse them (python-memcached reads "stats slabs" and
  * "stats cachedump" by position) see what they expect. Figures memcached
@@ -15,7 +16,8 @@
  * by every worker (engine_detail_*). "stats sizes" answers
  * "sizes_status disabled" as memcached does by default, until -o
  * track_sizes or "stats sizes_enable" turns the server-wide flag on
- * (engine_server_info.track_sizes).
+ * (proto_shared.track_sizes). "stats settings" is the server's to print
+ * (env->stats_settings): the settings are its own.
  *
  * Invariants: every reply ends with a terminating line (END, RESET, OK,
  * ERROR or CLIENT_ERROR ...); nothing here keeps state between calls, and
@@ -31,7 +33,6 @@
 #include <ev.h>
 
 #include "engine/engine.h"
-#include "server/settings.h"
 #include "core/version.h"
 
 /* memcached's limit on a cachedump reply (2 MB, END included). */
@@ -49,34 +50,28 @@ static int stat_str(struct buf *out, const char *name, const char *v)
     return buf_printf(out, "STAT %s %s\r\n", name, v);
 }
 
-static int stat_yesno(struct buf *out, const char *name, int v)
-{
-    return stat_str(out, name, v ? "yes" : "no");
-}
-
 /* ---- stats ---------------------------------------------------------- */
 
 static int stats_general(const struct proto_env *env, struct buf *out)
 {
     struct engine *e = env->engine;
-    const struct settings *s = env->settings;
-    const struct engine_server_info *si = engine_server_info(e);
+    struct proto_server_stats si;
     struct engine_stats st;
     struct rusage ru;
     int err = 0;
 
+    memset(&si, 0, sizeof si);
+    if (env->server_stats)
+        env->server_stats(env->arg, &si);
     engine_stats(e, &st);
     const struct engine_counters *c = &st.c;
     time_t now = engine_now(e);
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         memset(&ru, 0, sizeof ru);
-    unsigned threads = si->workers ? si->workers
-                                   : (s ? (unsigned)s->threads : 0);
 
-    err |= stat_u64(out, "pid", (uint64_t)(si->master_pid ? si->master_pid
-                                                            : getpid()));
-    err |= stat_u64(out, "uptime", now > si->started && si->started
-                                       ? (uint64_t)(now - si->started) : 0);
+    err |= stat_u64(out, "pid", (uint64_t)(si.pid ? si.pid : getpid()));
+    err |= stat_u64(out, "uptime", now > si.started && si.started
+                                       ? (uint64_t)(now - si.started) : 0);
     err |= stat_u64(out, "time", (uint64_t)now);
     err |= stat_str(out, "version", SHMC_VERSION);
     err |= buf_printf(out, "STAT libevent libev-%d.%d\r\n",
@@ -86,11 +81,11 @@ static int stats_general(const struct proto_env *env, struct buf *out)
                       (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     err |= buf_printf(out, "STAT rusage_system %ld.%06ld\r\n",
                       (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    err |= stat_u64(out, "max_connections", s ? (uint64_t)s->maxconns : 0);
-    err |= stat_u64(out, "curr_connections", c->curr_connections);
-    err |= stat_u64(out, "total_connections", c->total_connections);
-    err |= stat_u64(out, "rejected_connections", c->rejected_connections);
-    err |= stat_u64(out, "connection_structures", c->curr_connections);
+    err |= stat_u64(out, "max_connections", si.max_connections);
+    err |= stat_u64(out, "curr_connections", si.curr_connections);
+    err |= stat_u64(out, "total_connections", si.total_connections);
+    err |= stat_u64(out, "rejected_connections", si.rejected_connections);
+    err |= stat_u64(out, "connection_structures", si.curr_connections);
     static const char *const zero1[] = {
         "response_obj_oom", "response_obj_count", "response_obj_bytes",
         "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
@@ -104,14 +99,17 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     C(delete_misses) C(delete_hits) C(incr_misses) C(incr_hits)
     C(decr_misses) C(decr_hits) C(cas_misses) C(cas_hits) C(cas_badval)
     C(touch_hits) C(touch_misses) C(store_too_large) C(store_no_memory)
-    C(auth_cmds) C(auth_errors) C(bytes_read) C(bytes_written)
 #undef C
+    err |= stat_u64(out, "auth_cmds", si.auth_cmds);
+    err |= stat_u64(out, "auth_errors", si.auth_errors);
+    err |= stat_u64(out, "bytes_read", si.bytes_read);
+    err |= stat_u64(out, "bytes_written", si.bytes_written);
     err |= stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
     err |= stat_u64(out, "accepting_conns", 1);
-    err |= stat_u64(out, "listen_disabled_num", c->listen_disabled_num);
+    err |= stat_u64(out, "listen_disabled_num", si.listen_disabled_num);
     err |= stat_u64(out, "time_in_listen_disabled_us", 0);
-    err |= stat_u64(out, "threads", threads);
-    err |= stat_u64(out, "conn_yields", c->conn_yields);
+    err |= stat_u64(out, "threads", si.threads);
+    err |= stat_u64(out, "conn_yields", si.conn_yields);
     err |= stat_u64(out, "hash_power_level", st.hash_power_level);
     err |= stat_u64(out, "hash_bytes", st.hash_bytes);
     err |= stat_u64(out, "hash_is_expanding", (uint64_t)st.hash_is_expanding);
@@ -150,88 +148,10 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     for (size_t i = 0; i < sizeof zero4 / sizeof zero4[0]; i++)
         err |= stat_u64(out, zero4[i], 0);
     /* shmcached */
-    err |= stat_u64(out, "workers", si->workers);
-    err |= stat_u64(out, "worker_restarts", si->worker_restarts);
-    err |= stat_u64(out, "worker_crashes", si->worker_crashes);
-    err |= stat_u64(out, "reloads", si->reloads);
-    err |= stat_u64(out, "reload_failures", si->reload_failures);
+    if (env->stats_more)
+        env->stats_more(env->arg, out);
     err |= stat_u64(out, "lock_repairs", st.lock_repairs);
     err |= stat_u64(out, "slot_reaps", st.slot_reaps);
-    err |= buf_append(out, LIT("END"));
-    return err ? -1 : 0;
-}
-
-/* ---- stats settings --------------------------------------------------- */
-
-static int stats_settings(const struct proto_env *env, struct buf *out)
-{
-    static const struct settings none;
-    const struct settings *s = env->settings ? env->settings : &none;
-    const struct engine_config *cfg = engine_config(env->engine);
-    char inter[SETTINGS_MAX_LISTEN * 65] = "";
-    int err = 0;
-
-    for (int i = 0; i < s->nlisten && i < SETTINGS_MAX_LISTEN; i++) {
-        if (i)
-            strcat(inter, ",");
-        strncat(inter, s->listen[i], 64);
-    }
-    err |= stat_u64(out, "maxbytes", cfg->mem_limit);
-    err |= stat_u64(out, "maxconns", (uint64_t)s->maxconns);
-    err |= stat_u64(out, "tcpport", (uint64_t)s->port);
-    err |= stat_u64(out, "udpport", (uint64_t)s->udpport);
-    err |= stat_str(out, "inter", inter[0] ? inter : "NULL");
-    err |= stat_u64(out, "verbosity", (uint64_t)s->verbose);
-    err |= stat_u64(out, "oldest", 0);
-    err |= stat_str(out, "evictions", cfg->evict ? "on" : "off");
-    err |= stat_str(out, "domain_socket",
-                    s->socketpath[0] ? s->socketpath : "NULL");
-    err |= buf_printf(out, "STAT umask %o\r\n", (unsigned)s->access_mask);
-    err |= stat_yesno(out, "shutdown_command", s->enable_shutdown);
-    err |= buf_printf(out, "STAT growth_factor %.2f\r\n", cfg->factor);
-    err |= stat_u64(out, "chunk_size", cfg->min_chunk);
-    err |= stat_u64(out, "num_threads", (uint64_t)s->threads);
-    err |= stat_u64(out, "num_threads_per_udp", (uint64_t)s->threads);
-    err |= buf_printf(out, "STAT stat_key_prefix %c\r\n",
-                      s->stat_key_prefix ? s->stat_key_prefix : ':');
-    err |= stat_yesno(out, "detail_enabled",
-                      engine_detail_enabled(env->engine));
-    err |= stat_u64(out, "reqs_per_event", (uint64_t)s->reqs_per_event);
-    err |= stat_yesno(out, "cas_enabled", cfg->use_cas);
-    err |= stat_u64(out, "tcp_backlog", (uint64_t)s->backlog);
-    err |= stat_str(out, "binding_protocol",
-                    s->proto == 1 ? "ascii" :
-                    s->proto == 2 ? "binary" : "auto-negotiate");
-    err |= stat_yesno(out, "auth_enabled_sasl", 0);
-    err |= stat_yesno(out, "auth_enabled_ascii", 0);
-    err |= stat_u64(out, "item_size_max", cfg->item_size_max);
-    err |= stat_yesno(out, "maxconns_fast", s->maxconns_fast);
-    err |= stat_u64(out, "hashpower_init", (uint64_t)cfg->hashpower);
-    err |= stat_yesno(out, "slab_reassign", 0);
-    err |= stat_u64(out, "slab_automove", 0);
-    err |= stat_str(out, "slab_automove_ratio", "0.80");
-    err |= stat_u64(out, "slab_automove_window", 30);
-    err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max);
-    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
-    err |= stat_u64(out, "lru_crawler_sleep", 100);
-    err |= stat_u64(out, "lru_crawler_tocrawl", 0);
-    err |= stat_u64(out, "tail_repair_time", (uint64_t)s->tail_repair_time);
-    err |= stat_yesno(out, "flush_enabled", s->enable_flush);
-    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
-    err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
-    err |= stat_yesno(out, "lru_segmented", 0);
-    err |= stat_yesno(out, "temp_lru", 0);
-    err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
-    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
-    err |= stat_yesno(out, "track_sizes",
-                      engine_server_info(env->engine)->track_sizes);
-    err |= stat_yesno(out, "inline_ascii_response", 0);
-    /* shmcached */
-    err |= stat_u64(out, "memory_reserve", cfg->mem_reserve);
-    err |= stat_u64(out, "worker_backoff_ms",
-                    (uint64_t)s->worker_restart_backoff_ms);
-    err |= stat_str(out, "config_file",
-                    s->config_file[0] ? s->config_file : "NULL");
     err |= buf_append(out, LIT("END"));
     return err ? -1 : 0;
 }
@@ -336,7 +256,7 @@ static void dump_fn(void *arg, const char *key, size_t nkey, uint32_t nbytes,
                     uint32_t exptime)
 {
     struct out_ctx *o = arg;
-    char line[PROTO_KEY_MAX + 64];
+    char line[SHMC_KEY_MAX + 64];
     if (o->full || o->err)
         return;
     int n = snprintf(line, sizeof line, "ITEM %.*s [%u b; %u s]\r\n",
@@ -355,7 +275,7 @@ static int stats_cachedump(const struct proto_env *env,
                            const struct request *r, struct buf *out)
 {
     uint32_t id, limit;
-    if (env->settings && !env->settings->dump_enabled)
+    if (!env->cfg->dump_enabled)
         return buf_append(out, LIT("CLIENT_ERROR stats cachedump not allowed"));
     if (r->ntok < 4)
         return buf_append(out, LIT("CLIENT_ERROR bad command line"));
@@ -389,8 +309,8 @@ static int stats_detail(const struct proto_env *env, const struct request *r,
                         struct buf *out)
 {
     const struct proto_token *arg = r->ntok > 2 ? &r->tok[2] : NULL;
-    const struct settings *s = env->settings;
-    char delim = s && s->stat_key_prefix ? (char)s->stat_key_prefix : ':';
+    char delim = env->cfg->detail_delimiter ? env->cfg->detail_delimiter
+                                            : ':';
     if (arg && PROTO_TOK_IS(arg, "on")) {
         engine_detail_enable(env->engine, 1, delim);
         return buf_append(out, LIT("OK"));
@@ -415,12 +335,17 @@ int proto_stats(const struct proto_env *env, const struct request *r,
     const struct proto_token *sub = &r->tok[1];
     if (PROTO_TOK_IS(sub, "reset")) {
         engine_stats_reset(env->engine);
+        if (env->stats_reset)
+            env->stats_reset(env->arg);
         return buf_append(out, LIT("RESET"));
     }
     if (PROTO_TOK_IS(sub, "detail"))
         return stats_detail(env, r, out);
-    if (PROTO_TOK_IS(sub, "settings"))
-        return stats_settings(env, out);
+    if (PROTO_TOK_IS(sub, "settings")) {
+        if (env->stats_settings)
+            env->stats_settings(env->arg, out);
+        return buf_append(out, LIT("END"));
+    }
     if (PROTO_TOK_IS(sub, "cachedump"))
         return stats_cachedump(env, r, out);
     if (PROTO_TOK_IS(sub, "conns")) {
@@ -432,16 +357,18 @@ int proto_stats(const struct proto_env *env, const struct request *r,
         return stats_items(env, out);
     if (PROTO_TOK_IS(sub, "slabs"))
         return stats_slabs(env, out);
-    struct engine_server_info *info = engine_server_info(env->engine);
+    struct proto_shared *sh = env->shared;
     if (PROTO_TOK_IS(sub, "sizes_enable") || PROTO_TOK_IS(sub, "sizes_disable")) {
         /* memcached answers these with the new status and no END */
-        info->track_sizes = PROTO_TOK_IS(sub, "sizes_enable");
-        return info->track_sizes
+        uint32_t on = PROTO_TOK_IS(sub, "sizes_enable");
+        if (sh)
+            __atomic_store_n(&sh->track_sizes, on, __ATOMIC_RELAXED);
+        return on
                    ? buf_append(out, LIT("STAT sizes_status enabled"))
                    : buf_append(out, LIT("STAT sizes_status disabled"));
     }
     if (PROTO_TOK_IS(sub, "sizes")) {
-        if (!info->track_sizes)
+        if (!sh || !__atomic_load_n(&sh->track_sizes, __ATOMIC_RELAXED))
             return buf_append(out, LIT("STAT sizes_status disabled\r\nEND"));
         struct out_ctx o = { out, out->len, 0, 0 };
         engine_sizes(env->engine, sizes_fn, &o);

@@ -40,16 +40,12 @@
 #include "proto/proto_meta.h"
 #include "proto/proto_stats.h"
 #include "proto/proto_text.h"
-#include "server/settings.h"
 #include "core/version.h"
 
-#define LINE_MAX_DEFAULT 2048
-#define LINE_MAX_GET_DEFAULT (1024 * 1024)
-#define REQS_DEFAULT 20
 
 enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW };
 
-/* A connection's protocol, chosen on its first byte (settings->proto). */
+/* A connection's protocol, chosen on its first byte (cfg->mode). */
 enum pc_mode { MODE_UNKNOWN = 0, MODE_TEXT, MODE_BINARY };
 
 struct proto_conn {
@@ -307,7 +303,7 @@ static int direct_ok(struct get_ctx *g)
         struct proto_token key;
         g->direct = 1;
         while (next_key(g->r, &i, &scan, &key))
-            if (key.len > PROTO_KEY_MAX)
+            if (key.len > SHMC_KEY_MAX)
                 g->direct = 0;
     }
     return g->direct;
@@ -429,7 +425,7 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
         i = 2;
     }
     while (next_key(r, &i, &scan, &key)) {
-        if (key.len > PROTO_KEY_MAX) {
+        if (key.len > SHMC_KEY_MAX) {
             out->len = start;
             return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
         }
@@ -468,7 +464,7 @@ static int cmd_store(struct proto_conn *pc, struct request *r,
     uint64_t cas_in = 0;
 
     r->noreply = last_is_noreply(r);
-    if (key->len > PROTO_KEY_MAX)
+    if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtoul32(&r->tok[2], &flags) ||
         !proto_strtol32(&r->tok[3], &exptime) ||
@@ -575,7 +571,7 @@ static int cmd_delete(struct proto_conn *pc, struct request *r,
                                      "Usage: delete <key> [noreply]"));
     }
     const struct proto_token *key = &r->tok[1];
-    if (key->len > PROTO_KEY_MAX)
+    if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (engine_delete(pc->env->worker, key->p, key->len) == ENGINE_OK)
         return reply(r, out, LIT("DELETED"));
@@ -589,7 +585,7 @@ static int cmd_delta(struct proto_conn *pc, struct request *r,
     const struct proto_token *key = &r->tok[1];
     uint64_t delta, result;
     r->noreply = last_is_noreply(r);
-    if (key->len > PROTO_KEY_MAX)
+    if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtoull(&r->tok[2], &delta))
         return reply(r, out, LIT("CLIENT_ERROR invalid numeric delta argument"));
@@ -622,7 +618,7 @@ static int cmd_touch(struct proto_conn *pc, struct request *r,
     int32_t t;
     (void)arg;
     r->noreply = last_is_noreply(r);
-    if (key->len > PROTO_KEY_MAX)
+    if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtol32(&r->tok[2], &t))
         return reply(r, out, LIT("CLIENT_ERROR invalid exptime argument"));
@@ -637,11 +633,10 @@ static int cmd_touch(struct proto_conn *pc, struct request *r,
 static int cmd_flush(struct proto_conn *pc, struct request *r,
                      struct buf *out, int arg)
 {
-    const struct settings *s = pc->env->settings;
     int32_t when = 0;
     (void)arg;
     r->noreply = last_is_noreply(r);
-    if (s && !s->enable_flush) {
+    if (!pc->env->cfg->flush_enabled) {
         /* memcached counts refused flushes too; the engine is not called */
         engine_worker_counters(pc->env->worker)->cmd_flush++;
         return reply(r, out, LIT("CLIENT_ERROR flush_all not allowed"));
@@ -708,7 +703,7 @@ static int cmd_shutdown(struct proto_conn *pc, struct request *r,
 {
     const struct proto_env *env = pc->env;
     (void)arg;
-    if (env->settings == NULL || !env->settings->enable_shutdown)
+    if (!env->cfg->shutdown_enabled)
         return reply(r, out, LIT("ERROR: shutdown not enabled"));
     int graceful;
     if (r->ntok == 1 && r->rest == NULL)
@@ -825,9 +820,8 @@ static int dispatch(struct proto_conn *pc, struct request *r, struct buf *out)
 static int partial_line_ok(const struct proto_env *env, const char *line,
                            size_t len)
 {
-    size_t max = env->line_max ? env->line_max : LINE_MAX_DEFAULT;
-    size_t max_get = env->line_max_get ? env->line_max_get
-                                       : LINE_MAX_GET_DEFAULT;
+    size_t max = env->cfg->line_max;
+    size_t max_get = env->cfg->line_max_get;
     if (len <= max)
         return 1;
     size_t sp = 0;
@@ -844,6 +838,18 @@ static int partial_line_ok(const struct proto_env *env, const char *line,
 }
 
 /* ---- public -------------------------------------------------------- */
+
+void proto_config_defaults(struct proto_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = PROTO_MODE_AUTO;
+    cfg->reqs_per_event = SHMC_REQS_PER_EVENT;
+    cfg->line_max = SHMC_LINE_MAX;
+    cfg->line_max_get = SHMC_LINE_MAX_GET;
+    cfg->flush_enabled = 1;
+    cfg->dump_enabled = 1;
+    cfg->detail_delimiter = ':';
+}
 
 struct proto_conn *proto_conn_new(const struct proto_env *env)
 {
@@ -934,9 +940,9 @@ int proto_conn_idle(const struct proto_conn *pc)
 /* memcached's -B: ascii never, binary always, auto on the request magic. */
 static int choose_mode(struct proto_conn *pc, unsigned char first)
 {
-    const struct settings *s = pc->env->settings;
-    int proto = s ? s->proto : 0;
-    if (proto == 2 || (proto == 0 && first == PROTO_BIN_REQ_MAGIC)) {
+    enum proto_mode mode = pc->env->cfg->mode;
+    if (mode == PROTO_MODE_BINARY ||
+        (mode == PROTO_MODE_AUTO && first == PROTO_BIN_REQ_MAGIC)) {
         pc->bin = proto_bin_new(pc->env);
         if (pc->bin == NULL)
             return -1;
@@ -951,9 +957,7 @@ static int choose_mode(struct proto_conn *pc, unsigned char first)
 size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
                   struct buf *out, int *flags)
 {
-    const struct settings *s = pc->env->settings;
-    int max_reqs = s && s->reqs_per_event > 0 ? s->reqs_per_event
-                                              : REQS_DEFAULT;
+    int max_reqs = pc->env->cfg->reqs_per_event;
     int nreq = 0, rc = 0;
     size_t pos = 0;
     struct request r;

@@ -40,7 +40,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "server/srvstate.h"
 #include "core/log.h"
 #include "proto/proto.h"
 
@@ -56,7 +56,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct proto_env *env,
-                   struct engine_counters *counters,
+                   struct server_counters *counters,
                    const struct logger *log)
 {
     memset(set, 0, sizeof(*set));

@@ -172,7 +172,7 @@ static int open_spec(struct listeners *ls, const char *spec,
                      const struct listen_config *cfg, struct listeners *reuse,
                      const struct logger *lg)
 {
-    char host[64], portbuf[8];
+    char host[SHMC_HOST_MAX], portbuf[8];
     int port;
     if (listener_split(spec, cfg->port, host, sizeof(host), &port) < 0) {
         log_error(lg, "invalid listen address '%s'", spec);

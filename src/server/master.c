@@ -5,7 +5,7 @@
  * raise RLIMIT_CORE (-r) and RLIMIT_NOFILE; create the engine region; open
  * the listeners; mlockall (-k); daemonize (-d); write the pidfile (-P);
  * drop privileges (-u); publish the master pid and worker count in
- * engine_server_info(); fork -t workers. Binding before the privilege drop
+ * the server's shared state (srvstate.h); fork -t workers. Binding before the privilege drop
  * lets a root-started server use ports below 1024.
  *
  * Supervision: signal handlers only set the flags below; the master loop
@@ -80,6 +80,7 @@
 #include "core/log.h"
 #include "server/reload.h"
 #include "server/settings.h"
+#include "server/srvstate.h"
 #include "server/worker.h"
 
 #define CRASH_WINDOW 5.0        /* a worker crashing sooner "keeps crashing" */
@@ -118,7 +119,8 @@ struct master {
     char **argv;
     struct logger log;
     struct engine *engine;
-    struct engine_server_info *info;
+    struct srvstate *state;     /* shared with every worker */
+    struct server_info *info;   /* &state->info */
     struct listeners ls;
     struct conn_quota *quota;
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
@@ -202,26 +204,15 @@ static int create_engine(struct master *m)
     struct engine_config cfg;
     const char *err = "unknown error";
 
-    engine_config_defaults(&cfg);
-    cfg.mem_limit = s->maxbytes;
-    cfg.mem_reserve = s->mem_reserve ? s->mem_reserve : daemon_default_reserve(s);
-    if (cfg.mem_reserve < s->maxbytes)
-        cfg.mem_reserve = s->maxbytes;
-    cfg.factor = s->factor;
-    cfg.min_chunk = (unsigned)s->chunk_size;
-    cfg.item_size_max = s->item_size_max;
-    cfg.slab_chunk_max = s->slab_chunk_max;
-    cfg.hashpower = s->hashpower;
-    cfg.use_cas = !s->disable_cas;
-    cfg.evict = s->evict_to_free;
+    settings_engine_config(s, &cfg);
+    if (s->mem_reserve == 0 && daemon_default_reserve(s) > cfg.mem_reserve)
+        cfg.mem_reserve = daemon_default_reserve(s);
     m->engine = engine_create(&cfg, &err);
     if (m->engine == NULL) {
         log_error(&m->log, "failed to create the cache region (%zu MB): %s",
                   cfg.mem_reserve >> 20, err);
         return -1;
     }
-    m->info = engine_server_info(m->engine);
-    m->info->track_sizes = (uint32_t)s->track_sizes;
     if (s->detail_enabled)          /* -D: prefix stats from the start */
         engine_detail_enable(m->engine, 1, (char)s->stat_key_prefix);
     log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",
@@ -280,6 +271,7 @@ static int spawn(struct master *m, int i)
             .settings = m->s,
             .listeners = &m->ls,
             .quota = m->quota,
+            .state = m->state,
             .ctl_fd = sv[1],
             .master_pid = getppid(),
             .log = m->log,
@@ -342,6 +334,7 @@ static void release(struct master *m, struct wproc *wp, int detached,
                  wp->slotno, repairs);
     }
     conn_quota_reset(m->quota, wp->slotno);
+    srvstate_slot_dead(m->state, wp->slotno);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);
     wp->ctl_fd = -1;
@@ -585,8 +578,8 @@ static void replace_workers(struct master *m, const char *why)
  * the running one and counts a failure), then replaces every worker. */
 static void reload(struct master *m)
 {
-    if (reload_apply(&m->cur, m->argc, m->argv, m->engine, &m->ls,
-                     &m->log) < 0) {
+    if (reload_apply(&m->cur, m->argc, m->argv, m->engine,
+                     &m->state->proto, &m->ls, &m->log) < 0) {
         m->info->reload_failures++;
         return;
     }
@@ -770,6 +763,13 @@ static int startup(struct master *m, sigset_t *waitmask)
                  "ignored");
     if (create_engine(m) < 0)
         return EX_OSERR;
+    m->state = srvstate_create();
+    if (m->state == NULL) {
+        log_error(&m->log, "mmap (server state): %s", strerror(errno));
+        return EX_OSERR;
+    }
+    m->info = &m->state->info;
+    m->state->proto.track_sizes = (uint32_t)s->track_sizes;
     struct listen_config lc = {
         .addrs = s->listen,
         .naddrs = s->nlisten,
@@ -848,6 +848,7 @@ int master_run(const struct settings *s, int argc, char **argv)
     listeners_close(&m->ls);
     listeners_unlink(&m->ls);
     conn_quota_destroy(m->quota);
+    srvstate_destroy(m->state);
     if (m->engine != NULL)
         engine_close(m->engine);
     free(m);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "proto/proto.h"
 #include "server/listener.h"
 #include "core/log.h"
 
@@ -73,7 +74,6 @@ static const struct field fields[] = {
     F(slab_chunk_max, "slab_chunk_max", FIXED, 0),
     F(hashpower, "hashpower", FIXED, 0),
     F(large_pages, "-L", FIXED, 0),
-    F(relaxed_privileges, "relaxed_privileges", FIXED, 0),
     F(config_file, "--config", FIXED, 0),
 };
 
@@ -148,7 +148,8 @@ void reload_names(const char *const *names, int n, char *buf, size_t len)
 }
 
 int reload_apply(struct settings *cur, int argc, char **argv,
-                 struct engine *e, struct listeners *ls, struct logger *lg)
+                 struct engine *e, struct proto_shared *shared,
+                 struct listeners *ls, struct logger *lg)
 {
     struct settings next;
     struct reload_plan plan;
@@ -206,9 +207,10 @@ int reload_apply(struct settings *cur, int argc, char **argv,
                   cur->maxbytes >> 20);
         plan.next.maxbytes = cur->maxbytes;
     }
-    /* server-wide switches kept in the region */
+    /* server-wide switches every worker reads */
     if (plan.next.track_sizes != cur->track_sizes)
-        engine_server_info(e)->track_sizes = (uint32_t)plan.next.track_sizes;
+        __atomic_store_n(&shared->track_sizes,
+                         (uint32_t)plan.next.track_sizes, __ATOMIC_RELAXED);
     if (plan.next.detail_enabled != cur->detail_enabled ||
         plan.next.stat_key_prefix != cur->stat_key_prefix)
         engine_detail_enable(e, plan.next.detail_enabled,

@@ -28,7 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "engine/engine.h"
+#include "proto/proto.h"
 #include "server/listener.h"
 #include "server/usage.h"
 #include "core/version.h"
@@ -51,7 +53,7 @@ enum opt_id {
     /* -o */
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_LRU_MAINT, O_NO_LRU_MAINT,
-    O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT, O_RELAXED,
+    O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT,
     O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
 };
 
@@ -125,7 +127,6 @@ static const struct optdef opts[] = {
     { "slab_chunk_max", 0, ARG_REQ, O_SLAB_CHUNK_MAX, EXT, NULL },
     { "tail_repair_time", 0, ARG_REQ, O_TAIL_REPAIR, EXT, NULL },
     { "read_buf_mem_limit", 0, ARG_REQ, O_READ_BUF_LIMIT, EXT, NULL },
-    { "relaxed_privileges", 0, ARG_OPT, O_RELAXED, EXT, NULL },
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
     { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
@@ -142,6 +143,9 @@ static const struct optdef opts[] = {
     { "warm_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
     { "temporary_ttl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
     { "no_hashexpand", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    /* memcached's test suite switch for its seccomp sandbox: shmcached
+     * installs no sandbox, so there is nothing to relax */
+    { "relaxed_privileges", 0, ARG_OPT, O_IGNORED, EXT, NULL },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -183,26 +187,26 @@ static int fail(struct pctx *c, const char *fmt, ...)
 void settings_defaults(struct settings *s)
 {
     memset(s, 0, sizeof(*s));
-    s->port = 11211;
+    s->port = SHMC_DEFAULT_PORT;
     s->udpport = 0;
-    s->access_mask = 0700;
+    s->access_mask = SHMC_DEFAULT_UNIX_MASK;
     s->nlisten = 0;
-    s->backlog = 1024;
-    s->maxconns = 1024;
+    s->backlog = SHMC_DEFAULT_BACKLOG;
+    s->maxconns = SHMC_DEFAULT_MAXCONNS;
     s->maxconns_fast = 1;
     s->idle_timeout = 0;
-    s->reqs_per_event = 20;
-    s->read_buf_max = 2048;
+    s->reqs_per_event = SHMC_REQS_PER_EVENT;
+    s->read_buf_max = SHMC_LINE_MAX;
     s->proto = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->threads = ncpu < 1 ? 4 : ncpu > 64 ? 64 : (int)ncpu;
     s->enable_flush = 1;
     s->evict_to_free = 1;
-    s->maxbytes = (size_t)64 << 20;
+    s->maxbytes = (size_t)SHMC_DEFAULT_MEM_MB << 20;
     s->mem_reserve = 0;
-    s->factor = 1.25;
-    s->chunk_size = 48;
-    s->item_size_max = (size_t)1 << 20;
+    s->factor = SHMC_DEFAULT_FACTOR;
+    s->chunk_size = SHMC_DEFAULT_MIN_CHUNK;
+    s->item_size_max = SHMC_DEFAULT_ITEM_MAX;
     s->slab_chunk_max = 0;
     s->hashpower = 0;
     s->lru_crawler = 1;
@@ -312,7 +316,7 @@ static int add_listen(struct pctx *c, const char *v)
                 return fail(c, "listen address too long: '%.*s'", (int)n, p);
             memcpy(s->listen[s->nlisten], p, n);
             s->listen[s->nlisten][n] = '\0';
-            char host[64];
+            char host[SHMC_HOST_MAX];
             int port;
             if (listener_split(s->listen[s->nlisten], 0, host, sizeof(host),
                                &port) < 0)
@@ -453,7 +457,6 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return parse_int(c, val, 0, INT_MAX, &s->tail_repair_time);
     case O_READ_BUF_LIMIT:
         return parse_size(c, val, (size_t)1 << 20, &s->read_buf_mem_limit);
-    case O_RELAXED: s->relaxed_privileges = on; return 0;
     case O_MEM_RESERVE:
         return parse_size(c, val, (size_t)1 << 20, &s->mem_reserve);
     case O_BACKOFF:
@@ -740,8 +743,6 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 
 /* ---- validation ----------------------------------------------------- */
 
-#define SLAB_PAGE ((size_t)1 << 20)
-
 int settings_validate(const struct settings *s, char *err, size_t errlen)
 {
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
@@ -769,16 +770,7 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("Cannot set item size limit higher than 1 gigabyte.");
     if (s->item_size_max > s->maxbytes / 2)
         BAD("Cannot set item size limit higher than 1/2 of memory max.");
-    /* the engine's limits: chunks are carved from 1 MB slab pages */
-    size_t chunk_hi = s->item_size_max / 2 < SLAB_PAGE / 4
-                      ? s->item_size_max / 2 : SLAB_PAGE / 4;
-    if (s->chunk_size < 8 || (size_t)s->chunk_size > chunk_hi)
-        BAD("Minimum chunk size (-n) must be between 8 and %zu", chunk_hi);
     if (s->slab_chunk_max != 0) {
-        if (s->slab_chunk_max < 4096 || s->slab_chunk_max > SLAB_PAGE ||
-            s->slab_chunk_max % 8 != 0)
-            BAD("slab_chunk_max (bytes: %zu) must be a multiple of 8 "
-                "between 4096 and %zu", s->slab_chunk_max, SLAB_PAGE);
         if (s->slab_chunk_max > s->item_size_max)
             BAD("slab_chunk_max (bytes: %zu) cannot be larger than -I "
                 "(item_size_max %zu)", s->slab_chunk_max, s->item_size_max);
@@ -793,6 +785,12 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("Initial hashtable multiplier of %d is too high\nChoose a value "
             "based on \"STAT hash_power_level\" from a running instance",
             s->hashpower);
+    /* the rest of what the engine accepts is the engine's to say */
+    struct engine_config ec;
+    settings_engine_config(s, &ec);
+    const char *why = engine_config_check(&ec);
+    if (why != NULL)
+        BAD("%s", why);
     if (s->idle_timeout < 0)
         BAD("idle_timeout must be 0 or more seconds");
     if (s->access_mask < 0 || s->access_mask > 0777)
@@ -804,7 +802,7 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     if (s->nlisten < 0 || s->nlisten > SETTINGS_MAX_LISTEN)
         BAD("too many listen addresses (max %d)", SETTINGS_MAX_LISTEN);
     for (int i = 0; i < s->nlisten; i++) {
-        char host[64];
+        char host[SHMC_HOST_MAX];
         int port;
         if (listener_split(s->listen[i], s->port, host, sizeof(host),
                            &port) < 0)
@@ -812,4 +810,38 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     }
     return 0;
 #undef BAD
+}
+
+/* ---- what other modules are told ------------------------------------- */
+
+void settings_engine_config(const struct settings *s,
+                            struct engine_config *cfg)
+{
+    engine_config_defaults(cfg);
+    cfg->mem_limit = s->maxbytes;
+    cfg->mem_reserve = s->mem_reserve > s->maxbytes ? s->mem_reserve
+                                                    : s->maxbytes;
+    cfg->factor = s->factor;
+    cfg->min_chunk = (unsigned)s->chunk_size;
+    cfg->item_size_max = s->item_size_max;
+    cfg->slab_chunk_max = s->slab_chunk_max;
+    cfg->hashpower = s->hashpower;
+    cfg->use_cas = !s->disable_cas;
+    cfg->evict = s->evict_to_free;
+}
+
+void settings_proto_config(const struct settings *s, struct proto_config *pc)
+{
+    proto_config_defaults(pc);
+    pc->mode = s->proto == 1 ? PROTO_MODE_ASCII
+             : s->proto == 2 ? PROTO_MODE_BINARY : PROTO_MODE_AUTO;
+    if (s->reqs_per_event > 0)
+        pc->reqs_per_event = s->reqs_per_event;
+    if (s->read_buf_max > 0)
+        pc->line_max = (size_t)s->read_buf_max;
+    pc->flush_enabled = s->enable_flush != 0;
+    pc->shutdown_enabled = s->enable_shutdown != 0;
+    pc->dump_enabled = s->dump_enabled != 0;
+    pc->detail_delimiter = s->stat_key_prefix ? (char)s->stat_key_prefix
+                                              : ':';
 }

@@ -60,12 +60,12 @@
 #include "server/listener.h"
 #include "proto/proto.h"
 #include "server/settings.h"
+#include "server/srvstate.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
 #define WORKER_DRAIN_QUIET 0.0     /* at a boundary with nothing unread:
                                       idle (conn_set_drain) */
-#define LINE_MAX_GET ((size_t)1 << 20)
 
 static const char too_many[] = "ERROR Too many open connections\r\n";
 
@@ -74,11 +74,12 @@ struct worker {
     struct settings set;    /* this worker's copy: "verbosity" updates it */
     const struct settings *s;
     struct ev_loop *loop;
+    struct proto_config pcfg;
     struct proto_env env;
     struct conn_set conns;
-    struct engine_counters *counters;
+    struct server_counters *counters;   /* this worker's, in cfg->state */
     ev_io lio[LISTENER_MAX];
-    char lname[LISTENER_MAX][72];   /* listeners for "stats conns" */
+    char lname[LISTENER_MAX][SHMC_ADDR_MAX]; /* for "stats conns" */
     int nlisten;
     ev_timer resume, tick, drain, handoff;
     ev_io ctl;
@@ -434,7 +435,6 @@ static void begin_stop(struct worker *w, int immediate, const char *why)
         w->held_fd = -1;
     }
     w->stopping = 1;
-    w->conns.draining = 1;
     ev_timer_stop(w->loop, &w->resume);
     ev_io_stop(w->loop, &w->ctl);
     w->drain_deadline = ev_now(w->loop) + WORKER_DRAIN_MAX;
@@ -480,6 +480,56 @@ static void cb_verbosity(void *arg, int level)
         send(w->cfg->ctl_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         log_warn(&w->cfg->log, "worker %d: relaying verbosity: %s",
                  w->cfg->index, strerror(errno));
+}
+
+static void cb_server_stats(void *arg, struct proto_server_stats *st)
+{
+    struct worker *w = arg;
+    const struct srvstate *ss = w->cfg->state;
+    struct server_counters c;
+    struct proto_counters p;
+    srvstate_sum(ss, &c, &p);
+    st->pid = ss->info.master_pid;
+    st->started = ss->info.started;
+    st->threads = ss->info.workers ? ss->info.workers
+                                   : (unsigned)w->s->threads;
+    st->max_connections = (uint64_t)w->s->maxconns;
+    st->curr_connections = c.curr_connections;
+    st->total_connections = c.total_connections;
+    st->rejected_connections = c.rejected_connections;
+    st->bytes_read = c.bytes_read;
+    st->bytes_written = c.bytes_written;
+    st->listen_disabled_num = c.listen_disabled_num;
+    st->conn_yields = c.conn_yields;
+    st->auth_cmds = p.auth_cmds;
+    st->auth_errors = p.auth_errors;
+}
+
+/* shmcached's own lines of "stats", after memcached's. */
+static void cb_stats_more(void *arg, struct buf *out)
+{
+    struct worker *w = arg;
+    const struct server_info *i = &w->cfg->state->info;
+    buf_printf(out, "STAT workers %u\r\n", i->workers);
+    buf_printf(out, "STAT worker_restarts %llu\r\n",
+               (unsigned long long)i->worker_restarts);
+    buf_printf(out, "STAT worker_crashes %llu\r\n",
+               (unsigned long long)i->worker_crashes);
+    buf_printf(out, "STAT reloads %llu\r\n", (unsigned long long)i->reloads);
+    buf_printf(out, "STAT reload_failures %llu\r\n",
+               (unsigned long long)i->reload_failures);
+}
+
+static void cb_stats_reset(void *arg)
+{
+    struct worker *w = arg;
+    srvstate_reset(w->cfg->state);
+}
+
+static void cb_stats_settings(void *arg, struct buf *out)
+{
+    struct worker *w = arg;
+    settings_stats(w->s, w->cfg->engine, &w->cfg->state->proto, out);
 }
 
 /* ---- life ------------------------------------------------------------ */
@@ -582,21 +632,27 @@ int worker_run(struct worker_config *cfg)
         status = WORKER_EXIT_FAILED;
         goto out;
     }
-    w.counters = engine_worker_counters(cfg->slot);
+    struct server_slot *ss = srvstate_slot(cfg->state, w.qidx);
+    w.counters = &ss->c;
+    settings_proto_config(w.s, &w.pcfg);
     w.env.engine = cfg->engine;
     w.env.worker = cfg->slot;
-    w.env.settings = &w.set;
+    w.env.cfg = &w.pcfg;
+    w.env.counters = &ss->p;
+    w.env.shared = &cfg->state->proto;
+    w.env.arg = &w;
     w.env.shutdown = cb_shutdown;
     w.env.set_verbosity = cb_verbosity;
     w.env.conns = cb_conns;
-    w.env.arg = &w;
-    w.env.line_max = w.s->read_buf_max > 0 ? (size_t)w.s->read_buf_max : 2048;
-    w.env.line_max_get = LINE_MAX_GET;
+    w.env.server_stats = cb_server_stats;
+    w.env.stats_more = cb_stats_more;
+    w.env.stats_reset = cb_stats_reset;
+    w.env.stats_settings = cb_stats_settings;
 
     conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
     w.conns.on_close = on_conn_close;
     w.conns.arg = &w;
-    w.conns.in_max = LINE_MAX_GET + w.conns.read_chunk;
+    w.conns.in_max = w.pcfg.line_max_get + w.conns.read_chunk;
     if (w.s->read_buf_mem_limit > 0)
         w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
 

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "proto/proto.h"
 #include "server/settings.h"
+#include "server/srvstate.h"
 #include "unit.h"
 
 static void test_listener_split(void)
@@ -74,7 +75,8 @@ static void test_quota(void)
 
 struct rig {
     struct fixture f;
-    struct settings s;
+    struct proto_config pc;
+    struct server_counters ct;
     struct logger log;
     struct ev_loop *loop;
     struct proto_env env;
@@ -88,17 +90,14 @@ static int rig_open(struct rig *r, int reqs_per_event)
     memset(r, 0, sizeof(*r));
     if (fixture_open(&r->f, 8, NULL) != 0)
         return -1;
-    settings_defaults(&r->s);
-    r->s.reqs_per_event = reqs_per_event;
+    proto_config_defaults(&r->pc);
+    r->pc.reqs_per_event = reqs_per_event;
     log_init(&r->log, 0);
     r->loop = ev_loop_new(EVFLAG_AUTO);
     r->env.engine = r->f.e;
     r->env.worker = r->f.w;
-    r->env.settings = &r->s;
-    r->env.line_max = 2048;
-    r->env.line_max_get = 1 << 20;
-    conn_set_init(&r->set, r->loop, &r->env,
-                  engine_worker_counters(r->f.w), &r->log);
+    r->env.cfg = &r->pc;
+    conn_set_init(&r->set, r->loop, &r->env, &r->ct, &r->log);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
         return -1;
@@ -147,7 +146,7 @@ static void test_conn_request_reply(void)
     struct rig r;
     char buf[4096];
     CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
-    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    struct server_counters *ct = &r.ct;
     CU_ASSERT_EQUAL(ct->curr_connections, 1);
     CU_ASSERT_EQUAL(r.set.count, 1);
     put(&r, "set a 0 0 1\r\nx\r\nget a\r\n");
@@ -181,7 +180,7 @@ static void test_conn_yield(void)
     struct rig r;
     char buf[4096];
     CU_ASSERT_FATAL(rig_open(&r, 1) == 0);
-    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    struct server_counters *ct = &r.ct;
     uint64_t before = ct->conn_yields;
     put(&r, "version\r\nversion\r\nversion\r\nversion\r\n");
     size_t n = take(&r, buf, sizeof(buf));
@@ -317,7 +316,7 @@ static void test_conn_handoff(void)
     struct catch k = { 0, -1, "", 0, 0 };
     char buf[4096];
     CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
-    struct engine_counters *ct = engine_worker_counters(r.f.w);
+    struct server_counters *ct = &r.ct;
     r.set.on_ready = catch_ready;
     r.set.arg = &k;
     put(&r, "set k 0 0 10\r\nabcde");

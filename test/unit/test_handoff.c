@@ -157,11 +157,10 @@ static void test_drain_matches_proto(void)
         struct fixture a, b;
         CU_ASSERT_FATAL(fixture_open(&a, 8, small_items) == 0);
         CU_ASSERT_FATAL(fixture_open(&b, 8, small_items) == 0);
-        struct settings s;
-        settings_defaults(&s);
-        s.reqs_per_event = 1 + (int)round % 5;
-        struct proto_env ea = { .engine = a.e, .worker = a.w, .settings = &s,
-                                .line_max = 2048, .line_max_get = 1 << 20 };
+        struct proto_config pc;
+        proto_config_defaults(&pc);
+        pc.reqs_per_event = 1 + (int)round % 5;
+        struct proto_env ea = { .engine = a.e, .worker = a.w, .cfg = &pc };
         struct proto_env eb = ea;
         eb.engine = b.e;
         eb.worker = b.w;
@@ -354,7 +353,7 @@ static void test_reload_plan(void)
         { "-o", "slab_chunk_max=65536" }, { "-o", "hashpower=20" },
         { "-o", "memory_reserve=512" }, { "-o", "no_maxconns_fast" },
         { "-o", "worker_backoff_ms=5" }, { "-o", "read_buf_mem_limit=5" },
-        { "-o", "relaxed_privileges" }, { "-o", "no_lru_crawler" },
+        { "-o", "no_lru_crawler" },
         { "-o", "no_lru_maintainer" }, { "-o", "tail_repair_time=5" },
         { "-B", "ascii" },
     };

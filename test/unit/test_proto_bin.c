@@ -18,20 +18,29 @@
 #include "core/version.h"
 
 static struct fixture F;
-static struct settings S;
+static struct proto_config PC;
 static struct proto_env ENV;
+
+static struct settings SETTINGS;
+
+static void on_stats_settings(void *arg, struct buf *out)
+{
+    (void)arg;
+    settings_stats(&SETTINGS, ENV.engine, NULL, out);
+}
 
 static int setup(void)
 {
     if (fixture_open(&F, 8, NULL) < 0)
         return -1;
-    settings_defaults(&S);
+    proto_config_defaults(&PC);
     memset(&ENV, 0, sizeof ENV);
     ENV.engine = F.e;
     ENV.worker = F.w;
-    ENV.settings = &S;
-    ENV.line_max = 2048;
-    ENV.line_max_get = 65536;
+    ENV.cfg = &PC;
+    settings_defaults(&SETTINGS);
+    ENV.stats_settings = on_stats_settings;
+    PC.line_max_get = 65536;
     return 0;
 }
 
@@ -389,14 +398,14 @@ static void test_touch_gat_flush(void)
     buf_free(&out);
 
     /* -F: flush refused with memcached's auth failure */
-    S.enable_flush = 0;
+    PC.flush_enabled = 0;
     RESET(I, W);
     req(&I, 0x08, NULL, 0, NULL, NULL, 0, 0, 0);
     res_err(&W, 0x08, 0x20, "Auth failure.", 0);
     req(&I, 0x18, NULL, 0, NULL, NULL, 0, 0, 0);
     res_err(&W, 0x18, 0x20, "Auth failure.", 0);
     EXPECT(I, W);
-    S.enable_flush = 1;
+    PC.flush_enabled = 1;
 }
 
 static void test_misc_commands(void)
@@ -748,7 +757,7 @@ static void test_stats(void)
 static void test_modes(void)
 {
     /* -B ascii: a 0x80 byte is text (a line of garbage: ERROR) */
-    S.proto = 1;
+    PC.mode = PROTO_MODE_ASCII;
     RESET(I, W);
     req(&I, 0x0a, NULL, 0, NULL, NULL, 0, 0, 0);    /* opcode 0x0a = '\n' */
     memcpy(W.d, "ERROR\r\n", 7);
@@ -759,7 +768,7 @@ static void test_modes(void)
     CU_ASSERT(out.len == 7 && memcmp(out.data, "ERROR\r\n", 7) == 0);
     buf_reset(&out, 0);
     /* -B binary: text is a bad magic: closed */
-    S.proto = 2;
+    PC.mode = PROTO_MODE_BINARY;
     CU_ASSERT(run_chunks("version\r\nversion\r\nversion\r\n", 27, NULL, 0,
                          &out));
     CU_ASSERT_EQUAL(out.len, 0u);
@@ -768,7 +777,7 @@ static void test_modes(void)
     res(&W, 0x0a, 0, NULL, 0, NULL, NULL, 0, 0);
     EXPECT(I, W);
     /* auto: text stays text, binary stays binary */
-    S.proto = 0;
+    PC.mode = PROTO_MODE_AUTO;
     CU_ASSERT(!run_chunks("version\r\n", 9, NULL, 0, &out));
     CU_ASSERT(out.len == 16 && memcmp(out.data, "VERSION ", 8) == 0);
     buf_free(&out);

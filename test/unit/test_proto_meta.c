@@ -12,11 +12,10 @@
 
 #include "fixture.h"
 #include "proto/proto.h"
-#include "server/settings.h"
 #include "unit.h"
 
 static struct fixture F;
-static struct settings S;
+static struct proto_config PC;
 static struct proto_env ENV;
 
 static int open_engine(void)
@@ -26,15 +25,14 @@ static int open_engine(void)
     memset(&ENV, 0, sizeof ENV);
     ENV.engine = F.e;
     ENV.worker = F.w;
-    ENV.settings = &S;
-    ENV.line_max = 2048;
-    ENV.line_max_get = 65536;
+    ENV.cfg = &PC;
+    PC.line_max_get = 65536;
     return 0;
 }
 
 static int setup(void)
 {
-    settings_defaults(&S);
+    proto_config_defaults(&PC);
     return open_engine();
 }
 

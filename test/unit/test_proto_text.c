@@ -18,7 +18,7 @@
 #include "core/version.h"
 
 static struct fixture F;
-static struct settings S;
+static struct proto_config PC;
 static struct proto_env ENV;
 static int shutdown_calls, shutdown_graceful, verbosity_level = -1;
 
@@ -41,19 +41,57 @@ static void on_conns(void *arg, struct buf *out)
     buf_appendz(out, "STAT 7:addr tcp:127.0.0.1:5555\r\n");
 }
 
+/* The server side of "stats": what a worker's callbacks would give. */
+static struct settings SETTINGS;
+static struct proto_shared SHARED;
+static int stats_resets;
+
+static void on_server_stats(void *arg, struct proto_server_stats *st)
+{
+    (void)arg;
+    st->pid = 4242;
+    st->max_connections = 1024;
+    st->curr_connections = 3;
+    st->threads = 2;
+}
+
+static void on_stats_more(void *arg, struct buf *out)
+{
+    (void)arg;
+    buf_appendz(out, "STAT workers 2\r\n");
+}
+
+static void on_stats_reset(void *arg)
+{
+    (void)arg;
+    stats_resets++;
+}
+
+static void on_stats_settings(void *arg, struct buf *out)
+{
+    (void)arg;
+    settings_stats(&SETTINGS, ENV.engine, &SHARED, out);
+}
+
 static int setup(void)
 {
     if (fixture_open(&F, 8, NULL) < 0)
         return -1;
-    settings_defaults(&S);
+    proto_config_defaults(&PC);
     memset(&ENV, 0, sizeof ENV);
     ENV.engine = F.e;
     ENV.worker = F.w;
-    ENV.settings = &S;
+    ENV.cfg = &PC;
+    settings_defaults(&SETTINGS);
+    memset(&SHARED, 0, sizeof SHARED);
+    ENV.shared = &SHARED;
+    ENV.server_stats = on_server_stats;
+    ENV.stats_more = on_stats_more;
+    ENV.stats_reset = on_stats_reset;
+    ENV.stats_settings = on_stats_settings;
     ENV.shutdown = on_shutdown;
     ENV.set_verbosity = on_verbosity;
-    ENV.line_max = 2048;
-    ENV.line_max_get = 65536;
+    PC.line_max_get = 65536;
     return 0;
 }
 
@@ -452,7 +490,7 @@ static void test_flush_all(void)
            "STORED\r\nOK\r\nVALUE a 0 1\r\n1\r\nEND\r\n");
     F.now += 5;
     /* -F: refused, and still counted */
-    S.enable_flush = 0;
+    PC.flush_enabled = 0;
     struct engine_stats st;
     engine_stats(F.e, &st);
     uint64_t before = st.c.cmd_flush;
@@ -467,7 +505,7 @@ static void test_flush_all(void)
               memcmp(out.data, want, out.len) == 0);
     engine_stats(F.e, &st);
     CU_ASSERT_EQUAL(st.c.cmd_flush, before + 3);
-    S.enable_flush = 1;
+    PC.flush_enabled = 1;
     buf_free(&out);
 }
 
@@ -505,7 +543,7 @@ static void test_shutdown(void)
            "ERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\n"
            "ERROR: shutdown not enabled\r\n");
     CU_ASSERT_EQUAL(shutdown_calls, 0);
-    S.enable_shutdown = 1;
+    PC.shutdown_enabled = 1;
     EXPECT("shutdown x y\r\nshutdown foo\r\nshutdown graceful x\r\n",
            "CLIENT_ERROR invalid shutdown mode\r\n"
            "CLIENT_ERROR invalid shutdown mode\r\n"
@@ -521,7 +559,7 @@ static void test_shutdown(void)
     CU_ASSERT_EQUAL(run_chunks("shutdown\r\n", 10, NULL, 0, &out), 1);
     CU_ASSERT_EQUAL(shutdown_calls, 2);
     CU_ASSERT_EQUAL(shutdown_graceful, 0);
-    S.enable_shutdown = 0;
+    PC.shutdown_enabled = 0;
     buf_free(&out);
 }
 
@@ -595,7 +633,7 @@ static void test_yield(void)
     struct buf out;
     int flags;
     buf_init(&out);
-    S.reqs_per_event = 2;
+    PC.reqs_per_event = 2;
     size_t used = proto_feed(pc, in, sizeof in - 1, &out, &flags);
     CU_ASSERT_EQUAL(used, 18);
     CU_ASSERT_EQUAL(flags, PROTO_YIELD);
@@ -611,7 +649,7 @@ static void test_yield(void)
     used = proto_feed(pc, in, 18, &out, &flags);
     CU_ASSERT_EQUAL(used, 18);
     CU_ASSERT_EQUAL(flags, 0);
-    S.reqs_per_event = 20;
+    PC.reqs_per_event = 20;
     proto_conn_free(pc);
     buf_free(&out);
 }
@@ -672,16 +710,17 @@ static void test_stats(void)
     fx_store(&F, ENGINE_SET, "bar", "xy", 5, 100);
 
     run_text("stats\r\n", &out);
-    const char *order[] = { "STAT pid ", "STAT uptime ", "STAT time ",
+    const char *order[] = { "STAT pid 4242\r\n", "STAT uptime ", "STAT time ",
         "STAT version " SHMC_VERSION "\r\n", "STAT libevent ",
         "STAT pointer_size 64\r\n", "STAT rusage_user ", "STAT rusage_system ",
-        "STAT max_connections 1024\r\n", "STAT curr_connections ",
+        "STAT max_connections 1024\r\n", "STAT curr_connections 3\r\n",
         "STAT cmd_get ", "STAT cmd_set ", "STAT cmd_flush ", "STAT cmd_touch ",
         "STAT get_hits ", "STAT get_misses ", "STAT delete_misses ",
         "STAT touch_misses ", "STAT bytes_read ", "STAT limit_maxbytes 8388608",
-        "STAT threads ", "STAT hash_power_level 16\r\n", "STAT bytes ",
+        "STAT threads 2\r\n", "STAT hash_power_level 16\r\n", "STAT bytes ",
         "STAT curr_items 2\r\n", "STAT total_items ", "STAT evictions ",
-        "STAT workers ", "STAT lock_repairs ", "STAT slot_reaps ", "END\r\n" };
+        "STAT workers 2\r\n", "STAT lock_repairs ", "STAT slot_reaps ",
+        "END\r\n" };
     const char *p = out.data;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const char *q = p ? strstr(p, order[i]) : NULL;
@@ -733,18 +772,19 @@ static void test_stats(void)
     CU_ASSERT_STRING_EQUAL(out.data, "CLIENT_ERROR bad command line\r\n"
         "CLIENT_ERROR bad command line format\r\nCLIENT_ERROR Illegal slab id\r\n"
         "END\r\nCLIENT_ERROR bad command line format\r\n");
-    S.dump_enabled = 0;
+    PC.dump_enabled = 0;
     run_text("stats cachedump 1 0\r\n", &out);
     CU_ASSERT_STRING_EQUAL(out.data,
                            "CLIENT_ERROR stats cachedump not allowed\r\n");
-    S.dump_enabled = 1;
+    PC.dump_enabled = 1;
 
     run_text("stats sizes\r\n", &out);
     CU_ASSERT_STRING_EQUAL(out.data, "STAT sizes_status disabled\r\nEND\r\n");
     run_text("stats sizes_enable\r\n", &out);
     CU_ASSERT_STRING_EQUAL(out.data, "STAT sizes_status enabled\r\n");
+    CU_ASSERT_EQUAL(SHARED.track_sizes, 1);   /* for every worker */
     run_text("stats sizes\r\n", &out);
-    engine_server_info(ENV.engine)->track_sizes = 0;
+    SHARED.track_sizes = 0;
     CU_ASSERT(strncmp(out.data, "STAT ", 5) == 0);
     CU_ASSERT_PTR_NULL(strstr(out.data, "sizes_status"));
     CU_ASSERT(strcmp(out.data + out.len - 5, "END\r\n") == 0);
@@ -755,6 +795,7 @@ static void test_stats(void)
     CU_ASSERT_STRING_EQUAL(out.data, "ERROR\r\n"
         "CLIENT_ERROR usage: stats detail on|off|dump\r\nEND\r\nOK\r\nOK\r\n"
         "END\r\nRESET\r\nRESET\r\n");
+    CU_ASSERT_EQUAL(stats_resets, 2);   /* the server's counters too */
     ENV.conns = on_conns;
     run_text("stats conns\r\n", &out);
     CU_ASSERT_STRING_EQUAL(out.data,

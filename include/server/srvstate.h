@@ -1,0 +1,84 @@
+/*
+ * srvstate.h - the server's shared state: what the processes of one server
+ * know about each other, apart from the cache.
+ *
+ * The engine's region holds items and memory only. Everything else that
+ * several processes read or write lives here, in one shared mapping the
+ * master creates before it forks (a memfd, so it can be handed to a new
+ * binary on an upgrade):
+ *   info        written by the master only: its pid, start time, worker
+ *               count, restart and reload counts;
+ *   slot[i]     one per engine worker slot, written only by the process
+ *               that holds engine slot i: its connection and byte counters
+ *               (struct server_counters) and the protocol layer's own
+ *               (struct proto_counters). Cache-line aligned, so two workers
+ *               never write one line. The master zeroes the curr_connections
+ *               gauge of a dead worker's slot; the other counters stay, so
+ *               totals survive worker restarts;
+ *   proto       the protocol layer's server-wide state (struct proto_shared).
+ * Readers sum the slots without locks: aligned 64-bit loads never tear; a
+ * sum may miss an increment in flight.
+ */
+#ifndef SHMC_SERVER_SRVSTATE_H
+#define SHMC_SERVER_SRVSTATE_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "proto/proto.h"
+
+#define SERVER_COUNTERS(X) \
+    X(bytes_read) X(bytes_written) X(curr_connections) \
+    X(total_connections) X(rejected_connections) X(conn_yields) \
+    X(listen_disabled_num)
+
+struct server_counters {
+#define X(name) uint64_t name;
+    SERVER_COUNTERS(X)
+#undef X
+};
+
+struct server_info {
+    int64_t started;           /* unix time the server started */
+    int32_t master_pid;
+    uint32_t workers;          /* workers currently configured (-t) */
+    uint64_t worker_restarts;  /* workers replaced after dying */
+    uint64_t worker_crashes;   /* of those, deaths by signal or exit != 0 */
+    uint64_t reloads;          /* SIGHUP reloads applied */
+    uint64_t reload_failures;  /* SIGHUP reloads rejected (bad config) */
+};
+
+struct server_slot {
+    struct server_counters c;
+    struct proto_counters p;
+} __attribute__((aligned(64)));
+
+struct srvstate {
+    struct server_info info;
+    struct proto_shared proto __attribute__((aligned(64)));
+    struct server_slot slot[ENGINE_MAX_SLOTS];
+};
+
+/* Maps a zeroed block shared with every process forked afterwards, and
+ * sets info.started and info.master_pid. NULL on failure (errno set). */
+struct srvstate *srvstate_create(void);
+void srvstate_destroy(struct srvstate *st);
+
+/* The counters of engine slot `slot`. */
+static inline struct server_slot *srvstate_slot(struct srvstate *st,
+                                                int slot)
+{
+    return &st->slot[slot];
+}
+
+/* Master: the worker of `slot` is gone; its connections are closed. */
+void srvstate_slot_dead(struct srvstate *st, int slot);
+
+/* Sums every slot into *sum (counters) and *auth (protocol counters). */
+void srvstate_sum(const struct srvstate *st, struct server_counters *sum,
+                  struct proto_counters *auth);
+
+/* "stats reset": zeroes counters (not the curr_connections gauge). */
+void srvstate_reset(struct srvstate *st);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * settings_stats.c - "stats settings": the running configuration in
+ * memcached 1.6's names and order.
+ *
+ * The figures come from three places: the settings the server runs with,
+ * the engine's configuration as the region was built (memory, chunk and
+ * item sizes, CAS; the memory limit follows cache_memlimit), and the
+ * protocol's server-wide switches (track_sizes). Lines memcached prints for
+ * machinery shmcached does not have keep memcached's default values.
+ */
+#include "server/settings.h"
+
+#include <string.h>
+
+#include "core/buf.h"
+#include "engine/engine.h"
+#include "proto/proto.h"
+
+static int stat_u64(struct buf *out, const char *name, uint64_t v)
+{
+    return buf_printf(out, "STAT %s %llu\r\n", name, (unsigned long long)v);
+}
+
+static int stat_str(struct buf *out, const char *name, const char *v)
+{
+    return buf_printf(out, "STAT %s %s\r\n", name, v);
+}
+
+static int stat_yesno(struct buf *out, const char *name, int v)
+{
+    return stat_str(out, name, v ? "yes" : "no");
+}
+
+/* The network and process part, up to growth_factor. */
+static int stats_process(const struct settings *s,
+                         const struct engine_config *cfg, struct buf *out)
+{
+    char inter[SETTINGS_MAX_LISTEN * (SHMC_HOST_MAX + 1)] = "";
+    int err = 0;
+
+    for (int i = 0; i < s->nlisten && i < SETTINGS_MAX_LISTEN; i++) {
+        if (i)
+            strcat(inter, ",");
+        strncat(inter, s->listen[i], SHMC_HOST_MAX);
+    }
+    err |= stat_u64(out, "maxbytes", cfg->mem_limit);
+    err |= stat_u64(out, "maxconns", (uint64_t)s->maxconns);
+    err |= stat_u64(out, "tcpport", (uint64_t)s->port);
+    err |= stat_u64(out, "udpport", (uint64_t)s->udpport);
+    err |= stat_str(out, "inter", inter[0] ? inter : "NULL");
+    err |= stat_u64(out, "verbosity", (uint64_t)s->verbose);
+    err |= stat_u64(out, "oldest", 0);
+    err |= stat_str(out, "evictions", cfg->evict ? "on" : "off");
+    err |= stat_str(out, "domain_socket",
+                    s->socketpath[0] ? s->socketpath : "NULL");
+    err |= buf_printf(out, "STAT umask %o\r\n", (unsigned)s->access_mask);
+    err |= stat_yesno(out, "shutdown_command", s->enable_shutdown);
+    return err;
+}
+
+int settings_stats(const struct settings *s, struct engine *e,
+                   const struct proto_shared *sh, struct buf *out)
+{
+    const struct engine_config *cfg = engine_config(e);
+    int err = stats_process(s, cfg, out);
+
+    err |= buf_printf(out, "STAT growth_factor %.2f\r\n", cfg->factor);
+    err |= stat_u64(out, "chunk_size", cfg->min_chunk);
+    err |= stat_u64(out, "num_threads", (uint64_t)s->threads);
+    err |= stat_u64(out, "num_threads_per_udp", (uint64_t)s->threads);
+    err |= buf_printf(out, "STAT stat_key_prefix %c\r\n",
+                      s->stat_key_prefix ? s->stat_key_prefix : ':');
+    err |= stat_yesno(out, "detail_enabled", engine_detail_enabled(e));
+    err |= stat_u64(out, "reqs_per_event", (uint64_t)s->reqs_per_event);
+    err |= stat_yesno(out, "cas_enabled", cfg->use_cas);
+    err |= stat_u64(out, "tcp_backlog", (uint64_t)s->backlog);
+    err |= stat_str(out, "binding_protocol",
+                    s->proto == 1 ? "ascii" :
+                    s->proto == 2 ? "binary" : "auto-negotiate");
+    err |= stat_yesno(out, "auth_enabled_sasl", 0);
+    err |= stat_yesno(out, "auth_enabled_ascii", 0);
+    err |= stat_u64(out, "item_size_max", cfg->item_size_max);
+    err |= stat_yesno(out, "maxconns_fast", s->maxconns_fast);
+    err |= stat_u64(out, "hashpower_init", (uint64_t)cfg->hashpower);
+    err |= stat_yesno(out, "slab_reassign", 0);
+    err |= stat_u64(out, "slab_automove", 0);
+    err |= stat_str(out, "slab_automove_ratio", "0.80");
+    err |= stat_u64(out, "slab_automove_window", 30);
+    err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max);
+    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
+    err |= stat_u64(out, "lru_crawler_sleep", 100);
+    err |= stat_u64(out, "lru_crawler_tocrawl", 0);
+    err |= stat_u64(out, "tail_repair_time", (uint64_t)s->tail_repair_time);
+    err |= stat_yesno(out, "flush_enabled", s->enable_flush);
+    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
+    err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
+    err |= stat_yesno(out, "lru_segmented", 0);
+    err |= stat_yesno(out, "temp_lru", 0);
+    err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
+    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
+    err |= stat_yesno(out, "track_sizes",
+                      sh && __atomic_load_n(&sh->track_sizes,
+                                            __ATOMIC_RELAXED));
+    err |= stat_yesno(out, "inline_ascii_response", 0);
+    /* shmcached */
+    err |= stat_u64(out, "memory_reserve", cfg->mem_reserve);
+    err |= stat_u64(out, "worker_backoff_ms",
+                    (uint64_t)s->worker_restart_backoff_ms);
+    err |= stat_str(out, "config_file",
+                    s->config_file[0] ? s->config_file : "NULL");
+    return err ? -1 : 0;
+}
