@@ -4,6 +4,7 @@
  * flush_all (with the fake clock of fixture.c, never sleeps), statistics.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
@@ -367,6 +368,87 @@ static void test_detail(void)
     CU_ASSERT_EQUAL(strlen(d.text), strlen("foo 2 1 1 1;bar 0 0 1 0;"));
 }
 
+/* engine_walk: every live item once, in pieces; nothing counted. */
+struct walk_seen {
+    unsigned char seen[1000];
+    int stop_after;         /* > 0: stop the walk after that many items */
+    int calls;
+    int bad;
+};
+
+static int walk_fn(void *arg, const struct engine_item_info *info,
+                   uint32_t last_access)
+{
+    struct walk_seen *ws = arg;
+    char key[32], val[32];
+    ws->calls++;
+    if (info->nkey >= sizeof key || info->nbytes >= sizeof val ||
+        last_access > 1000) {
+        ws->bad++;
+        return 0;
+    }
+    memcpy(key, info->key, info->nkey);
+    key[info->nkey] = '\0';
+    engine_value_copy(info, 0, info->nbytes, val);
+    val[info->nbytes] = '\0';
+    int i = -1;
+    if (sscanf(key, "walk:%d", &i) != 1 || i < 0 || i >= 1000 ||
+        atoi(val) != i * 7) {
+        ws->bad++;
+        return 0;
+    }
+    ws->seen[i]++;
+    return ws->stop_after > 0 && ws->calls >= ws->stop_after;
+}
+
+static void test_walk(void)
+{
+    reset();
+    char key[32], val[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "walk:%d", i);
+        snprintf(val, sizeof val, "%d", i * 7);
+        CU_ASSERT_EQUAL_FATAL(fx_store(&F, ENGINE_SET, key, val, 0,
+                                       i % 10 == 9 ? 5 : 0), ENGINE_STORED);
+    }
+    F.now += 6;                     /* every tenth item has expired */
+    struct engine_stats before, after;
+    engine_stats(F.e, &before);
+
+    struct walk_seen ws;
+    memset(&ws, 0, sizeof ws);
+    uint64_t cursor = 0;
+    int rounds = 0;
+    long total = 0;
+    while (cursor != ENGINE_WALK_END && rounds < 100000) {
+        long n = engine_walk(F.w, &cursor, 97, walk_fn, &ws);
+        CU_ASSERT_FATAL(n >= 0);
+        total += n;
+        rounds++;
+    }
+    CU_ASSERT(rounds > 1);          /* it did go in pieces */
+    CU_ASSERT_EQUAL(total, 900);
+    CU_ASSERT_EQUAL(ws.bad, 0);
+    for (int i = 0; i < 1000; i++)
+        CU_ASSERT_EQUAL(ws.seen[i], i % 10 == 9 ? 0 : 1);
+    engine_stats(F.e, &after);
+    CU_ASSERT_EQUAL(after.c.cmd_get, before.c.cmd_get);
+    CU_ASSERT_EQUAL(after.c.get_hits, before.c.get_hits);
+
+    /* fn stops it: the cursor says where to go on */
+    memset(&ws, 0, sizeof ws);
+    ws.stop_after = 5;
+    cursor = 0;
+    long n = engine_walk(F.w, &cursor, UINT64_MAX, walk_fn, &ws);
+    CU_ASSERT(n >= 5 && n < 900);
+    CU_ASSERT(cursor != ENGINE_WALK_END);
+    ws.stop_after = 0;
+    n += engine_walk(F.w, &cursor, UINT64_MAX, walk_fn, &ws);
+    CU_ASSERT_EQUAL(n, 900);
+    CU_ASSERT_EQUAL(cursor, ENGINE_WALK_END);
+    fx_check(&F);
+}
+
 UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_set_get), UNIT_TEST(test_add_replace),
            UNIT_TEST(test_append_prepend), UNIT_TEST(test_cas),
@@ -374,4 +456,5 @@ UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_expiry_rules), UNIT_TEST(test_flush),
            UNIT_TEST(test_incr_decr), UNIT_TEST(test_keys),
            UNIT_TEST(test_too_large), UNIT_TEST(test_stats_counters),
-           UNIT_TEST(test_detail), UNIT_TEST(test_unlink_uncounted))
+           UNIT_TEST(test_detail), UNIT_TEST(test_unlink_uncounted),
+           UNIT_TEST(test_walk))
