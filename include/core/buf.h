@@ -18,7 +18,8 @@ struct buf {
 
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
-/* Ensures room for `more` bytes after len. Returns 0 or -1 (ENOMEM). */
+/* Ensures room for `more` bytes after len. Returns 0, or -1 (ENOMEM, or
+ * len + more above SIZE_MAX / 2) with the buffer unchanged. */
 int buf_reserve(struct buf *b, size_t more);
 /* Appends; returns 0 or -1. */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -1,11 +1,13 @@
 /*
  * buf.c - growable byte buffer (see buf.h). Growth doubles the capacity so
  * appends are amortized O(1); consume moves the tail down, which callers keep
- * cheap by consuming whole requests at a time.
+ * cheap by consuming whole requests at a time. No buffer grows past
+ * BUF_MAX: a larger reservation fails before any arithmetic can wrap.
  */
 #include "core/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +25,14 @@ void buf_free(struct buf *b)
     buf_init(b);
 }
 
+#define BUF_MAX (SIZE_MAX / 2)
+
 int buf_reserve(struct buf *b, size_t more)
 {
     if (b->cap - b->len >= more)
         return 0;
+    if (more > BUF_MAX - b->len)
+        return -1;              /* len + more would pass BUF_MAX or wrap */
     size_t need = b->len + more;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
