@@ -1,9 +1,10 @@
 /*
- * test_conn.c - the server plumbing below the master: listen address
- * parsing, the shared connection quota, and a connection driven through a
- * private libev loop over a socketpair with the real protocol layer and an
- * engine from fixture.c (request/reply, PROTO_YIELD continuation,
- * backpressure, quit, EOF, counters).
+ * test_conn.c - a connection driven through a private libev loop over a
+ * socketpair with the real protocol layer and an engine from fixture.c
+ * (request/reply, PROTO_YIELD continuation, backpressure, quit, EOF,
+ * counters, idle timeout, hand-off). Listen address parsing and the
+ * connection quota have their own suites (test_listener.c,
+ * test_connquota.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -13,63 +14,12 @@
 #include <ev.h>
 
 #include "server/conn.h"
-#include "server/connquota.h"
 #include "fixture.h"
-#include "server/listener.h"
 #include "core/log.h"
 #include "proto/proto.h"
 #include "server/settings.h"
 #include "server/srvstate.h"
 #include "unit.h"
-
-static void test_listener_split(void)
-{
-    char host[64];
-    int port;
-    CU_ASSERT_EQUAL(listener_split("127.0.0.1", 11211, host, sizeof(host),
-                                   &port), 0);
-    CU_ASSERT_STRING_EQUAL(host, "127.0.0.1");
-    CU_ASSERT_EQUAL(port, 11211);
-    CU_ASSERT_EQUAL(listener_split("10.0.0.1:22", 1, host, sizeof(host),
-                                   &port), 0);
-    CU_ASSERT_STRING_EQUAL(host, "10.0.0.1");
-    CU_ASSERT_EQUAL(port, 22);
-    CU_ASSERT_EQUAL(listener_split("::1", 5, host, sizeof(host), &port), 0);
-    CU_ASSERT_STRING_EQUAL(host, "::1");
-    CU_ASSERT_EQUAL(port, 5);
-    CU_ASSERT_EQUAL(listener_split("[::1]:7", 5, host, sizeof(host),
-                                   &port), 0);
-    CU_ASSERT_STRING_EQUAL(host, "::1");
-    CU_ASSERT_EQUAL(port, 7);
-    CU_ASSERT_EQUAL(listener_split("*:99", 5, host, sizeof(host), &port), 0);
-    CU_ASSERT_STRING_EQUAL(host, "");
-    CU_ASSERT_EQUAL(port, 99);
-    CU_ASSERT_EQUAL(listener_split("[::1", 5, host, sizeof(host), &port), -1);
-    CU_ASSERT_EQUAL(listener_split("[::1]x", 5, host, sizeof(host), &port),
-                    -1);
-    CU_ASSERT_EQUAL(listener_split("h:65536", 5, host, sizeof(host), &port),
-                    -1);
-    CU_ASSERT_EQUAL(listener_split("h:", 5, host, sizeof(host), &port), -1);
-    CU_ASSERT_EQUAL(listener_split("h:1x", 5, host, sizeof(host), &port), -1);
-    CU_ASSERT_EQUAL(listener_split("abcdefgh", 5, host, 4, &port), -1);
-}
-
-static void test_quota(void)
-{
-    struct conn_quota *q = conn_quota_create(2);
-    CU_ASSERT_FATAL(q != NULL);
-    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), 0);
-    CU_ASSERT_EQUAL(conn_quota_take(q, 1, 3), 0);
-    CU_ASSERT_EQUAL(conn_quota_take(q, 1, 3), 0);
-    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), -1);
-    CU_ASSERT_EQUAL(conn_quota_total(q), 3);
-    conn_quota_put(q, 0);
-    CU_ASSERT_EQUAL(conn_quota_total(q), 2);
-    CU_ASSERT_EQUAL(conn_quota_take(q, 0, 3), 0);
-    conn_quota_reset(q, 1);             /* worker 1 died holding 2 */
-    CU_ASSERT_EQUAL(conn_quota_total(q), 1);
-    conn_quota_destroy(q);
-}
 
 /* ---- a connection over a socketpair --------------------------------- */
 
@@ -354,8 +304,6 @@ static void test_conn_handoff(void)
 }
 
 UNIT_SUITE(conn, NULL, NULL,
-           UNIT_TEST(test_listener_split),
-           UNIT_TEST(test_quota),
            UNIT_TEST(test_conn_request_reply),
            UNIT_TEST(test_conn_yield),
            UNIT_TEST(test_conn_backpressure),
