@@ -31,9 +31,23 @@ def test(fn):
 def client(**kw):
     """memcache.Client on the shared server, cache flushed first."""
     mc = memcache.Client([SRV.address], debug=True, **kw)
-    with capture():
-        check(mc.flush_all() is None or True, "flush_all")
+    flush(mc)
     return mc
+
+
+def cmd_flush(mc):
+    return int(mc.get_stats()[0][1]["cmd_flush"])
+
+
+def flush(mc):
+    """mc.flush_all(), checked: python-memcached returns nothing and only
+    logs a reply other than OK, so the log must stay empty and the server
+    must have counted one flush_all."""
+    before = cmd_flush(mc)
+    with capture() as log:
+        mc.flush_all()
+    eq(log.getvalue(), "", "flush_all reply")
+    eq(cmd_flush(mc), before + 1, "cmd_flush after flush_all")
 
 
 @contextlib.contextmanager
@@ -428,6 +442,21 @@ def value_types_and_flags():
         eq(c.cmd("get s\r\n", b"END\r\n"), "VALUE s 16 4\r\ntext\r\nEND\r\n")
         eq(c.cmd("get i\r\n", b"END\r\n"), "VALUE i 2 5\r\n12345\r\nEND\r\n")
         check(c.cmd("get lst\r\n", b"END\r\n").startswith("VALUE lst 1 "), "pickle flag")
+    mc.disconnect_all()
+
+
+@test
+def flush_all_empties_the_cache():
+    mc = client()
+    data = {"fa_%d" % i: "v%d" % i for i in range(20)}
+    eq(mc.set_multi(data), [], "set_multi")
+    eq(mc.get_multi(list(data)), data, "every key set")
+    flush(mc)
+    for k in data:
+        eq(mc.get(k), None, "%s after flush_all" % k)
+    eq(mc.get_multi(list(data)), {}, "get_multi after flush_all")
+    check(mc.set("fa_after", "x"), "set after flush_all")
+    eq(mc.get("fa_after"), "x", "a key set after flush_all")
     mc.disconnect_all()
 
 
