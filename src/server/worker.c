@@ -53,6 +53,21 @@
 
 #include <ev.h>
 
+/* A worker ends with _exit() in its forked process, which skips
+ * LeakSanitizer's check at exit: in an ASan build the worker runs that
+ * check itself once it has released everything it owns (a leak is
+ * reported and the process exits 23). */
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKER_LEAK_CHECK 1
+#endif
+#endif
+#ifdef WORKER_LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "server/conn.h"
 #include "server/connquota.h"
 #include "engine/engine.h"
@@ -674,5 +689,8 @@ out:
         close(cfg->ctl_fd);
     engine_worker_detach(cfg->slot);
     cfg->slot = NULL;
+#ifdef WORKER_LEAK_CHECK
+    __lsan_do_leak_check();
+#endif
     return status;
 }
