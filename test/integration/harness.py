@@ -381,6 +381,19 @@ class SkipTest(Exception):
     pass
 
 
+def under_asan():
+    """True when the server under test is the AddressSanitizer build
+    (run_asan.sh sets SHMC_ASAN=1)."""
+    return os.environ.get("SHMC_ASAN") == "1"
+
+
+def skip_under_asan(reason):
+    """Skips the calling test, saying why, when the server runs under
+    ASan: for tests whose premise a sanitizer build changes."""
+    if under_asan():
+        raise SkipTest("under ASan: " + reason)
+
+
 def run_tests(title, tests, server_factory=None):
     """Run [(name, fn)] pairs; if server_factory is given, each fn receives
     the object it returns."""
