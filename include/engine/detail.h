@@ -16,4 +16,7 @@ enum detail_op { DETAIL_GET, DETAIL_SET, DETAIL_DEL };
 void detail_record(struct engine_worker *w, const char *key, size_t nkey,
                    enum detail_op op, int hit);
 
+/* The detail lock's repair (lock.h): clears the table. */
+int detail_repair(struct engine_worker *w, uint32_t idx, int dead);
+
 #endif

@@ -9,7 +9,7 @@
  * into the region after the call returns: values are copied out under the
  * bucket lock (engine_get_fn callbacks), so a process holds no item
  * reference between calls, and a process that dies holds nothing but,
- * perhaps, the locks it was inside of (see recover.h).
+ * perhaps, the locks it was inside of (see lock.h).
  *
  * Large values are written in place: engine_alloc() reserves an item for
  * `nbytes` of value, the caller fills it with engine_alloc_write() as bytes
@@ -90,11 +90,24 @@ void engine_worker_detach(struct engine_worker *w);
 /* Frees only this process's handle (the slot is untouched): the master's
  * copy of a handle it claimed for a child. */
 void engine_worker_free(struct engine_worker *w);
-/* Master side: the process that held `slot` is dead. Repairs every lock it
- * held, frees items it had allocated but not stored, clears its journal and
- * frees the slot. Statistics of the slot are kept (folded into the totals).
- * Returns the number of repairs performed (0 = the process held nothing). */
-int engine_worker_reap(struct engine *e, int slot);
+/* Master side: the process that held `slot` is dead. Takes every lock it
+ * may have held (running the pending repairs), frees the items it had
+ * allocated but not stored, clears its journal and frees the slot.
+ * Statistics of the slot are kept (folded into the totals). Returns 0 with
+ * *out saying what was done (locks repaired, allocations freed); -1 when
+ * a lock it held is unusable (out->unusable; logged by the engine): the
+ * slot then stays claimed, and a later reap may succeed. */
+struct engine_reap {
+    unsigned repairs;       /* locks repaired (the dead process held them) */
+    unsigned freed;         /* allocations freed (values half received) */
+    unsigned unusable;      /* locks that could not be taken */
+};
+int engine_worker_reap(struct engine *e, int slot, struct engine_reap *out);
+
+/* The engine's messages (a lock unusable, a repair) go to lg (copied);
+ * by default to stderr, errors and warnings only. */
+struct logger;
+void engine_set_logger(struct engine *e, const struct logger *lg);
 
 /* ---- operations ---------------------------------------------------- */
 
@@ -108,7 +121,9 @@ enum engine_status {
     ENGINE_NO_MEMORY,
     ENGINE_NON_NUMERIC,     /* incr/decr on a non-numeric value */
     ENGINE_BAD_KEY,         /* empty or longer than ENGINE_KEY_MAX */
-    ENGINE_ERROR,           /* internal failure (lock unrecoverable) */
+    ENGINE_ERROR,           /* a lock is unusable (its repair failed):
+                               nothing was changed; memcached's
+                               SERVER_ERROR for the client */
 };
 
 enum engine_store_op {

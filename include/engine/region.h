@@ -24,7 +24,8 @@
  *   LINKED  in exactly one hash chain and on its class's LRU
  *   CHAIN   value continuation of a large item (class `big`), linked by
  *           item.next from its head's item.chain
- * Which lock guards which field is written down in recover.h.
+ * Which lock guards which field is written beside it (struct item below);
+ * the locks, their order and their repairs are in lock.h.
  */
 #ifndef SHMC_REGION_H
 #define SHMC_REGION_H
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "core/log.h"
 #include "engine/shlock.h"
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
@@ -43,40 +45,66 @@
 typedef uint32_t ref_t;
 
 enum { ST_FREE = 0, ST_ALLOC = 1, ST_LINKED = 2, ST_CHAIN = 3 };
-/* Item flags. IF_LRU: class lock. The others: the item's stripe.
- * IF_STALE, IF_WON, IF_KEYB belong to the meta protocol (engine_meta.c):
- * marked stale by an invalidation, a recache "win" already handed out, the
- * key was sent base64-encoded. 0x80 is crash repair's (IF_REACH). */
+
+/* Item flags (item.iflags), owned by the item's stripe while the chunk is
+ * an item (LINKED, or ALLOC by its owner before anyone else can see it):
+ * IF_FETCHED, and the meta protocol's IF_STALE, IF_WON, IF_KEYB (marked
+ * stale by an invalidation, a recache "win" already handed out, the key
+ * was sent base64-encoded). Whether an item is on its LRU is not a flag:
+ * it is state == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
+ * during a class repair (class lock; CHAIN chunks are never on a chain). */
 enum {
-    IF_LRU = 1, IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
+    IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16, IF_REACH = 0x80,
 };
 
-/* Every chunk starts with this header (48 bytes), then key, then value. */
+/* Every chunk starts with this header (48 bytes), then key, then value.
+ * Each mutable field has one owner (lock.h): the lock that must be held to
+ * write it. "stripe" is the stripe of the item's bucket; "class" the lock
+ * of the chunk's class; while a chunk is ALLOC, the process of the owning
+ * slot writes the stripe-owned fields without a lock (no one else can
+ * reach the chunk until it is put on a chain, under the stripe). */
 struct item {
-    ref_t hnext;        /* hash chain (stripe lock) */
-    ref_t prev, next;   /* LRU or free list (class lock); ALLOC: prev = owner
+    ref_t hnext;        /* stripe: next item of the hash chain */
+    ref_t prev, next;   /* class: LRU or free list; ALLOC: prev = owner
                            slot; CHAIN: next = following chunk */
-    ref_t chain;        /* head of a large item: first CHAIN chunk */
-    uint32_t exptime;   /* absolute unix time, 0 = never */
-    uint32_t atime;     /* last access (LRU order, repair sorts on it) */
-    uint32_t stime;     /* store time (flush_all) */
-    uint32_t nbytes;    /* value length */
-    uint64_t cas;
-    uint32_t flags;     /* client flags */
-    uint8_t nkey;
-    uint8_t clsid;
-    uint8_t state;      /* ST_* (class lock) */
-    uint8_t iflags;     /* IF_* (IF_LRU: class lock; IF_FETCHED: stripe) */
+    ref_t chain;        /* class: head of a large item: first CHAIN chunk */
+    uint32_t exptime;   /* stripe: absolute unix time, 0 = never */
+    uint32_t atime;     /* stripe + class (both held to write): last access,
+                           LRU order; repair sorts on it */
+    uint32_t stime;     /* stripe: store time (flush_all) */
+    uint32_t nbytes;    /* stripe: value length */
+    uint64_t cas;       /* stripe */
+    uint32_t flags;     /* stripe: client flags */
+    uint8_t nkey;       /* stripe (fixed once linked) */
+    uint8_t clsid;      /* fixed: set when the page is carved (pages) */
+    uint8_t state;      /* class: ST_* */
+    uint8_t iflags;     /* stripe: IF_* (CHAIN chunks: class, IF_REACH) */
 };
 #define ITEM_HDR ((uint32_t)sizeof(struct item))
 
 /* An in-flight change of one hash chain, recorded before the first store
- * and cleared before the stripe lock is released. */
+ * and cleared before the stripe lock is released (stripe-owned: only the
+ * slot's process writes it, holding that stripe; the stripe's repair reads
+ * a dead slot's). */
 struct journal {
     uint32_t stripe;    /* stripe index + 1; 0 = empty */
     ref_t new_item;     /* being linked */
     ref_t old_item;     /* being unlinked */
 };
+
+static inline void journal_set(struct journal *j, uint32_t s, ref_t nr,
+                               ref_t old)
+{
+    j->new_item = nr;
+    j->old_item = old;
+    __atomic_store_n(&j->stripe, s + 1, __ATOMIC_RELEASE);
+}
+
+static inline void journal_clear(struct journal *j)
+{
+    __atomic_store_n(&j->stripe, 0, __ATOMIC_RELEASE);
+    j->new_item = j->old_item = 0;
+}
 
 struct slot {
     int32_t pid;
@@ -147,6 +175,10 @@ struct detail {
     struct detail_entry e[ENGINE_DETAIL_PREFIXES];
 };
 
+/* A lock kind's repair (lock.h). */
+typedef int (*lock_repair_fn_t)(struct engine_worker *w, uint32_t idx,
+                                int dead);
+
 /* Per-process handle. */
 struct engine {
     struct region *r;
@@ -154,6 +186,8 @@ struct engine {
     int fd;
     engine_clock_fn clock;
     void *clock_arg;
+    lock_repair_fn_t repair[4];     /* by enum lock_kind (lock.h) */
+    struct logger log;              /* the engine's messages */
     struct slot *slots;
     struct class *classes;
     struct shlock *stripes;
@@ -168,6 +202,21 @@ struct engine_worker {
     struct slot *s;
     int slot;
 };
+
+/* ---- region.c ---- */
+
+/* Computes the layout of r from r->cfg (hashpower, stripes, pages, every
+ * offset). Returns the region's total size, 0 if it would be too big. */
+uint64_t region_layout(struct region *r);
+/* Maps a new region of `size` zero bytes on a memfd (*fd). NULL with *err
+ * on failure. */
+char *region_map_new(uint64_t size, int *fd, const char **err);
+/* NULL when r (mapped, `size` bytes) is a region this binary can use, else
+ * why not: a finished region (magic), this format version and header size,
+ * and the geometry its own configuration makes. */
+const char *region_check(const struct region *r, uint64_t size);
+/* Points the handle's shortcuts into the region at base. */
+void region_bind(struct engine *e, char *base, int fd);
 
 static inline struct item *ITEM(const struct engine *e, ref_t r)
 {

@@ -13,7 +13,7 @@
  * dirty set runs the repair for what the lock protects before doing anything
  * else. The repair itself may die half way: dirty stays set and the next
  * acquirer repairs again, so repairs must be idempotent. This module only
- * implements the protocol; the repairs are in recover.c.
+ * implements the protocol; lock.c runs the repairs.
  */
 #ifndef SHMC_SHLOCK_H
 #define SHMC_SHLOCK_H
@@ -25,6 +25,8 @@ struct shlock {
     pthread_mutex_t m;
     int32_t owner;
     int32_t dirty;
+    int32_t failed;     /* a repair failed and was logged (lock.c): the
+                           failure is logged once, until a repair succeeds */
 } __attribute__((aligned(64)));
 
 enum { SHLOCK_OK = 0, SHLOCK_DIRTY = 1, SHLOCK_BUSY = 2, SHLOCK_ERROR = -1 };
@@ -34,8 +36,8 @@ int shlock_init(struct shlock *l);
 
 /* Blocks until acquired. Returns SHLOCK_OK; SHLOCK_DIRTY when the caller
  * holds the lock and must repair, then call shlock_clean(); SHLOCK_ERROR if
- * the mutex is unusable (logged). On SHLOCK_DIRTY, l->owner still names the
- * slot that died (or the last recorded owner). */
+ * the mutex is unusable (errno set; nothing is held). On SHLOCK_DIRTY,
+ * l->owner still names the slot that died (or the last recorded owner). */
 int shlock_acquire(struct shlock *l, int slot);
 
 /* Never blocks. SHLOCK_OK when acquired clean; SHLOCK_BUSY when held by

@@ -12,10 +12,14 @@
  * When a class has no free chunk and no page can be carved, up to five items
  * from the LRU tail are examined: an expired or flushed one is reclaimed,
  * otherwise the tail is evicted (unless eviction is off: -M). Functions named
- * _locked require the class lock; the others take it themselves.
+ * _locked require the class lock; the others take it themselves and report
+ * an unusable lock to the caller (lock.h: fail closed).
+ *
+ * Layer: above the locks (lock.h) and the hash chains (hashtab.h), which
+ * eviction needs to take a victim off its chain; below the key primitives.
  */
-#ifndef SHMC_SLAB_H
-#define SHMC_SLAB_H
+#ifndef SHMC_ENGINE_SLAB_H
+#define SHMC_ENGINE_SLAB_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,46 +37,36 @@ unsigned slab_class_for(const struct engine *e, size_t total);
 /* Is r the first byte of a chunk of a carved page? Its class, or 0. */
 unsigned slab_chunk_class(const struct engine *e, ref_t r);
 
-/* Is the item expired or invalidated by flush_all at time now? */
-int item_dead(const struct engine *e, const struct item *it, uint32_t now);
-
 /* Allocates an item with room for nkey + nbytes (chained if needed), in
  * state ALLOC owned by w. Returns its ref, or 0 with *st = ENGINE_NO_MEMORY
- * or ENGINE_ERROR. */
+ * or ENGINE_ERROR (class lock unusable). */
 ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
                  uint32_t now, enum engine_status *st);
-/* Frees an ALLOC item that will not be linked. */
-void slab_release(struct engine_worker *w, ref_t r);
-/* ALLOC -> LINKED, onto the LRU head. Caller holds the item's stripe and
- * has just put it on the chain. */
-void slab_link(struct engine_worker *w, ref_t r, uint32_t now);
-/* LINKED -> FREE for an item the caller has just taken off its chain. */
-void slab_unlink(struct engine_worker *w, ref_t r);
-/* Moves an item to the head of its LRU if its last move is older than
- * LRU_BUMP_SECS. Caller holds the item's stripe. */
+/* Frees an ALLOC item that will not be linked. 0, or -1 when its class
+ * lock is unusable (the chunk then stays ALLOC, counted by its slot, and
+ * is freed when the slot is reaped or the lock repaired and released). */
+int slab_release(struct engine_worker *w, ref_t r);
+/* ALLOC -> LINKED at the head of its LRU. Caller holds the item's stripe
+ * (it has just put the item on its chain) and its class. */
+void slab_link_locked(struct engine *e, ref_t r, uint32_t now);
+/* Frees a chunk (and a head's chain) onto the free list; an item LINKED
+ * leaves its LRU and the counts. Caller holds the class lock and, for a
+ * LINKED item, has taken it off its chain. */
+void slab_free_locked(struct engine *e, struct class *c, ref_t r);
+/* Moves a LINKED item to the head of its LRU if its last move is older
+ * than LRU_BUMP_SECS. Caller holds the item's stripe; an unusable class
+ * lock skips the bump (it is an optimisation, not an outcome). */
 void slab_bump(struct engine_worker *w, ref_t r, uint32_t now);
 
-/* Value bytes of an item, wherever they are (head or chain chunks). */
-void item_read(const struct engine *e, struct item *it, size_t off,
-               size_t len, void *dst);
-void item_write(const struct engine *e, struct item *it, size_t off,
-                const void *src, size_t len);
-/* Where value byte `off` lies: *p, and the bytes left in its piece. */
-size_t item_window(const struct engine *e, struct item *it, size_t off,
-                   char **p);
-/* The value's pieces (head, then chained chunks) as iovecs; -1 if more
- * than max. */
-struct iovec;
-int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
-             int max);
+/* Carves one more page for class id. Holding the class lock. 0 or -1. */
+int slab_carve_locked(struct engine_worker *w, unsigned id);
 
-/* Locked helpers, also used by crash repair. */
+/* LRU list helpers, also used by the class repair. */
 void lru_link_locked(struct engine *e, struct class *c, ref_t r);
 void lru_unlink_locked(struct engine *e, struct class *c, ref_t r);
-/* Frees a chunk (and a head's chain) onto the free list; adjusts counts for
- * a LINKED item. */
-void chunk_free_locked(struct engine *e, struct class *c, ref_t r);
-/* Carves one more page for class id. 0 or -1 (limit reached). */
-int slab_carve_locked(struct engine_worker *w, unsigned id);
+
+/* The repairs of the class and pages locks (slab_repair.c, lock.h). */
+int slab_repair_class(struct engine_worker *w, uint32_t id, int dead);
+int slab_repair_pages(struct engine_worker *w, uint32_t idx, int dead);
 
 #endif

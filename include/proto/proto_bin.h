@@ -33,6 +33,7 @@ enum {
     BIN_AUTH_ERROR = 0x20,
     BIN_UNKNOWN_COMMAND = 0x81,
     BIN_ENOMEM = 0x82,
+    BIN_EINTERNAL = 0x84,   /* a lock the operation needs is unusable */
 };
 
 struct proto_bin;

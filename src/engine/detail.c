@@ -4,7 +4,7 @@
  *
  * The table lives in the region (struct detail): ENGINE_DETAIL_PREFIXES
  * entries, open addressing with linear probing on the key hash, entries
- * never removed. It is guarded by one leaf lock (recover.h); the fast path
+ * never removed. It is guarded by one leaf lock (lock.h); the fast path
  * when detail is off is a single atomic load. A prefix is the key up to the
  * first delimiter (-D, ':' by default); keys without one are not counted,
  * as in memcached. Once the table is full, new prefixes are not counted.
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "engine/hashtab.h"
-#include "engine/recover.h"
+#include "engine/lock.h"
 
 void engine_detail_enable(struct engine *e, int on, char delimiter)
 {
@@ -59,7 +59,7 @@ void detail_record(struct engine_worker *w, const char *key, size_t nkey,
     if (end == NULL || end == key)
         return;
     size_t len = (size_t)(end - key);
-    if (len > DETAIL_PREFIX_MAX || lock_detail(w) < 0)
+    if (len > DETAIL_PREFIX_MAX || lock_take(w, LOCK_DETAIL, 0) < 0)
         return;
     struct detail_entry *x = find(d, key, len);
     if (x) {
@@ -76,7 +76,7 @@ void detail_record(struct engine_worker *w, const char *key, size_t nkey,
             break;
         }
     }
-    unlock_detail(w);
+    lock_drop(w, LOCK_DETAIL, 0);
 }
 
 void engine_detail_dump(struct engine *e,
@@ -86,12 +86,21 @@ void engine_detail_dump(struct engine *e,
                         void *arg)
 {
     struct detail *d = e->detail;
-    if (lock_detail(e->master) < 0)
+    if (lock_take(e->master, LOCK_DETAIL, 0) < 0)
         return;
     for (unsigned i = 0; i < ENGINE_DETAIL_PREFIXES; i++) {
         const struct detail_entry *x = &d->e[i];
         if (x->len)
             fn(arg, x->prefix, x->len, x->gets, x->hits, x->sets, x->dels);
     }
-    unlock_detail(e->master);
+    lock_drop(e->master, LOCK_DETAIL, 0);
+}
+
+int detail_repair(struct engine_worker *w, uint32_t idx, int dead)
+{
+    struct detail *d = w->e->detail;
+    (void)idx, (void)dead;
+    memset(d->e, 0, sizeof(d->e));
+    d->used = 0;
+    return 0;
 }

@@ -1,461 +1,366 @@
 /*
- * engine.c - cache operations: get, store, delete, touch, incr/decr, flush.
+ * engine.c - the engine's life: creating and attaching a region, the
+ * handle every process keeps, worker slots, and the reap of a dead
+ * worker's slot. This is the top of the engine: it wires the layers
+ * together (the repair table of lock.h gets the repairs of the layers that
+ * own the data) and nothing below calls it.
  *
- * Every operation on a key follows one pattern:
- *   1. hash the key, take the stripe lock of its bucket;
- *   2. find the live item (an expired or flushed item found on the way is
- *      unlinked and freed on the spot, like memcached's lazy expiry);
- *   3. read it (values are copied out to the caller's callback while the
- *      stripe lock is held, so nothing refers to the item afterwards), or
- *      switch the chain to a new item: the switch is journaled in the
- *      worker's slot first, so crash repair can finish it (recover.h);
- *   4. release the stripe lock.
- * New items are allocated and filled before step 1 (engine_alloc), except
- * append/prepend and a growing incr, which need the old value and allocate
- * under the stripe lock (the lock order stripe -> class allows it).
+ * engine_create() lays the region out (region.c), initializes every lock
+ * and class, and writes the magic last: a region whose magic is missing was
+ * never finished and is refused on attach (region_check). The region is a
+ * memfd, so it lives exactly as long as some process maps it or holds the
+ * fd.
  *
- * Counters go to the calling worker's slot (single writer, no lock);
- * per-class counters that change under a class lock live in the class.
+ * Slots: slot 0 belongs to the master (engine_master()); workers claim slots
+ * 1..ENGINE_MAX_SLOTS-1 with an atomic compare-and-swap on slot.in_use, and
+ * give them back with engine_worker_detach() or, when they die, through the
+ * master's engine_worker_reap().
  */
 #include "engine/engine.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "engine/hashtab.h"
-#include "engine/recover.h"
+#include "engine/detail.h"
+#include "engine/keyop.h"
+#include "engine/lock.h"
 #include "engine/region.h"
 #include "engine/slab.h"
-#include "engine/detail.h"
-#include "engine/engine_int.h"
-#include "engine/engine_meta.h"
 
-
-int eng_lookup_lock(struct engine_worker *w, const char *key, size_t nkey,
-                       struct lookup *l)
+static time_t default_clock(void *arg)
 {
-    l->bucket = hash_bucket(w->e, hash_key(key, nkey));
-    l->stripe = hash_stripe(w->e, l->bucket);
-    if (lock_stripe(w, l->stripe) < 0)
+    (void)arg;
+    return time(NULL);
+}
+
+void engine_config_defaults(struct engine_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mem_limit = (size_t)SHMC_DEFAULT_MEM_MB << 20;
+    cfg->mem_reserve = 0;
+    cfg->factor = SHMC_DEFAULT_FACTOR;
+    cfg->min_chunk = SHMC_DEFAULT_MIN_CHUNK;
+    cfg->item_size_max = SHMC_DEFAULT_ITEM_MAX;
+    cfg->slab_chunk_max = SLAB_PAGE_SIZE / 2;
+    cfg->hashpower = 0;
+    cfg->use_cas = 1;
+    cfg->evict = 1;
+}
+
+const char *engine_config_check(const struct engine_config *c)
+{
+    size_t chunk_hi = c->item_size_max / 2 < SLAB_PAGE_SIZE / 4
+                      ? c->item_size_max / 2 : SLAB_PAGE_SIZE / 4;
+    if (c->mem_limit < SLAB_PAGE_SIZE)
+        return "memory limit must be at least 1 MB";
+    if (!(c->factor > 1.0) || c->factor > 100.0)
+        return "growth factor must be greater than 1.0 and at most 100";
+    if (c->min_chunk < 8 || c->min_chunk > chunk_hi)
+        return "minimum chunk size (-n) must be between 8 and the smaller "
+               "of -I/2 and 256k";
+    if (c->item_size_max < 1024 || c->item_size_max > (1024ull << 20))
+        return "item size max must be between 1k and 1024m";
+    if (c->slab_chunk_max != 0 &&     /* 0: the default, page / 2 */
+        (c->slab_chunk_max < 4096 || c->slab_chunk_max > SLAB_PAGE_SIZE ||
+         c->slab_chunk_max % 8 != 0))
+        return "slab_chunk_max must be a multiple of 8 between 4096 and "
+               "1048576 bytes";
+    if (c->hashpower != 0 && (c->hashpower < 12 || c->hashpower > 31))
+        return "hashpower must be between 12 and 31";
+    return NULL;
+}
+
+/* A handle on the region mapped at base: its shortcuts, the master's slot,
+ * the repair of each lock kind (lock.h). */
+static struct engine *handle(char *base, int fd)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    region_bind(e, base, fd);
+    e->clock = default_clock;
+    log_init(&e->log, 0);
+    e->repair[LOCK_STRIPE] = keyop_repair_stripe;
+    e->repair[LOCK_CLASS] = slab_repair_class;
+    e->repair[LOCK_PAGES] = slab_repair_pages;
+    e->repair[LOCK_DETAIL] = detail_repair;
+    e->master = calloc(1, sizeof(*e->master));
+    if (e->master == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->master->e = e;
+    e->master->slot = 0;
+    e->master->s = &e->slots[0];
+    return e;
+}
+
+/* Every lock of a new region, or an error message. */
+static const char *init_locks(struct engine *e)
+{
+    struct region *r = e->r;
+    int rc = shlock_init(&r->pages_lock);
+    if (rc == 0)
+        rc = shlock_init(&e->detail->lock);
+    for (unsigned i = 0; rc == 0 && i < r->nstripes; i++)
+        rc = shlock_init(&e->stripes[i]);
+    for (unsigned i = 0; rc == 0 && i < ENGINE_MAX_CLASSES; i++)
+        rc = shlock_init(&e->classes[i].lock);
+    return rc ? "cannot initialize process-shared robust mutexes" : NULL;
+}
+
+struct engine *engine_create(const struct engine_config *cfg, const char **err)
+{
+    struct region tmp;
+    int fd;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.cfg = *cfg;
+    if (tmp.cfg.slab_chunk_max == 0)
+        tmp.cfg.slab_chunk_max = SLAB_PAGE_SIZE / 2;
+    if ((*err = engine_config_check(&tmp.cfg)) != NULL)
+        return NULL;
+    uint64_t size = region_layout(&tmp);
+    if (size == 0) {
+        *err = "memory limit too large for one region (32 GB at most)";
+        return NULL;
+    }
+    char *base = region_map_new(size, &fd, err);
+    if (base == NULL)
+        return NULL;
+    struct region *r = (struct region *)base;
+    *r = tmp;
+    r->magic = 0;
+    r->version = REGION_VERSION;
+    r->hdr_size = sizeof(struct region);
+    r->region_size = size;
+    r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
+
+    struct engine *e = handle(base, fd);
+    if (e == NULL) {
+        *err = "out of memory";
+        munmap(base, size);
+        close(fd);
+        return NULL;
+    }
+    if (slab_classes_init(r, e->classes) == 0)
+        *err = "no slab class fits the configuration";
+    else
+        *err = init_locks(e);
+    if (*err != NULL) {
+        engine_close(e);
+        return NULL;
+    }
+    e->detail->delimiter = ':';
+    memset(e->page_class, PAGE_NONE, r->npages);
+    e->slots[0].in_use = 1;
+    e->slots[0].pid = (int32_t)getpid();
+    __atomic_store_n(&r->magic, REGION_MAGIC, __ATOMIC_RELEASE);
+    return e;
+}
+
+struct engine *engine_attach_fd(int fd, const char **err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct region)) {
+        *err = "not a shmcached region (too small)";
+        return NULL;
+    }
+    char *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        *err = "cannot map the shared memory region";
+        return NULL;
+    }
+    *err = region_check((struct region *)base, (uint64_t)st.st_size);
+    if (*err != NULL) {
+        munmap(base, (size_t)st.st_size);
+        return NULL;
+    }
+    struct engine *e = handle(base, fd);
+    if (e == NULL) {
+        *err = "out of memory";
+        munmap(base, (size_t)st.st_size);
+    }
+    return e;
+}
+
+int engine_fd(const struct engine *e)
+{
+    return e->fd;
+}
+
+void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg)
+{
+    e->clock = fn ? fn : default_clock;
+    e->clock_arg = arg;
+}
+
+time_t engine_now(const struct engine *e)
+{
+    return e->clock(e->clock_arg);
+}
+
+void engine_set_logger(struct engine *e, const struct logger *lg)
+{
+    e->log = *lg;
+}
+
+void engine_close(struct engine *e)
+{
+    if (e == NULL)
+        return;
+    munmap(e->base, e->r->region_size);
+    free(e->master);
+    free(e);
+}
+
+const struct engine_config *engine_config(const struct engine *e)
+{
+    return &e->r->cfg;
+}
+
+int engine_set_mem_limit(struct engine *e, size_t bytes)
+{
+    uint64_t pages = (bytes + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
+    if (pages == 0 || pages > e->r->npages - ENGINE_MAX_CLASSES)
         return -1;
-    l->now = now32(w->e);
+    __atomic_store_n(&e->r->pages_limit, pages, __ATOMIC_RELEASE);
+    e->r->cfg.mem_limit = bytes;
     return 0;
 }
 
-/* Takes an item off its chain and frees it, journaled. Caller holds the
- * stripe; link is where the chain points at r. */
-void eng_remove_locked(struct engine_worker *w, struct lookup *l,
-                          ref_t *link, ref_t r)
+/* ---- slots -------------------------------------------------------------- */
+
+struct engine_worker *engine_worker_attach(struct engine *e, int pid)
 {
-    journal_set(&w->s->j_op, l->stripe, 0, r);
-    __atomic_store_n(link, ITEM(w->e, r)->hnext, __ATOMIC_RELEASE);
-    slab_unlink(w, r);
-    journal_clear(&w->s->j_op);
-}
-
-/* Puts nr on the chain in place of old (or at the head if old is 0),
- * journaled, and frees old. */
-void eng_switch_locked(struct engine_worker *w, struct lookup *l,
-                          ref_t *link, ref_t old, ref_t nr)
-{
-    struct engine *e = w->e;
-    struct item *it = ITEM(e, nr);
-    it->cas = __atomic_add_fetch(&e->r->cas_counter, 1, __ATOMIC_ACQ_REL);
-    it->stime = l->now;
-    journal_set(&w->s->j_op, l->stripe, nr, old);
-    if (old)
-        hash_replace(e, link, old, nr);
-    else
-        hash_insert(e, l->bucket, nr);
-    slab_link(w, nr, l->now);
-    if (old)
-        slab_unlink(w, old);
-    journal_clear(&w->s->j_op);
-}
-
-/* The live item for key, or 0. why: 1 expired, 2 flushed, 0 absent. */
-ref_t eng_find_live(struct engine_worker *w, struct lookup *l,
-                       const char *key, size_t nkey, ref_t **link, int *why)
-{
-    ref_t *lk;
-    ref_t r = hash_find(w->e, l->bucket, key, nkey, &lk);
-    *why = 0;
-    if (r == 0)
-        return 0;
-    struct item *it = ITEM(w->e, r);
-    if (item_dead(w->e, it, l->now)) {
-        *why = (it->exptime != 0 && it->exptime <= l->now) ? 1 : 2;
-        eng_remove_locked(w, l, lk, r);
-        return 0;
-    }
-    if (link)
-        *link = lk;
-    return r;
-}
-
-/* The common prologue: validates the key, takes its stripe and finds the
- * live item. On ENGINE_OK the stripe is held and *r is the item or 0. */
-enum engine_status eng_open_key(struct engine_worker *w, const char *key,
-                                   size_t nkey, struct lookup *l, ref_t *r,
-                                   ref_t **link, int *why)
-{
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    if (eng_lookup_lock(w, key, nkey, l) < 0)
-        return ENGINE_ERROR;
-    *r = eng_find_live(w, l, key, nkey, link, why);
-    return ENGINE_OK;
-}
-
-uint32_t engine_exptime(const struct engine *e, int64_t exptime)
-{
-    if (exptime == 0)
-        return 0;
-    if (exptime < 0)
-        return 1;                      /* long past: already expired */
-    if (exptime > ENGINE_RELTIME_MAX)
-        return exptime > UINT32_MAX ? UINT32_MAX : (uint32_t)exptime;
-    return now32(e) + (uint32_t)exptime;
-}
-
-
-void engine_value_copy(const struct engine_item_info *info, size_t off,
-                       size_t len, void *dst)
-{
-    const struct info_box *b = (const struct info_box *)info;
-    item_read(b->e, (struct item *)info->value, off, len, dst);
-}
-
-int engine_value_iov(const struct engine_item_info *info, struct iovec *iov,
-                     int max)
-{
-    const struct info_box *b = (const struct info_box *)info;
-    return item_iov(b->e, (struct item *)info->value, iov, max);
-}
-
-void eng_fill_info(const struct engine *e, struct item *it,
-                      struct info_box *b)
-{
-    b->info.key = item_key(it);
-    b->info.nkey = it->nkey;
-    b->info.flags = it->flags;
-    b->info.nbytes = it->nbytes;
-    b->info.cas = e->r->cfg.use_cas ? it->cas : 0;
-    b->info.exptime = it->exptime;
-    b->info.value = it;
-    b->e = e;
-}
-
-static enum engine_status get_common(struct engine_worker *w, const char *key,
-                                     size_t nkey, int touch, uint32_t exptime,
-                                     engine_get_fn fn, void *arg)
-{
-    struct engine_counters *c = &w->s->c;
-    struct lookup l;
-    ref_t r;
-    int why;
-
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    c->cmd_get++;
-    if (touch)
-        c->cmd_touch++;
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
-    if (st != ENGINE_OK)
-        return st;
-    if (r == 0) {
-        unlock_stripe(w, l.stripe);
-        if (touch) {
-            c->touch_misses++;
-        } else {
-            c->get_misses++;
-            if (why == 1)
-                c->get_expired++;
-            else if (why == 2)
-                c->get_flushed++;
+    for (int i = 1; i < ENGINE_MAX_SLOTS; i++) {
+        uint32_t expect = 0;
+        struct slot *s = &e->slots[i];
+        if (!__atomic_compare_exchange_n(&s->in_use, &expect, 1, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            continue;
+        struct engine_worker *w = calloc(1, sizeof(*w));
+        if (w == NULL) {
+            __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);
+            return NULL;
         }
-        return ENGINE_NOT_FOUND;
+        s->pid = pid;
+        s->allocs = 0;
+        memset(&s->j_op, 0, sizeof(s->j_op));
+        memset(&s->j_evict, 0, sizeof(s->j_evict));
+        w->e = e;
+        w->s = s;
+        w->slot = i;
+        return w;
     }
-    struct item *it = ITEM(w->e, r);
-    if (touch) {
-        it->exptime = exptime;
-        c->touch_hits++;
-        w->s->cls[it->clsid].touch_hits++;
-    } else {
-        c->get_hits++;
-        w->s->cls[it->clsid].get_hits++;
-    }
-    it->iflags |= IF_FETCHED;
-    if (fn) {
-        struct info_box b;
-        eng_fill_info(w->e, it, &b);
-        fn(arg, &b.info);
-    }
-    slab_bump(w, r, l.now);
-    unlock_stripe(w, l.stripe);
-    return ENGINE_OK;
+    return NULL;
 }
 
-enum engine_status engine_get(struct engine_worker *w, const char *key,
-                              size_t nkey, engine_get_fn fn, void *arg)
+struct engine_counters *engine_worker_counters(struct engine_worker *w)
 {
-    enum engine_status st = get_common(w, key, nkey, 0, 0, fn, arg);
-    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
-        detail_record(w, key, nkey, DETAIL_GET, st == ENGINE_OK);
-    return st;
+    return &w->s->c;
 }
 
-enum engine_status engine_gat(struct engine_worker *w, const char *key,
-                              size_t nkey, uint32_t exptime,
-                              engine_get_fn fn, void *arg)
+struct engine_worker *engine_master(struct engine *e)
 {
-    enum engine_status st = get_common(w, key, nkey, 1, exptime, fn, arg);
-    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
-        detail_record(w, key, nkey, DETAIL_GET, st == ENGINE_OK);
-    return st;
+    return e->master;
 }
 
-enum engine_status engine_touch(struct engine_worker *w, const char *key,
-                                size_t nkey, uint32_t exptime)
+int engine_worker_slot(const struct engine_worker *w)
 {
-    struct engine_counters *c = &w->s->c;
-    struct lookup l;
-    ref_t r;
-    int why;
-
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    c->cmd_touch++;
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
-    if (st != ENGINE_OK)
-        return st;
-    if (r == 0) {
-        unlock_stripe(w, l.stripe);
-        c->touch_misses++;
-        return ENGINE_NOT_FOUND;
-    }
-    struct item *it = ITEM(w->e, r);
-    it->exptime = exptime;
-    c->touch_hits++;
-    w->s->cls[it->clsid].touch_hits++;
-    slab_bump(w, r, l.now);
-    unlock_stripe(w, l.stripe);
-    return ENGINE_OK;
+    return w->slot;
 }
 
-enum engine_status engine_delete(struct engine_worker *w, const char *key,
-                                 size_t nkey)
+void engine_worker_free(struct engine_worker *w)
 {
-    static const struct engine_mdel_opts plain;
-    enum engine_status st = engine_mdelete(w, key, nkey, &plain);
-    if (st == ENGINE_OK || st == ENGINE_NOT_FOUND)
-        detail_record(w, key, nkey, DETAIL_DEL, st == ENGINE_OK);
-    return st;
+    free(w);
 }
 
-/* An uncounted look: no statistics, no LRU bump, not marked fetched. */
-enum engine_status engine_peek(struct engine_worker *w, const char *key,
-                               size_t nkey, engine_get_fn fn, void *arg)
+void engine_worker_detach(struct engine_worker *w)
 {
-    struct lookup l;
-    ref_t r;
-    int why;
-
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, NULL, &why);
-    if (st != ENGINE_OK)
-        return st;
-    if (r != 0 && fn) {
-        struct info_box b;
-        eng_fill_info(w->e, ITEM(w->e, r), &b);
-        fn(arg, &b.info);
-    }
-    unlock_stripe(w, l.stripe);
-    return r != 0 ? ENGINE_OK : ENGINE_NOT_FOUND;
-}
-
-enum engine_status engine_unlink(struct engine_worker *w, const char *key,
-                                 size_t nkey)
-{
-    struct lookup l;
-    ref_t *link, r;
-    int why;
-
-    enum engine_status st = eng_open_key(w, key, nkey, &l, &r, &link, &why);
-    if (st != ENGINE_OK)
-        return st;
-    if (r != 0)
-        eng_remove_locked(w, &l, link, r);
-    unlock_stripe(w, l.stripe);
-    return r != 0 ? ENGINE_OK : ENGINE_NOT_FOUND;
-}
-
-/* ---- storing ---------------------------------------------------------- */
-
-enum engine_status engine_alloc(struct engine_worker *w, const char *key,
-                                size_t nkey, uint32_t flags, uint32_t exptime,
-                                size_t nbytes, struct engine_alloc *a)
-{
-    struct engine *e = w->e;
-    enum engine_status st;
-
-    a->ref = 0;
-    if (nkey == 0 || nkey > ENGINE_KEY_MAX)
-        return ENGINE_BAD_KEY;
-    detail_record(w, key, nkey, DETAIL_SET, 0);
-    if (ITEM_HDR + nkey + nbytes > e->r->cfg.item_size_max) {
-        w->s->c.store_too_large++;
-        return ENGINE_TOO_LARGE;
-    }
-    ref_t r = slab_alloc(w, nkey, nbytes, now32(e), &st);
-    if (r == 0) {
-        if (st == ENGINE_NO_MEMORY)
-            w->s->c.store_no_memory++;
-        return st;
-    }
-    struct item *it = ITEM(e, r);
-    memcpy(item_key(it), key, nkey);
-    it->flags = flags;
-    it->exptime = exptime;
-    it->cas = 0;
-    a->ref = r;
-    a->nbytes = (uint32_t)nbytes;
-    a->written = 0;
-    return ENGINE_OK;
-}
-
-void engine_alloc_write(struct engine_worker *w, struct engine_alloc *a,
-                        const void *data, size_t len)
-{
-    if (a->ref == 0 || len > a->nbytes - a->written)
+    if (w == NULL || w->slot == 0)
         return;
-    item_write(w->e, ITEM(w->e, a->ref), a->written, data, len);
-    a->written += len;
+    w->s->pid = 0;
+    __atomic_store_n(&w->s->in_use, 0, __ATOMIC_RELEASE);
+    free(w);
 }
 
-size_t engine_alloc_window(struct engine_worker *w, struct engine_alloc *a,
-                           void **p)
+/* ---- the reap of a dead slot ------------------------------------------- */
+
+/* Takes (and so repairs) every lock of kind k the slot may have held.
+ * Returns the number of locks that could not be taken. */
+static int take_touched(struct engine *e, enum lock_kind k, uint32_t n,
+                        int slot)
 {
-    char *q = NULL;
-    if (a->ref == 0)
-        return 0;
-    size_t n = item_window(w->e, ITEM(w->e, a->ref), a->written, &q);
-    *p = q;
-    return n;
-}
-
-void engine_alloc_advance(struct engine_alloc *a, size_t n)
-{
-    if (a->ref != 0 && n <= a->nbytes - a->written)
-        a->written += n;
-}
-
-void engine_alloc_release(struct engine_worker *w, struct engine_alloc *a)
-{
-    if (a->ref != 0)
-        slab_release(w, a->ref);
-    a->ref = 0;
-}
-
-/* The classic storage commands are engine_mset() without meta options:
- * cas compares exactly (with -C every unique is 0), an append or prepend
- * whose result does not fit is not stored (as memcached answers). */
-enum engine_status engine_alloc_store(struct engine_worker *w,
-                                      struct engine_alloc *a,
-                                      enum engine_store_op op,
-                                      uint64_t cas_in, uint64_t *cas_out)
-{
-    struct engine_mset_opts o = { .mode = op, .cas = cas_in,
-                                  .has_cas = op == ENGINE_CAS };
-    return engine_mset(w, a, &o, cas_out);
-}
-
-enum engine_status engine_store(struct engine_worker *w,
-                                enum engine_store_op op, const char *key,
-                                size_t nkey, uint32_t flags, uint32_t exptime,
-                                const void *value, size_t nbytes,
-                                uint64_t cas_in, uint64_t *cas_out)
-{
-    struct engine_alloc a;
-    enum engine_status st = engine_alloc(w, key, nkey, flags, exptime,
-                                         nbytes, &a);
-    if (st != ENGINE_OK)
-        return st;
-    engine_alloc_write(w, &a, value, nbytes);
-    return engine_alloc_store(w, &a, op, cas_in, cas_out);
-}
-
-/* ---- incr / decr ------------------------------------------------------ */
-
-enum engine_status engine_delta(struct engine_worker *w, const char *key,
-                                size_t nkey, int incr, uint64_t delta,
-                                uint64_t *result, uint64_t *cas_out)
-{
-    struct engine_marith_opts o = { .incr = incr != 0, .delta = delta };
-    struct engine_marith_result res;
-    enum engine_status st = engine_marith(w, key, nkey, &o, &res);
-    if (st == ENGINE_OK) {
-        *result = res.value;
-        if (cas_out)
-            *cas_out = res.cas;
-    }
-    return st;
-}
-
-/* ---- flush ------------------------------------------------------------ */
-
-void engine_flush(struct engine_worker *w, int64_t when)
-{
-    struct engine *e = w->e;
-    struct region *r = e->r;
-    w->s->c.cmd_flush++;
-    if (when <= 0) {
-        uint64_t cas = __atomic_load_n(&r->cas_counter, __ATOMIC_ACQUIRE);
-        __atomic_store_n(&r->oldest_cas, cas, __ATOMIC_RELEASE);
-        __atomic_store_n(&r->oldest_live, (int64_t)now32(e), __ATOMIC_RELEASE);
-    } else {
-        __atomic_store_n(&r->oldest_cas, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&r->oldest_live, (int64_t)engine_exptime(e, when),
-                         __ATOMIC_RELEASE);
-    }
-}
-
-/* ---- background sweep -------------------------------------------------- */
-
-unsigned engine_sweep(struct engine_worker *w, unsigned budget)
-{
-    struct engine *e = w->e;
-    unsigned reclaimed = 0;
-    uint32_t now = now32(e);
-
-    for (unsigned id = 1; id <= e->r->nclasses; id++) {
-        struct class *c = &e->classes[id];
-        if (c->lru_tail == 0)
+    int unusable = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!lock_touched_by(e, k, i, slot))
             continue;
-        if (lock_class(w, id) < 0)
+        if (lock_take(e->master, k, i) == 0)
+            lock_drop(e->master, k, i);
+        else
+            unusable++;
+    }
+    return unusable;
+}
+
+/* Frees the chunks of class id still ALLOC by slot. Returns how many. */
+static int free_allocs(struct engine *e, unsigned id, int slot)
+{
+    struct class *c = &e->classes[id];
+    int freed = 0;
+    for (uint64_t p = 0; p < e->r->pages_used; p++) {
+        if (e->page_class[p] != id)
             continue;
-        unsigned seen = 0;
-        ref_t r = c->lru_tail;
-        while (r != 0 && seen++ < budget) {
-            struct item *it = ITEM(e, r);
-            ref_t prev = it->prev;
-            if (item_dead(e, it, now)) {
-                uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
-                uint32_t s = hash_stripe(e, b);
-                if (try_stripe(w, s) == 0) {
-                    journal_set(&w->s->j_evict, s, 0, r);
-                    hash_unlink(e, b, r);
-                    if (!(it->iflags & IF_FETCHED))
-                        c->expired_unfetched++;
-                    c->crawler_reclaimed++;
-                    chunk_free_locked(e, c, r);
-                    journal_clear(&w->s->j_evict);
-                    unlock_stripe(w, s);
-                    reclaimed++;
-                }
+        char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
+        for (uint32_t i = 0; i < c->perpage; i++) {
+            struct item *it = (struct item *)(page + (size_t)i * c->size);
+            if (it->state == ST_ALLOC && it->prev == (ref_t)slot) {
+                slab_free_locked(e, c, REF(e, it));
+                freed++;
             }
-            r = prev;
         }
-        unlock_class(w, id);
     }
-    return reclaimed;
+    return freed;
+}
+
+int engine_worker_reap(struct engine *e, int slot, struct engine_reap *out)
+{
+    struct engine_worker *m = e->master;
+    uint64_t before = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
+    int freed = 0, unusable = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (slot <= 0 || slot >= ENGINE_MAX_SLOTS)
+        return -1;
+    struct slot *s = &e->slots[slot];
+    unusable += take_touched(e, LOCK_STRIPE, e->r->nstripes, slot);
+    unusable += take_touched(e, LOCK_CLASS, e->r->nclasses + 1, slot);
+    unusable += take_touched(e, LOCK_PAGES, 1, slot);
+    unusable += take_touched(e, LOCK_DETAIL, 1, slot);
+    for (unsigned id = 1; __atomic_load_n(&s->allocs, __ATOMIC_ACQUIRE) &&
+                          id <= e->r->nclasses; id++) {
+        if (lock_class(m, id) < 0) {
+            unusable++;
+            continue;
+        }
+        freed += free_allocs(e, id, slot);
+        unlock_class(m, id);
+    }
+    uint64_t after = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
+    out->repairs = (unsigned)(after - before);
+    out->freed = (unsigned)freed;
+    out->unusable = (unsigned)unusable;
+    if (unusable > 0)
+        return -1;              /* the slot stays claimed: reap again later */
+    s->allocs = 0;
+    journal_clear(&s->j_op);
+    journal_clear(&s->j_evict);
+    s->pid = 0;
+    __atomic_add_fetch(&e->r->slot_reaps, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);
+    return 0;
 }

@@ -10,8 +10,6 @@
 #include "engine/shlock.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 int shlock_init(struct shlock *l)
 {
@@ -29,6 +27,7 @@ int shlock_init(struct shlock *l)
     pthread_mutexattr_destroy(&a);
     l->owner = -1;
     l->dirty = 0;
+    l->failed = 0;
     return 0;
 }
 
@@ -41,8 +40,7 @@ static int settle(struct shlock *l, int rc, int slot)
         rc = 0;
     }
     if (rc != 0) {
-        fprintf(stderr, "shmcached: shared lock %p unusable: %s\n",
-                (void *)l, strerror(rc));
+        errno = rc;
         return SHLOCK_ERROR;
     }
     if (__atomic_load_n(&l->dirty, __ATOMIC_ACQUIRE))

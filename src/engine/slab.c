@@ -4,10 +4,12 @@
  * Design (see slab.h): fixed 1 MiB pages carved per class on demand; a free
  * list and an LRU list per class, both doubly or singly linked through the
  * chunk headers with refs; item state in the header is what crash repair
- * trusts (recover.c rebuilds the lists from it).
+ * trusts (slab_repair.c rebuilds the lists from it).
  *
  * Invariants kept under the class lock:
- *   - a FREE chunk is on the free list, an item with IF_LRU on the LRU;
+ *   - a FREE chunk is on the free list, a LINKED item on the LRU (being on
+ *     the LRU is the state, not a flag: nothing here writes item.iflags of
+ *     an item, which its stripe owns);
  *   - state changes happen before list changes on the way out (free: state
  *     FREE first, then push) and chain links are written after the chunk is
  *     marked CHAIN, so a crash leaves only chunks whose state says where they
@@ -22,7 +24,8 @@
 #include <sys/uio.h>
 
 #include "engine/hashtab.h"
-#include "engine/recover.h"
+#include "engine/item.h"
+#include "engine/lock.h"
 
 static inline uint32_t align8(double v)
 {
@@ -66,21 +69,6 @@ unsigned slab_class_for(const struct engine *e, size_t total)
     return lo;
 }
 
-int item_dead(const struct engine *e, const struct item *it, uint32_t now)
-{
-    if (it->exptime != 0 && it->exptime <= now)
-        return 1;
-    int64_t ol = __atomic_load_n(&e->r->oldest_live, __ATOMIC_ACQUIRE);
-    if (ol != 0 && ol <= (int64_t)now) {
-        if ((int64_t)it->stime < ol)
-            return 1;
-        uint64_t oc = __atomic_load_n(&e->r->oldest_cas, __ATOMIC_ACQUIRE);
-        if (oc != 0 && it->cas <= oc)
-            return 1;
-    }
-    return 0;
-}
-
 /* Is r the start of a chunk of a carved page? Returns its class or 0. */
 unsigned slab_chunk_class(const struct engine *e, ref_t r)
 {
@@ -114,7 +102,6 @@ void lru_link_locked(struct engine *e, struct class *c, ref_t r)
     else
         c->lru_tail = r;
     c->lru_head = r;
-    it->iflags |= IF_LRU;
 }
 
 void lru_unlink_locked(struct engine *e, struct class *c, ref_t r)
@@ -129,7 +116,6 @@ void lru_unlink_locked(struct engine *e, struct class *c, ref_t r)
     else
         c->lru_tail = it->prev;
     it->prev = it->next = 0;
-    it->iflags &= (uint8_t)~IF_LRU;
 }
 
 static void push_free(struct engine *e, struct class *c, ref_t r)
@@ -149,12 +135,11 @@ static ref_t pop_free(struct engine *e, struct class *c)
     return r;
 }
 
-void chunk_free_locked(struct engine *e, struct class *c, ref_t r)
+void slab_free_locked(struct engine *e, struct class *c, ref_t r)
 {
     struct item *it = ITEM(e, r);
     if (it->state == ST_LINKED) {
-        if (it->iflags & IF_LRU)
-            lru_unlink_locked(e, c, r);
+        lru_unlink_locked(e, c, r);
         c->curr_items--;
         c->requested -= ITEM_HDR + it->nkey + it->nbytes;
     }
@@ -205,6 +190,44 @@ int slab_carve_locked(struct engine_worker *w, unsigned id)
     return 0;
 }
 
+/* Why an item leaves its LRU without being asked to: which counters. */
+enum victim { V_EVICT, V_RECLAIM, V_SWEEP };
+
+/* Takes r, an item of class c (whose lock is held), off its hash chain and
+ * frees it, if its stripe can be had without waiting (lock.h: the one
+ * exception to the lock order). Journaled in the slot's j_evict, so a
+ * death here is finished by the stripe's repair. 0, or -1 (busy). */
+static int drop_victim_locked(struct engine_worker *w, struct class *c,
+                              ref_t r, uint32_t now, enum victim why)
+{
+    struct engine *e = w->e;
+    struct item *it = ITEM(e, r);
+    uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
+    uint32_t s = hash_stripe(e, b);
+    if (try_stripe(w, s) != 0)
+        return -1;
+    journal_set(&w->s->j_evict, s, 0, r);
+    hash_unlink(e, b, r);
+    int unfetched = !(it->iflags & IF_FETCHED);
+    if (why == V_EVICT) {
+        c->evicted++;
+        if (it->exptime != 0)
+            c->evicted_nonzero++;
+        c->evicted_time = now - it->atime;
+        c->evicted_unfetched += (uint64_t)unfetched;
+    } else {
+        c->expired_unfetched += (uint64_t)unfetched;
+        if (why == V_RECLAIM)
+            c->reclaimed++;
+        else
+            c->crawler_reclaimed++;
+    }
+    slab_free_locked(e, c, r);
+    journal_clear(&w->s->j_evict);
+    unlock_stripe(w, s);
+    return 0;
+}
+
 /* Frees one item from the LRU tail of class id. 0 if a chunk was freed. */
 static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
 {
@@ -213,32 +236,11 @@ static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
     int tries = 5;
 
     for (ref_t r = c->lru_tail; r != 0 && tries-- > 0; r = ITEM(e, r)->prev) {
-        struct item *it = ITEM(e, r);
-        int dead = item_dead(e, it, now);
+        int dead = item_dead(e, ITEM(e, r), now);
         if (!dead && !e->r->cfg.evict)
             continue;
-        uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
-        uint32_t s = hash_stripe(e, b);
-        if (try_stripe(w, s) != 0)
-            continue;
-        journal_set(&w->s->j_evict, s, 0, r);
-        hash_unlink(e, b, r);
-        if (dead) {
-            c->reclaimed++;
-            if (!(it->iflags & IF_FETCHED))
-                c->expired_unfetched++;
-        } else {
-            c->evicted++;
-            if (it->exptime != 0)
-                c->evicted_nonzero++;
-            c->evicted_time = now - it->atime;
-            if (!(it->iflags & IF_FETCHED))
-                c->evicted_unfetched++;
-        }
-        chunk_free_locked(e, c, r);
-        journal_clear(&w->s->j_evict);
-        unlock_stripe(w, s);
-        return 0;
+        if (drop_victim_locked(w, c, r, now, dead ? V_RECLAIM : V_EVICT) == 0)
+            return 0;
     }
     return -1;
 }
@@ -313,7 +315,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
         while (have < nbytes) {
             ref_t x = alloc_chunk_locked(w, id, now);
             if (x == 0) {
-                chunk_free_locked(e, c, r);
+                slab_free_locked(e, c, r);
                 __atomic_sub_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
                 unlock_class(w, id);
                 *st = ENGINE_NO_MEMORY;
@@ -333,26 +335,23 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
     return r;
 }
 
-void slab_release(struct engine_worker *w, ref_t r)
+int slab_release(struct engine_worker *w, ref_t r)
 {
     struct item *it = ITEM(w->e, r);
     unsigned id = it->clsid;
     int owner = (int)it->prev;
     if (lock_class(w, id) < 0)
-        return;
-    chunk_free_locked(w->e, &w->e->classes[id], r);
+        return -1;
+    slab_free_locked(w->e, &w->e->classes[id], r);
     __atomic_sub_fetch(&w->e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
     unlock_class(w, id);
+    return 0;
 }
 
-void slab_link(struct engine_worker *w, ref_t r, uint32_t now)
+void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
 {
-    struct engine *e = w->e;
     struct item *it = ITEM(e, r);
-    unsigned id = it->clsid;
-    struct class *c = &e->classes[id];
-    if (lock_class(w, id) < 0)
-        return;
+    struct class *c = &e->classes[it->clsid];
     int owner = (int)it->prev;
     it->atime = now;
     it->state = ST_LINKED;
@@ -361,16 +360,6 @@ void slab_link(struct engine_worker *w, ref_t r, uint32_t now)
     c->total_items++;
     c->requested += ITEM_HDR + it->nkey + it->nbytes;
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
-    unlock_class(w, id);
-}
-
-void slab_unlink(struct engine_worker *w, ref_t r)
-{
-    unsigned id = ITEM(w->e, r)->clsid;
-    if (lock_class(w, id) < 0)
-        return;
-    chunk_free_locked(w->e, &w->e->classes[id], r);
-    unlock_class(w, id);
 }
 
 void slab_bump(struct engine_worker *w, ref_t r, uint32_t now)
@@ -382,7 +371,7 @@ void slab_bump(struct engine_worker *w, ref_t r, uint32_t now)
     struct class *c = &w->e->classes[id];
     if (lock_class(w, id) < 0)
         return;
-    if (it->state == ST_LINKED && (it->iflags & IF_LRU) && c->lru_head != r) {
+    if (it->state == ST_LINKED && c->lru_head != r) {
         lru_unlink_locked(w->e, c, r);
         lru_link_locked(w->e, c, r);
     }
@@ -390,95 +379,28 @@ void slab_bump(struct engine_worker *w, ref_t r, uint32_t now)
     unlock_class(w, id);
 }
 
-/* ---- value access ---------------------------------------------------- */
+/* ---- background sweep -------------------------------------------------- */
 
-/* Calls back for each piece of value [off, off+len): pointer and size. */
-static void value_walk(const struct engine *e, struct item *it, size_t off,
-                       size_t len, char *buf, int to_item)
+unsigned engine_sweep(struct engine_worker *w, unsigned budget)
 {
-    size_t cap = e->classes[it->clsid].size - ITEM_HDR - it->nkey;
-    char *seg = item_data(it);
-    ref_t next = it->chain;
-    size_t segcap = it->chain ? cap : len + off;
+    struct engine *e = w->e;
+    unsigned reclaimed = 0;
+    uint32_t now = (uint32_t)e->clock(e->clock_arg);
 
-    while (len > 0) {
-        if (off < segcap) {
-            size_t n = segcap - off < len ? segcap - off : len;
-            if (to_item)
-                memcpy(seg + off, buf, n);
-            else
-                memcpy(buf, seg + off, n);
-            buf += n;
-            len -= n;
-            off = 0;
-        } else {
-            off -= segcap;
+    for (unsigned id = 1; id <= e->r->nclasses; id++) {
+        struct class *c = &e->classes[id];
+        if (c->lru_tail == 0 || lock_class(w, id) < 0)
+            continue;
+        unsigned seen = 0;
+        ref_t r = c->lru_tail;
+        while (r != 0 && seen++ < budget) {
+            ref_t prev = ITEM(e, r)->prev;
+            if (item_dead(e, ITEM(e, r), now) &&
+                drop_victim_locked(w, c, r, now, V_SWEEP) == 0)
+                reclaimed++;
+            r = prev;
         }
-        if (len == 0 || next == 0)
-            break;
-        struct item *x = ITEM(e, next);
-        seg = (char *)(x + 1);
-        segcap = e->classes[x->clsid].size - ITEM_HDR;
-        next = x->next;
+        unlock_class(w, id);
     }
-}
-
-size_t item_window(const struct engine *e, struct item *it, size_t off,
-                   char **p)
-{
-    if (off >= it->nbytes)
-        return 0;
-    size_t left = it->nbytes - off;
-    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
-                           : it->nbytes;
-    char *seg = item_data(it);
-    ref_t next = it->chain;
-    while (off >= cap && next != 0) {
-        off -= cap;
-        struct item *x = ITEM(e, next);
-        seg = (char *)(x + 1);
-        cap = e->classes[x->clsid].size - ITEM_HDR;
-        next = x->next;
-    }
-    *p = seg + off;
-    return cap - off < left ? cap - off : left;
-}
-
-int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
-             int max)
-{
-    size_t left = it->nbytes;
-    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
-                           : left;
-    char *seg = item_data(it);
-    ref_t next = it->chain;
-    int n = 0;
-    while (left > 0) {
-        if (n == max)
-            return -1;
-        size_t take = cap < left ? cap : left;
-        iov[n].iov_base = seg;
-        iov[n].iov_len = take;
-        n++;
-        left -= take;
-        if (left == 0 || next == 0)
-            break;
-        struct item *x = ITEM(e, next);
-        seg = (char *)(x + 1);
-        cap = e->classes[x->clsid].size - ITEM_HDR;
-        next = x->next;
-    }
-    return n;
-}
-
-void item_read(const struct engine *e, struct item *it, size_t off,
-               size_t len, void *dst)
-{
-    value_walk(e, it, off, len, dst, 0);
-}
-
-void item_write(const struct engine *e, struct item *it, size_t off,
-                const void *src, size_t len)
-{
-    value_walk(e, it, off, len, (char *)src, 1);
+    return reclaimed;
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/recover.h"
+#include "engine/lock.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 

@@ -10,9 +10,10 @@
  */
 #include "engine/engine.h"
 
-#include "engine/engine_int.h"
+#include "engine/keyop.h"
 #include "engine/hashtab.h"
-#include "engine/recover.h"
+#include "engine/lock.h"
+#include "engine/item.h"
 #include "engine/slab.h"
 
 long engine_walk(struct engine_worker *w, uint64_t *cursor,
@@ -37,7 +38,7 @@ long engine_walk(struct engine_worker *w, uint64_t *cursor,
             if (item_dead(e, it, now))
                 continue;
             struct info_box box;
-            eng_fill_info(e, it, &box);
+            keyop_fill_info(e, it, &box);
             seen++;
             if (fn != NULL)
                 stop = fn(arg, &box.info, now - it->atime) != 0;

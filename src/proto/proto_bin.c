@@ -47,7 +47,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/engine_meta.h"
+#include "engine/ops.h"
 #include "proto/proto_text.h"
 #include "core/version.h"
 
@@ -196,6 +196,7 @@ static const char *status_text(uint16_t status)
     case BIN_AUTH_ERROR: return "Auth failure.";
     case BIN_UNKNOWN_COMMAND: return "Unknown command";
     case BIN_ENOMEM: return "Out of memory";
+    case BIN_EINTERNAL: return "Internal error";
     default: return "";
     }
 }
@@ -279,6 +280,8 @@ static int cmd_get(struct proto_bin *pb, const struct bin_req *r,
         return PROTO_CLOSE;
     if (st == ENGINE_OK)
         return 0;
+    if (st == ENGINE_ERROR)     /* reported even by a quiet get */
+        return reply_error(out, r->opcode, r->opaque, BIN_EINTERNAL);
     if (quiet)
         return 0;
     if (how & G_KEY)    /* getk/gatk miss: the key, no text */
@@ -319,7 +322,8 @@ static int cmd_store(struct proto_bin *pb, const struct bin_req *r,
             engine_unlink(env->worker, r->key, r->keylen);
         swallow(pb, vlen);
         return reply_error(out, r->opcode, r->opaque,
-                           st == ENGINE_TOO_LARGE ? BIN_E2BIG : BIN_ENOMEM);
+                           st == ENGINE_TOO_LARGE ? BIN_E2BIG :
+                           st == ENGINE_ERROR ? BIN_EINTERNAL : BIN_ENOMEM);
     }
     pb->state = BS_VALUE;
     pb->vleft = vlen;
@@ -359,6 +363,9 @@ static int store_complete(struct proto_bin *pb, struct buf *out)
     case ENGINE_NOT_FOUND:
         status = BIN_KEY_ENOENT;
         break;
+    case ENGINE_ERROR:
+        status = BIN_EINTERNAL;
+        break;
     default:    /* not stored, too large or no memory after concat */
         status = op == ENGINE_ADD ? BIN_KEY_EEXISTS :
                  op == ENGINE_REPLACE ? BIN_KEY_ENOENT : BIN_NOT_STORED;
@@ -394,6 +401,8 @@ static int cmd_delete(struct proto_bin *pb, const struct bin_req *r,
         return reply_ok(out, r->opcode, r->opaque, quiet, 0, NULL, 0);
     case ENGINE_EXISTS:
         return reply_error(out, r->opcode, r->opaque, BIN_KEY_EEXISTS);
+    case ENGINE_ERROR:
+        return reply_error(out, r->opcode, r->opaque, BIN_EINTERNAL);
     default:
         return reply_error(out, r->opcode, r->opaque, BIN_KEY_ENOENT);
     }
@@ -427,6 +436,8 @@ static int cmd_delta(struct proto_bin *pb, const struct bin_req *r,
         return reply_error(out, r->opcode, r->opaque, BIN_KEY_ENOENT);
     case ENGINE_NON_NUMERIC:
         return reply_error(out, r->opcode, r->opaque, BIN_DELTA_BADVAL);
+    case ENGINE_ERROR:
+        return reply_error(out, r->opcode, r->opaque, BIN_EINTERNAL);
     default:
         return reply_error(out, r->opcode, r->opaque, BIN_ENOMEM);
     }

@@ -2,7 +2,7 @@
  * proto_meta.c - memcached's meta commands: mg (get), ms (set), md
  * (delete), ma (arithmetic), mn (no-op), me (debug), as memcached 1.6.18
  * answers them, byte for byte (doc/protocol.txt "Meta Commands"), over the
- * engine's meta operations (engine_meta.h).
+ * engine's meta operations (ops.h).
  *
  * Design. A command line, already tokenized by proto_text.c, is parsed
  * into a struct meta_req (parse_flags: memcached's flag pre-parse, same
@@ -38,7 +38,7 @@
 
 #include "core/buf.h"
 #include "engine/engine.h"
-#include "engine/engine_meta.h"
+#include "engine/ops.h"
 #include "proto/proto.h"
 #include "proto/proto_text.h"
 
@@ -212,6 +212,85 @@ static int emit_code(const struct meta_req *q, const char *code,
  * and messages for every meta command. 0, or -1 with *err. A duplicate or
  * unknown flag stops at once; a bad value is remembered (the last message
  * wins) and the walk goes on. */
+/* The key of q, decoded from base64 (flag b). 0, or -1 with *err. */
+static int decode_key(struct meta_req *q, const struct request *r,
+                      const char **err)
+{
+    char dec[SHMC_KEY_MAX + 1];
+    size_t n = b64_decode(r->tok[1].p, r->tok[1].len, dec);
+    memcpy(q->key, dec, n);
+    q->nkey = n;
+    q->key_binary = 1;
+    if (n == 0) {
+        *err = "CLIENT_ERROR error decoding key";
+        return -1;
+    }
+    return 0;
+}
+
+/* One flag with a value (or a mode). 0 when accepted, 1 when its value is
+ * bad (*err says why), -1 when o is not such a flag. */
+static int value_flag(struct meta_req *q, unsigned char o,
+                      const struct proto_token *t, const char **err)
+{
+    struct proto_token arg = { t->p + 1, t->len - 1 };
+    int ok;
+    switch (o) {
+    case 'N': q->hasN = 1; ok = proto_strtol32(&arg, &q->N); break;
+    case 'T': q->hasT = 1; ok = proto_strtol32(&arg, &q->T); break;
+    case 'R': q->hasR = 1; ok = proto_strtol32(&arg, &q->R); break;
+    case 'C': q->hasC = 1; ok = proto_strtoull(&arg, &q->C); break;
+    case 'E': q->hasE = 1; ok = proto_strtoull(&arg, &q->E); break;
+    default: ok = -1; break;
+    }
+    if (ok >= 0) {
+        if (!ok)
+            *err = E_BADTOKEN;
+        return !ok;
+    }
+    switch (o) {
+    case 'F':
+        return !proto_strtoul32(&arg, &q->F);
+    case 'J':
+        if (proto_strtoull(&arg, &q->J))
+            return 0;
+        *err = "CLIENT_ERROR invalid numeric initial value";
+        return 1;
+    case 'D':
+        q->hasD = 1;
+        if (proto_strtoull(&arg, &q->D))
+            return 0;
+        *err = "CLIENT_ERROR invalid numeric delta value";
+        return 1;
+    case 'M':
+        if (t->len == 2) {
+            q->mode = t->p[1];
+            return 0;
+        }
+        *err = "CLIENT_ERROR incorrect length for M token";
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* A flag without a value: 0, or -1 when o is no flag at all. */
+static int plain_flag(struct meta_req *q, unsigned char o)
+{
+    switch (o) {
+    case 'I': q->inval = 1; return 0;
+    case 'q': q->q = 1; return 0;
+    case 'u': q->u = 1; return 0;
+    case 'v': q->v = 1; return 0;
+    case 'x': q->x = 1; return 0;
+    case 'O': case 'P': case 'L': case 'k': case 's': case 't':
+    case 'c': case 'f': case 'h': case 'l':
+        return 0;           /* return flags: read when the reply is made */
+    default:
+        return -1;
+    }
+}
+
 static int parse_flags(struct meta_req *q, const struct request *r,
                        size_t first, const char **err)
 {
@@ -227,81 +306,18 @@ static int parse_flags(struct meta_req *q, const struct request *r,
     for (size_t i = first; i < r->ntok; i++) {
         const struct proto_token *t = &r->tok[i];
         unsigned char o = (unsigned char)t->p[0];
-        struct proto_token arg = { t->p + 1, t->len - 1 };
         if (o >= 127 || (seen[o >> 6] >> (o & 63) & 1)) {
             *err = "CLIENT_ERROR duplicate flag";
             return -1;
         }
         seen[o >> 6] |= 1ull << (o & 63);
-        switch (o) {
-        case 'b': {
-            char dec[SHMC_KEY_MAX + 1];
-            size_t n = b64_decode(r->tok[1].p, r->tok[1].len, dec);
-            if (n == 0) {
-                *err = "CLIENT_ERROR error decoding key";
-                bad = 1;
-            }
-            memcpy(q->key, dec, n);
-            q->nkey = n;
-            q->key_binary = 1;
-            break;
-        }
-        case 'N':
-            q->hasN = 1;
-            if (!proto_strtol32(&arg, &q->N))
-                *err = E_BADTOKEN, bad = 1;
-            break;
-        case 'T':
-            q->hasT = 1;
-            if (!proto_strtol32(&arg, &q->T))
-                *err = E_BADTOKEN, bad = 1;
-            break;
-        case 'R':
-            q->hasR = 1;
-            if (!proto_strtol32(&arg, &q->R))
-                *err = E_BADTOKEN, bad = 1;
-            break;
-        case 'F':
-            if (!proto_strtoul32(&arg, &q->F))
-                bad = 1;
-            break;
-        case 'C':
-            q->hasC = 1;
-            if (!proto_strtoull(&arg, &q->C))
-                *err = E_BADTOKEN, bad = 1;
-            break;
-        case 'E':
-            q->hasE = 1;
-            if (!proto_strtoull(&arg, &q->E))
-                *err = E_BADTOKEN, bad = 1;
-            break;
-        case 'M':
-            if (t->len != 2)
-                *err = "CLIENT_ERROR incorrect length for M token", bad = 1;
-            else
-                q->mode = t->p[1];
-            break;
-        case 'J':
-            if (!proto_strtoull(&arg, &q->J))
-                *err = "CLIENT_ERROR invalid numeric initial value", bad = 1;
-            break;
-        case 'D':
-            q->hasD = 1;
-            if (!proto_strtoull(&arg, &q->D))
-                *err = "CLIENT_ERROR invalid numeric delta value", bad = 1;
-            break;
-        case 'I': q->inval = 1; break;
-        case 'q': q->q = 1; break;
-        case 'u': q->u = 1; break;
-        case 'v': q->v = 1; break;
-        case 'x': q->x = 1; break;
-        case 'O': case 'P': case 'L': case 'k': case 's': case 't':
-        case 'c': case 'f': case 'h': case 'l':
-            break;
-        default:
+        int rc = o == 'b' ? (decode_key(q, r, err) < 0)
+                          : value_flag(q, o, t, err);
+        if (rc < 0 && plain_flag(q, o) < 0) {
             *err = "CLIENT_ERROR invalid flag";
             return -1;
         }
+        bad |= rc > 0;
     }
     return bad ? -1 : 0;
 }
@@ -431,7 +447,7 @@ static int cmd_mg(struct proto_conn *pc, const struct request *r,
     o.has_new_cas = q.hasE;
     o.new_cas = q.E;
     enum engine_status st = engine_mget(env->worker, q.key, q.nkey, &o,
-                                        mg_hit, &g);
+                                        mg_hit, NULL, &g);
     if (g.oom)
         return PROTO_CLOSE;
     if (st == ENGINE_OK)
@@ -628,11 +644,86 @@ static int cmd_md(struct proto_conn *pc, const struct request *r,
 
 /* ---- ma --------------------------------------------------------------- */
 
+/* ma's options from its flags; *texp / *nexp: the T and N times. */
+static int ma_opts(const struct proto_env *env, const struct meta_req *q,
+                   const struct request *r, struct engine_marith_opts *o,
+                   uint32_t *texp, uint32_t *nexp)
+{
+    memset(o, 0, sizeof *o);
+    switch (q->mode) {
+    case 0: case 'I': case '+': o->incr = 1; break;
+    case 'D': case '-': o->incr = 0; break;
+    default: return -1;
+    }
+    *texp = q->hasT ? ttl_abs(env, q->T) : 0;
+    *nexp = q->hasN ? ttl_abs(env, q->N) : 0;
+    uint32_t created_exp = 0;       /* the last of T and N wins */
+    for (size_t i = 2; i < r->ntok; i++) {
+        if (r->tok[i].p[0] == 'T')
+            created_exp = *texp;
+        else if (r->tok[i].p[0] == 'N')
+            created_exp = *nexp;
+    }
+    o->delta = q->hasD ? q->D : 1;      /* memcached's default delta */
+    o->has_cas = q->hasC;
+    o->cas = q->C;
+    o->vivify = q->hasN;
+    o->initial = q->J;
+    o->viv_exptime = created_exp;
+    o->touch = q->hasT;
+    o->touch_exptime = *texp;
+    o->has_new_cas = q->hasE;
+    o->new_cas = q->E;
+    return 0;
+}
+
+/* HD / VA with the return flags, then the number for VA. */
+static int ma_reply(const struct meta_req *q, const struct request *r,
+                    const struct engine_marith_result *res, uint32_t texp,
+                    uint32_t nexp, struct buf *out)
+{
+    char num[24];
+    size_t nlen = proto_u64toa(res->value, num);
+    char line[META_LINE_MAX], *p = line;
+    if (q->v) {
+        memcpy(p, "VA ", 3);
+        p = put_u64(p + 3, nlen);
+    } else {
+        memcpy(p, "HD", 2);
+        p += 2;
+    }
+    uint32_t exp = res->exptime_before;
+    for (size_t i = 2; i < r->ntok; i++) {
+        const struct proto_token *t = &r->tok[i];
+        switch (t->p[0]) {
+        case 'T': exp = texp; break;
+        case 'N': if (res->created) exp = nexp; break;
+        case 'c': p = put_u64(put_flag(p, 'c'), res->cas); break;
+        case 't': p = put_ttl(p, exp, res->now); break;
+        case 'O': p = put_tok(p, t); break;
+        case 'k': p = put_key(p, q->key, q->nkey, q->key_binary); break;
+        default: break;
+        }
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (q->v) {
+        memcpy(p, num, nlen);
+        p += nlen;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return emit(out, line, (size_t)(p - line));
+}
+
 static int cmd_ma(struct proto_conn *pc, const struct request *r,
                   struct buf *out)
 {
     const struct proto_env *env = proto_conn_env(pc);
+    struct engine_marith_opts o;
+    struct engine_marith_result res;
     struct meta_req q;
+    uint32_t texp, nexp;
     const char *err;
 
     if (r->tok[1].len > SHMC_KEY_MAX)
@@ -641,40 +732,15 @@ static int cmd_ma(struct proto_conn *pc, const struct request *r,
         return emit_err(out, "CLIENT_ERROR options flags too long");
     if (parse_flags(&q, r, 2, &err) < 0)
         return emit_err(out, "CLIENT_ERROR invalid or duplicate flag");
-
-    struct engine_marith_opts o;
-    memset(&o, 0, sizeof o);
-    switch (q.mode) {
-    case 0: case 'I': case '+': o.incr = 1; break;
-    case 'D': case '-': o.incr = 0; break;
-    default:
+    if (ma_opts(env, &q, r, &o, &texp, &nexp) < 0)
         return emit_err(out, "CLIENT_ERROR invalid mode for ma M token");
-    }
     if (opaque_too_long(r, 2))
         return emit_err(out, "CLIENT_ERROR opaque token too long");
-    uint32_t texp = q.hasT ? ttl_abs(env, q.T) : 0;
-    uint32_t nexp = q.hasN ? ttl_abs(env, q.N) : 0, created_exp = 0;
-    for (size_t i = 2; i < r->ntok; i++) {
-        if (r->tok[i].p[0] == 'T')
-            created_exp = texp;
-        else if (r->tok[i].p[0] == 'N')
-            created_exp = nexp;
-    }
-    o.delta = q.hasD ? q.D : 1;     /* memcached's default delta */
-    o.has_cas = q.hasC;
-    o.cas = q.C;
-    o.vivify = q.hasN;
-    o.initial = q.J;
-    o.viv_exptime = created_exp;
-    o.touch = q.hasT;
-    o.touch_exptime = texp;
-    o.has_new_cas = q.hasE;
-    o.new_cas = q.E;
-
-    struct engine_marith_result res;
     switch (engine_marith(env->worker, q.key, q.nkey, &o, &res)) {
     case ENGINE_OK:
-        break;
+        if (q.q && !res.created)    /* memcached answers a vivify */
+            return 0;
+        return ma_reply(&q, r, &res, texp, nexp, out);
     case ENGINE_NOT_FOUND:
         return emit_code(&q, "NF", out);
     case ENGINE_EXISTS:
@@ -691,40 +757,6 @@ static int cmd_ma(struct proto_conn *pc, const struct request *r,
     default:
         return emit_err(out, "SERVER_ERROR internal error");
     }
-    if (q.q && !res.created)        /* memcached answers a vivify */
-        return 0;
-    char num[24];
-    size_t nlen = proto_u64toa(res.value, num);
-    char line[META_LINE_MAX], *p = line;
-    if (q.v) {
-        memcpy(p, "VA ", 3);
-        p = put_u64(p + 3, nlen);
-    } else {
-        memcpy(p, "HD", 2);
-        p += 2;
-    }
-    uint32_t exp = res.exptime_before;
-    for (size_t i = 2; i < r->ntok; i++) {
-        const struct proto_token *t = &r->tok[i];
-        switch (t->p[0]) {
-        case 'T': exp = texp; break;
-        case 'N': if (res.created) exp = nexp; break;
-        case 'c': p = put_u64(put_flag(p, 'c'), res.cas); break;
-        case 't': p = put_ttl(p, exp, res.now); break;
-        case 'O': p = put_tok(p, t); break;
-        case 'k': p = put_key(p, q.key, q.nkey, q.key_binary); break;
-        default: break;
-        }
-    }
-    *p++ = '\r';
-    *p++ = '\n';
-    if (q.v) {
-        memcpy(p, num, nlen);
-        p += nlen;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    return emit(out, line, (size_t)(p - line));
 }
 
 /* ---- me, mn ----------------------------------------------------------- */

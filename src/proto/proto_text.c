@@ -432,10 +432,16 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
         g.i = i;
         g.scan = scan;
         /* the engine counts cmd_get / cmd_touch / hits / misses */
-        if (touch)
-            engine_gat(env->worker, key.p, key.len, exptime, get_hit, &g);
-        else
-            engine_get(env->worker, key.p, key.len, get_hit, &g);
+        enum engine_status st =
+            touch ? engine_gat(env->worker, key.p, key.len, exptime,
+                               get_hit, &g)
+                  : engine_get(env->worker, key.p, key.len, get_hit, &g);
+        if (st == ENGINE_ERROR && !g.sent) {
+            out->len = start;   /* as a bad key: the whole reply goes */
+            return reply(r, out, LIT("SERVER_ERROR internal error"));
+        }
+        if (st == ENGINE_ERROR)
+            return PROTO_CLOSE;
         if (g.oom) {
             if (g.sent)     /* part of the reply is out: cannot recover */
                 return PROTO_CLOSE;
@@ -481,6 +487,8 @@ static int cmd_store(struct proto_conn *pc, struct request *r,
         int rc;
         if (st == ENGINE_TOO_LARGE)
             rc = reply(r, out, LIT("SERVER_ERROR object too large for cache"));
+        else if (st == ENGINE_ERROR)
+            rc = reply(r, out, LIT("SERVER_ERROR internal error"));
         else
             rc = reply(r, out, LIT("SERVER_ERROR out of memory storing object"));
         /* memcached: a failed set must not leave the old value readable */
@@ -532,6 +540,8 @@ static int store_complete(struct proto_conn *pc, struct buf *out)
         if (pc->op == ENGINE_APPEND || pc->op == ENGINE_PREPEND)
             return reply(&r, out, LIT("NOT_STORED"));
         return reply(&r, out, LIT("SERVER_ERROR out of memory storing object"));
+    case ENGINE_ERROR:
+        return reply(&r, out, LIT("SERVER_ERROR internal error"));
     default:
         return reply(&r, out, LIT("SERVER_ERROR Unhandled storage type."));
     }
@@ -573,9 +583,14 @@ static int cmd_delete(struct proto_conn *pc, struct request *r,
     const struct proto_token *key = &r->tok[1];
     if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
-    if (engine_delete(pc->env->worker, key->p, key->len) == ENGINE_OK)
+    switch (engine_delete(pc->env->worker, key->p, key->len)) {
+    case ENGINE_OK:
         return reply(r, out, LIT("DELETED"));
-    return reply(r, out, LIT("NOT_FOUND"));
+    case ENGINE_ERROR:
+        return reply(r, out, LIT("SERVER_ERROR internal error"));
+    default:
+        return reply(r, out, LIT("NOT_FOUND"));
+    }
 }
 
 /* incr/decr <key> <delta> [noreply]; arg: 1 incr, 0 decr */
@@ -623,10 +638,15 @@ static int cmd_touch(struct proto_conn *pc, struct request *r,
     if (!proto_strtol32(&r->tok[2], &t))
         return reply(r, out, LIT("CLIENT_ERROR invalid exptime argument"));
     /* the engine counts cmd_touch, touch_hits, touch_misses */
-    if (engine_touch(pc->env->worker, key->p, key->len,
-                     engine_exptime(pc->env->engine, t)) == ENGINE_OK)
+    switch (engine_touch(pc->env->worker, key->p, key->len,
+                         engine_exptime(pc->env->engine, t))) {
+    case ENGINE_OK:
         return reply(r, out, LIT("TOUCHED"));
-    return reply(r, out, LIT("NOT_FOUND"));
+    case ENGINE_ERROR:
+        return reply(r, out, LIT("SERVER_ERROR internal error"));
+    default:
+        return reply(r, out, LIT("NOT_FOUND"));
+    }
 }
 
 /* flush_all [delay] [noreply] */

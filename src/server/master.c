@@ -213,6 +213,7 @@ static int create_engine(struct master *m)
                   cfg.mem_reserve >> 20, err);
         return -1;
     }
+    engine_set_logger(m->engine, &m->log);
     if (s->detail_enabled)          /* -D: prefix stats from the start */
         engine_detail_enable(m->engine, 1, (char)s->stat_key_prefix);
     log_info(&m->log, "cache region ready: %zu MB limit, %zu MB reserved",
@@ -328,10 +329,16 @@ static void release(struct master *m, struct wproc *wp, int detached,
     for (int i = 0; i < 64 && wp->ctl_fd >= 0 && !wp->ctl_eof; i++)
         control_message(m, wp);
     if (!detached) {
-        int repairs = engine_worker_reap(m->engine, wp->slotno);
+        struct engine_reap rp;
         size_t n = strlen(why);
-        snprintf(why + n, len - n, "; engine slot %d reaped (%d repair(s))",
-                 wp->slotno, repairs);
+        if (engine_worker_reap(m->engine, wp->slotno, &rp) == 0)
+            snprintf(why + n, len - n, "; engine slot %d reaped (%u lock "
+                     "repair(s), %u allocation(s) freed)", wp->slotno,
+                     rp.repairs, rp.freed);
+        else
+            snprintf(why + n, len - n, "; engine slot %d NOT reaped: %u "
+                     "lock(s) unusable, the slot stays claimed", wp->slotno,
+                     rp.unusable);
     }
     conn_quota_reset(m->quota, wp->slotno);
     srvstate_slot_dead(m->state, wp->slotno);

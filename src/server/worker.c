@@ -649,6 +649,7 @@ int worker_run(struct worker_config *cfg)
     }
     struct server_slot *ss = srvstate_slot(cfg->state, w.qidx);
     w.counters = &ss->c;
+    engine_set_logger(cfg->engine, &cfg->log);
     settings_proto_config(w.s, &w.pcfg);
     w.env.engine = cfg->engine;
     w.env.worker = cfg->slot;

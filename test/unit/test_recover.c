@@ -17,13 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fixture.h"
+#include "core/buf.h"
+#include "proto/proto.h"
 #include "engine/hashtab.h"
-#include "engine/recover.h"
+#include "engine/lock.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 #include "unit.h"
@@ -50,7 +53,10 @@ static int die_in_child(struct fixture *f, struct engine_worker *w,
     waitpid(pid, &status, 0);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
         return -100;
-    return engine_worker_reap(f->e, engine_worker_slot(w));
+    struct engine_reap rp;
+    if (engine_worker_reap(f->e, engine_worker_slot(w), &rp) < 0)
+        return -101;
+    return (int)(rp.repairs + rp.freed);
 }
 
 static void die(void)
@@ -245,6 +251,180 @@ static void test_crash_mid_evict(void)
     fixture_close(&f);
 }
 
+/* ---- one byte, one lock ------------------------------------------------ */
+
+/* A class repair (class lock only) and gets (stripe lock only) run at the
+ * same time on the same items. Every field a get writes must be one the
+ * repair never writes, or a get's "fetched" mark can be lost to the
+ * repair's read-modify-write of the same byte. Items start unfetched, the
+ * getter fetches each exactly once while the other process rebuilds the
+ * class again and again; afterwards every item must read as fetched. */
+#define RACE_ITEMS 3000
+
+static int race_fetched(void *arg, const struct engine_item_info *info,
+                        uint32_t last_access)
+{
+    (void)last_access;
+    const struct engine *e = arg;
+    const struct item *it = info->value;
+    (void)e;
+    return !(it->iflags & IF_FETCHED);    /* stop at the first lost mark */
+}
+
+static void test_one_owner_per_byte(void)
+{
+    struct fixture f;
+    char key[32];
+    CU_ASSERT_FATAL(fixture_open(&f, 8, NULL) == 0);
+    struct engine *e = f.e;
+    unsigned lost_rounds = 0, rounds = 0;
+    double end = now_s() + 3.0;
+    while (now_s() < end) {
+        engine_flush(f.w, 0);
+        engine_sweep(f.w, 1u << 30);
+        f.now++;
+        for (int i = 0; i < RACE_ITEMS; i++) {
+            snprintf(key, sizeof key, "race:%d", i);
+            fx_store(&f, ENGINE_SET, key, "v", 0, 0);
+        }
+        unsigned id = slab_class_for(e, ITEM_HDR + 10);
+        struct engine_worker *rw = engine_worker_attach(e, 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* the repairer: marks the class dirty, takes it (repair) */
+            for (;;) {
+                e->classes[id].lock.dirty = 1;
+                if (lock_class(rw, id) == 0)
+                    unlock_class(rw, id);
+            }
+        }
+        for (int i = 0; i < RACE_ITEMS; i++) {
+            snprintf(key, sizeof key, "race:%d", i);
+            engine_get(f.w, key, strlen(key), NULL, NULL);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        struct engine_reap rp;
+        engine_worker_reap(e, engine_worker_slot(rw), &rp);
+        free(rw);
+        uint64_t cursor = 0;
+        long seen = engine_walk(f.w, &cursor, UINT64_MAX, race_fetched, e);
+        lost_rounds += cursor != ENGINE_WALK_END || seen != RACE_ITEMS;
+        rounds++;
+    }
+    printf("\n    one owner per byte: %u rounds, %u lost a fetched mark ",
+           rounds, lost_rounds);
+    CU_ASSERT_EQUAL(lost_rounds, 0);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
+/* ---- fail closed --------------------------------------------------------- */
+
+static int failing_repairs;
+
+static int repair_fails(struct engine_worker *w, uint32_t idx, int dead)
+{
+    (void)w, (void)idx, (void)dead;
+    failing_repairs++;
+    return -1;
+}
+
+static void cp_hold_class(struct fixture *f, struct engine_worker *w)
+{
+    lock_class(w, slab_class_for(f->e, ITEM_HDR + 8));
+    die();
+}
+
+/* Lines written to fd since it was made. */
+static int log_lines(int fd, const char *needle)
+{
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    int count = 0;
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+        count++;
+    return count;
+}
+
+/* A lock whose repair fails: every operation that needs it answers
+ * ENGINE_ERROR and changes nothing, others go on, the failure is logged
+ * once; when a repair succeeds later, everything is as before. */
+static void test_fail_closed(void)
+{
+    struct fixture f;
+    char buf[32];
+    CU_ASSERT_FATAL(fixture_open(&f, 8, NULL) == 0);
+    struct engine *e = f.e;
+    struct logger lg;
+    log_init(&lg, 0);
+    lg.fd = memfd_create("log", 0);
+    engine_set_logger(e, &lg);
+    fx_store(&f, ENGINE_SET, "small", "v1", 0, 0);
+    char big[2000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    fx_store(&f, ENGINE_SET, "big", big, 0, 0);
+
+    e->repair[LOCK_CLASS] = repair_fails;
+    struct engine_worker *w = engine_worker_attach(e, 0);
+    int dead = engine_worker_slot(w);
+    CU_ASSERT_EQUAL(die_in_child(&f, w, cp_hold_class), -101);
+    CU_ASSERT(failing_repairs >= 1);    /* the reap tried, and says so */
+    free(w);
+    struct engine_reap rp;
+
+    /* the class of "small": refused, nothing changed */
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "small", "v2", 0, 0),
+                    ENGINE_ERROR);
+    CU_ASSERT_EQUAL(engine_delete(f.w, "small", 5), ENGINE_ERROR);
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_ADD, "new", "x", 0, 0), ENGINE_ERROR);
+    CU_ASSERT_EQUAL(fx_get(&f, "small", buf, sizeof buf, NULL, NULL),
+                    ENGINE_OK);         /* reads need only the stripe */
+    CU_ASSERT_STRING_EQUAL(buf, "v1");
+    /* another class works */
+    memset(big, 'c', 1500);
+    big[1500] = '\0';
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "big", big, 0, 0),
+                    ENGINE_STORED);
+    /* what a client sees: memcached's SERVER_ERROR, the connection goes on */
+    struct proto_config pc;
+    proto_config_defaults(&pc);
+    struct proto_env env = { .engine = e, .worker = f.w, .cfg = &pc };
+    struct buf out;
+    buf_init(&out);
+    static const char req[] = "set small 0 0 2\r\nv9\r\ndelete small\r\n"
+                              "get small\r\n";
+    CU_ASSERT_EQUAL(fx_feed_chunks(&env, req, sizeof req - 1, NULL, 0, &out),
+                    0);
+    CU_ASSERT_EQUAL(out.len, strlen("SERVER_ERROR internal error\r\n"
+                                    "SERVER_ERROR internal error\r\n"
+                                    "VALUE small 0 2\r\nv1\r\nEND\r\n"));
+    CU_ASSERT(out.len > 0 && strncmp(out.data, "SERVER_ERROR internal error"
+                                     "\r\nSERVER_ERROR internal error\r\n"
+                                     "VALUE small 0 2\r\nv1\r\nEND\r\n",
+                                     out.len) == 0);
+    buf_free(&out);
+    CU_ASSERT_EQUAL(log_lines(lg.fd, "unusable"), 1);   /* logged once */
+
+    /* the repair works again: the next taker repairs, all is as before */
+    e->repair[LOCK_CLASS] = slab_repair_class;
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "small", "v3", 0, 0),
+                    ENGINE_STORED);
+    CU_ASSERT_EQUAL(fx_get(&f, "small", buf, sizeof buf, NULL, NULL),
+                    ENGINE_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "v3");
+    CU_ASSERT_EQUAL(log_lines(lg.fd, "repaired"), 1);
+    CU_ASSERT_EQUAL(engine_worker_reap(e, dead, &rp), 0);  /* now it can */
+    struct engine_stats st;
+    engine_stats(e, &st);
+    CU_ASSERT_EQUAL(st.curr_items, 2);
+    fx_check(&f);
+    close(lg.fd);
+    fixture_close(&f);
+}
+
 /* ---- random load ------------------------------------------------------- */
 
 #define NKEYS 4000
@@ -420,12 +600,13 @@ static void test_kill_random_workers(void)
             _exit(load(ws[i], (unsigned)i + 11, end + 60, 1));
     }
     unsigned kills = 0, seed = 7;
+    struct engine_reap rp;
     while (now_s() < end) {
         usleep(100000 + (useconds_t)(rand_r(&seed) % 200000));
         int k = (int)(rand_r(&seed) % NPROC);
         kill(pids[k], SIGKILL);
         waitpid(pids[k], NULL, 0);
-        engine_worker_reap(f.e, engine_worker_slot(ws[k]));
+        engine_worker_reap(f.e, engine_worker_slot(ws[k]), &rp);
         free(ws[k]);
         kills++;
         ws[k] = engine_worker_attach(f.e, 0);
@@ -436,7 +617,7 @@ static void test_kill_random_workers(void)
     for (int i = 0; i < NPROC; i++) {
         kill(pids[i], SIGKILL);
         waitpid(pids[i], NULL, 0);
-        engine_worker_reap(f.e, engine_worker_slot(ws[i]));
+        engine_worker_reap(f.e, engine_worker_slot(ws[i]), &rp);
         free(ws[i]);
     }
     alarm(60);   /* a lock left held would hang engine_check: fail instead */
@@ -462,5 +643,6 @@ UNIT_SUITE(recover, NULL, NULL,
            UNIT_TEST(test_crash_mid_switch), UNIT_TEST(test_crash_mid_delete),
            UNIT_TEST(test_crash_with_allocations),
            UNIT_TEST(test_crash_mid_carve), UNIT_TEST(test_crash_mid_evict),
+           UNIT_TEST(test_one_owner_per_byte), UNIT_TEST(test_fail_closed),
            UNIT_TEST(test_stress_4_processes),
            UNIT_TEST(test_kill_random_workers))

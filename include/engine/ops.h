@@ -1,10 +1,11 @@
 /*
- * engine_meta.h - the engine's key operations with options, as memcached's
- * meta protocol (mg ms md ma me) needs them, and the binary protocol's
- * compare-CAS and create-on-miss use them: a get, store, delete and arithmetic with options,
- * each one read-modify-write under the key's stripe lock, and the item
- * metadata they report (last access, fetched before, TTL, stale and
- * recache-win state).
+ * ops.h - the general form of each key operation: get, store, delete and
+ * arithmetic with every option any protocol needs (memcached's meta
+ * protocol mg ms md ma me, the binary protocol's compare-CAS and
+ * create-on-miss, the text protocol's classic commands, which engine.h
+ * offers as thin wrappers over these), each one read-modify-write under
+ * the key's stripe lock, and the item metadata they report (last access,
+ * fetched before, TTL, stale and recache-win state).
  *
  * Stale / win state lives in the item (engine_meta.c explains it):
  *   stale      the item was invalidated (md I, or ms I with an older CAS);
@@ -14,8 +15,8 @@
  *
  * Times passed in are absolute (engine_exptime() form); 0 = never.
  */
-#ifndef SHMC_ENGINE_META_H
-#define SHMC_ENGINE_META_H
+#ifndef SHMC_ENGINE_OPS_H
+#define SHMC_ENGINE_OPS_H
 
 #include <stdint.h>
 
@@ -44,8 +45,19 @@ typedef void (*engine_meta_fn)(void *arg, const struct engine_item_info *info,
                                const struct engine_meta *m);
 
 /* ---- mg ---- */
+/* Which counters a get counts (memcached counts its commands apart). */
+enum engine_get_count {
+    ENGINE_COUNT_MG = 0,      /* mg: a get, or a touch when T touched a hit */
+    ENGINE_COUNT_GET,         /* get/gets: cmd_get, get_hits/misses */
+    ENGINE_COUNT_GAT,         /* gat/gats: cmd_get + cmd_touch,
+                                 touch_hits/misses */
+    ENGINE_COUNT_TOUCH,       /* touch: cmd_touch, touch_hits/misses */
+};
+
 struct engine_mget_opts {
+    enum engine_get_count count;
     unsigned no_bump:1;       /* u: no LRU bump, not marked fetched */
+    unsigned no_fetched:1;    /* bumped but not marked fetched (touch) */
     unsigned touch:1;         /* T: exptime = touch_exptime on a hit */
     unsigned vivify:1;        /* N: create an empty item on a miss */
     unsigned recache:1;       /* R: win if exptime is below recache_time */
@@ -56,12 +68,13 @@ struct engine_mget_opts {
     uint32_t recache_time;
     uint64_t new_cas;
 };
-/* ENGINE_OK (hit or vivified; fn called), ENGINE_NOT_FOUND,
- * ENGINE_BAD_KEY, ENGINE_ERROR. Counts cmd_get/get_hits/get_misses, or
- * cmd_touch/touch_hits when a hit was touched, as memcached does. */
+/* ENGINE_OK (hit or vivified; fn or plain called, at most one of them may
+ * be non-NULL), ENGINE_NOT_FOUND, ENGINE_BAD_KEY, ENGINE_ERROR (an
+ * unusable lock). Counts per o->count, as memcached does. */
 enum engine_status engine_mget(struct engine_worker *w, const char *key,
                                size_t nkey, const struct engine_mget_opts *o,
-                               engine_meta_fn fn, void *arg);
+                               engine_meta_fn fn, engine_get_fn plain,
+                               void *arg);
 
 /* ---- ms ---- */
 struct engine_mset_opts {

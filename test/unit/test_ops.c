@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "engine/engine_meta.h"
+#include "engine/ops.h"
 #include "fixture.h"
 #include "unit.h"
 
@@ -43,7 +43,8 @@ static enum engine_status mg(const char *key, const struct engine_mget_opts *o,
     struct engine_mget_opts none;
     memset(&none, 0, sizeof none);
     memset(s, 0, sizeof *s);
-    return engine_mget(F.w, key, strlen(key), o ? o : &none, on_item, s);
+    return engine_mget(F.w, key, strlen(key), o ? o : &none, on_item, NULL,
+                       s);
 }
 
 static void test_mget_basic(void)

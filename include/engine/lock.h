@@ -1,0 +1,138 @@
+/*
+ * lock.h - the engine's locks: what each protects, the order they are taken
+ * in, what a dead holder leaves and how it is repaired. This is the one
+ * place where the lock hierarchy is written down; region.h names the owner
+ * of every field of an item, and the code that repairs each kind of lock
+ * lives with the data it repairs (the table at the end says where).
+ *
+ * LOCKS AND WHAT EACH PROTECTS
+ *
+ *   stripe[s]   (nstripes, bucket b -> stripe b & (nstripes-1))
+ *               the hash chains of its buckets (bucket heads, item.hnext);
+ *               the contents of every item on those chains (value, flags,
+ *               exptime, cas, nbytes, stime, iflags); a worker's journal
+ *               entries naming stripe s.
+ *   class[c]    (one per slab class)
+ *               the free list and LRU list of class c (item.prev/next),
+ *               item.state and item.chain of class-c chunks, the class's
+ *               counts (free_count, curr_items, requested, allocated,
+ *               evicted, ...), every chunk of class c that is FREE, ALLOC or
+ *               CHAIN, slot.allocs.
+ *   stripe+class  item.atime is written only holding both the item's stripe
+ *               and its class, so it may be read under either.
+ *   pages       pages_used and page_class[] (carving a new page for a class).
+ *   detail      the stats detail prefix table. A leaf: taken alone, never
+ *               while holding another lock, and nothing is taken under it.
+ *
+ * LOCK ORDER
+ *
+ *   stripe  ->  class (at most two, ascending class id)  ->  pages
+ *
+ *   A process holds at most one stripe. It holds two class locks only to
+ *   switch a hash chain entry between items of two classes, and then takes
+ *   the lower id first. The one exception to the order is eviction (and the
+ *   background sweep): holding class[c], it may take the victim's stripe
+ *   with lock_try(), which never blocks and so cannot deadlock; a busy or
+ *   dirty stripe means "skip this victim".
+ *
+ * WHAT A DEAD PROCESS LEAVES, AND THE REPAIR
+ *
+ *   Nothing but locks, journal entries and ALLOC chunks: values are copied
+ *   out under the stripe lock, so no process holds item references between
+ *   calls. Every lock is taken through lock_take(). An acquirer that finds
+ *   the lock dirty (its holder died inside) runs that kind's repair from
+ *   the engine's repair table, then marks the lock clean; a repair that
+ *   cannot finish leaves the lock dirty and released, and the acquirer fails
+ *   closed (ENGINE_ERROR to its caller, logged once per lock) without
+ *   changing anything; the next acquirer tries the repair again.
+ *
+ *   kind     repair (where)                    what it does
+ *   stripe   keyop_repair_stripe (keyop.c)     walks every chain of the
+ *            stripe, cutting one at a link that is not an item of this
+ *            bucket (never expected: chain changes are single stores); then
+ *            finishes the dead holder's journal entries for the stripe: a
+ *            new item that reached the chain is made LINKED and put on its
+ *            LRU; an old item that left the chain but is still LINKED is
+ *            taken off its LRU and freed.
+ *   class    slab_repair_class (slab.c)        rebuilds the class from the
+ *            chunk states: scans every page the class owns, puts FREE chunks
+ *            on a new free list, LINKED chunks on a new LRU ordered by last
+ *            access, frees CHAIN chunks no live head reaches, and recounts.
+ *   pages    slab_repair_pages (slab.c)        forgets a page that was being
+ *            carved (page_class set past pages_used).
+ *   detail   detail_repair (detail.c)          clears the prefix table:
+ *            statistics, not data.
+ *
+ *   engine_worker_reap(slot) (engine.c; the master, after waitpid) takes
+ *   every lock whose recorded holder is the slot (running any pending
+ *   repair), then frees the chunks still ALLOC by the slot, clears its
+ *   journal and frees the slot.
+ */
+#ifndef SHMC_ENGINE_LOCK_H
+#define SHMC_ENGINE_LOCK_H
+
+#include <stdint.h>
+
+#include "engine/region.h"
+
+enum lock_kind { LOCK_STRIPE = 0, LOCK_CLASS, LOCK_PAGES, LOCK_DETAIL,
+                 LOCK_KINDS };
+
+/* A repair (lock_repair_fn_t, region.h; installed per kind in the
+ * engine handle by engine.c): called holding the dirty lock `idx` of its
+ * kind; dead is the slot recorded as the last holder. Returns 0 when what
+ * the lock protects is consistent again, -1 when it could not be made so
+ * (then nothing may be left half changed: repairs are idempotent and are
+ * run again by the next acquirer). */
+
+/* Takes lock idx of kind k, repairing it first if its holder died.
+ * Returns 0 (held), or -1 when the lock is unusable or its repair failed
+ * (not held; logged once per lock until it is repaired). */
+int lock_take(struct engine_worker *w, enum lock_kind k, uint32_t idx);
+/* Never blocks: 0 when taken clean; 1 when busy, or dirty (a try-lock
+ * holder is in no position to repair; the lock is left as it was). */
+int lock_try(struct engine_worker *w, enum lock_kind k, uint32_t idx);
+void lock_drop(struct engine_worker *w, enum lock_kind k, uint32_t idx);
+
+/* The lock's shared state, and whether slot is recorded as its holder or
+ * it is dirty (what the reap of a dead slot must take). */
+struct shlock *lock_addr(const struct engine *e, enum lock_kind k,
+                         uint32_t idx);
+int lock_touched_by(const struct engine *e, enum lock_kind k, uint32_t idx,
+                    int slot);
+
+/* Takes the class locks of two items in the lock order (one if a == b,
+ * none for 0). 0, or -1 with neither held. */
+int lock_classes(struct engine_worker *w, unsigned a, unsigned b);
+void drop_classes(struct engine_worker *w, unsigned a, unsigned b);
+
+static inline int lock_stripe(struct engine_worker *w, uint32_t s)
+{
+    return lock_take(w, LOCK_STRIPE, s);
+}
+static inline void unlock_stripe(struct engine_worker *w, uint32_t s)
+{
+    lock_drop(w, LOCK_STRIPE, s);
+}
+static inline int try_stripe(struct engine_worker *w, uint32_t s)
+{
+    return lock_try(w, LOCK_STRIPE, s);
+}
+static inline int lock_class(struct engine_worker *w, unsigned c)
+{
+    return lock_take(w, LOCK_CLASS, c);
+}
+static inline void unlock_class(struct engine_worker *w, unsigned c)
+{
+    lock_drop(w, LOCK_CLASS, c);
+}
+static inline int lock_pages(struct engine_worker *w)
+{
+    return lock_take(w, LOCK_PAGES, 0);
+}
+static inline void unlock_pages(struct engine_worker *w)
+{
+    lock_drop(w, LOCK_PAGES, 0);
+}
+
+#endif

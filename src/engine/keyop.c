@@ -1,0 +1,208 @@
+/*
+ * keyop.c - the key primitives (see keyop.h) and the stripe lock's repair.
+ *
+ * A chain change is journaled in the acting slot before its first store
+ * and the journal is cleared after the last list change, all while the
+ * stripe and the class locks involved are held. Class locks are taken
+ * before anything is changed, so the only way out of a change half made is
+ * death, and death leaves the journal for keyop_repair_stripe():
+ *   new item on the chain, still ALLOC   -> made LINKED, put on its LRU;
+ *   old item off the chain, still LINKED -> freed.
+ * Every other combination is already consistent (the change had not begun,
+ * or had ended). Chains themselves are never broken: every chain change is
+ * one aligned store (hashtab.h).
+ */
+#include "engine/keyop.h"
+
+#include <string.h>
+
+#include "engine/hashtab.h"
+#include "engine/item.h"
+#include "engine/lock.h"
+#include "engine/slab.h"
+
+int keyop_lock(struct engine_worker *w, const char *key, size_t nkey,
+               struct lookup *l)
+{
+    l->bucket = hash_bucket(w->e, hash_key(key, nkey));
+    l->stripe = hash_stripe(w->e, l->bucket);
+    if (lock_stripe(w, l->stripe) < 0)
+        return -1;
+    l->now = now32(w->e);
+    return 0;
+}
+
+int keyop_remove_locked(struct engine_worker *w, struct lookup *l,
+                        ref_t *link, ref_t r)
+{
+    struct engine *e = w->e;
+    unsigned id = ITEM(e, r)->clsid;
+    if (lock_class(w, id) < 0)
+        return -1;
+    journal_set(&w->s->j_op, l->stripe, 0, r);
+    __atomic_store_n(link, ITEM(e, r)->hnext, __ATOMIC_RELEASE);
+    slab_free_locked(e, &e->classes[id], r);
+    journal_clear(&w->s->j_op);
+    unlock_class(w, id);
+    return 0;
+}
+
+int keyop_switch_locked(struct engine_worker *w, struct lookup *l,
+                        ref_t *link, ref_t old, ref_t nr)
+{
+    struct engine *e = w->e;
+    struct item *it = ITEM(e, nr);
+    unsigned cn = it->clsid, co = old ? ITEM(e, old)->clsid : 0;
+    if (lock_classes(w, cn, co) < 0)
+        return -1;
+    it->cas = __atomic_add_fetch(&e->r->cas_counter, 1, __ATOMIC_ACQ_REL);
+    it->stime = l->now;
+    journal_set(&w->s->j_op, l->stripe, nr, old);
+    if (old)
+        hash_replace(e, link, old, nr);
+    else
+        hash_insert(e, l->bucket, nr);
+    slab_link_locked(e, nr, l->now);
+    if (old)
+        slab_free_locked(e, &e->classes[co], old);
+    journal_clear(&w->s->j_op);
+    drop_classes(w, cn, co);
+    return 0;
+}
+
+ref_t keyop_find_live(struct engine_worker *w, struct lookup *l,
+                      const char *key, size_t nkey, ref_t **link, int *why)
+{
+    ref_t *lk;
+    ref_t r = hash_find(w->e, l->bucket, key, nkey, &lk);
+    *why = 0;
+    if (r == 0)
+        return 0;
+    struct item *it = ITEM(w->e, r);
+    if (item_dead(w->e, it, l->now)) {
+        *why = (it->exptime != 0 && it->exptime <= l->now) ? 1 : 2;
+        keyop_remove_locked(w, l, lk, r);   /* if not now, then later */
+        return 0;
+    }
+    if (link)
+        *link = lk;
+    return r;
+}
+
+enum engine_status keyop_open(struct engine_worker *w, const char *key,
+                              size_t nkey, struct lookup *l, ref_t *r,
+                              ref_t **link, int *why)
+{
+    if (!key_ok(nkey))
+        return ENGINE_BAD_KEY;
+    if (keyop_lock(w, key, nkey, l) < 0)
+        return ENGINE_ERROR;
+    *r = keyop_find_live(w, l, key, nkey, link, why);
+    return ENGINE_OK;
+}
+
+ref_t keyop_new_item(struct engine_worker *w, struct lookup *l,
+                     const char *key, size_t nkey, size_t nbytes,
+                     uint32_t flags, uint32_t exptime,
+                     enum engine_status *st)
+{
+    if (ITEM_HDR + nkey + nbytes > w->e->r->cfg.item_size_max) {
+        *st = ENGINE_TOO_LARGE;
+        return 0;
+    }
+    ref_t r = slab_alloc(w, nkey, nbytes, l->now, st);
+    if (r == 0)
+        return 0;
+    struct item *it = ITEM(w->e, r);
+    memcpy(item_key(it), key, nkey);
+    it->flags = flags;
+    it->exptime = exptime;
+    it->cas = 0;
+    return r;
+}
+
+void keyop_fill_info(const struct engine *e, struct item *it,
+                     struct info_box *b)
+{
+    b->info.key = item_key(it);
+    b->info.nkey = it->nkey;
+    b->info.flags = it->flags;
+    b->info.nbytes = it->nbytes;
+    b->info.cas = e->r->cfg.use_cas ? it->cas : 0;
+    b->info.exptime = it->exptime;
+    b->info.value = it;
+    b->e = e;
+}
+
+/* ---- the stripe lock's repair ------------------------------------------ */
+
+/* Walks the stripe's chains: cuts a chain at a link that is not an item of
+ * its bucket; adopts new items that reached a chain (ALLOC -> LINKED). */
+static int walk_chains(struct engine_worker *w, uint32_t s)
+{
+    struct engine *e = w->e;
+    uint64_t nb = 1ull << e->r->hashpower;
+    uint64_t limit = e->r->npages * (SLAB_PAGE_SIZE / 8);   /* > any chain */
+
+    for (uint64_t b = s; b < nb; b += e->r->nstripes) {
+        ref_t *l = &e->buckets[b];
+        uint64_t steps = 0;
+        while (*l != 0) {
+            ref_t r = *l;
+            struct item *it = ITEM(e, r);
+            if (slab_chunk_class(e, r) == 0 || ++steps > limit ||
+                (it->state != ST_LINKED && it->state != ST_ALLOC) ||
+                hash_bucket(e, hash_key(item_key(it), it->nkey)) != b) {
+                log_error(&e->log, "engine: repair cut hash chain %llu",
+                          (unsigned long long)b);
+                __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+                break;
+            }
+            if (it->state == ST_ALLOC) {
+                if (lock_class(w, it->clsid) < 0)
+                    return -1;
+                if (it->state == ST_ALLOC)
+                    slab_link_locked(e, r, it->atime ? it->atime : it->stime);
+                unlock_class(w, it->clsid);
+            }
+            l = &it->hnext;
+        }
+    }
+    return 0;
+}
+
+/* An old item that left its chain but is still LINKED: free it. */
+static int finish_journal(struct engine_worker *w, uint32_t s,
+                          struct journal *j)
+{
+    struct engine *e = w->e;
+    if (__atomic_load_n(&j->stripe, __ATOMIC_ACQUIRE) != s + 1)
+        return 0;
+    ref_t old = j->old_item;
+    if (old != 0 && slab_chunk_class(e, old) != 0) {
+        struct item *it = ITEM(e, old);
+        uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
+        if (it->state == ST_LINKED && !hash_contains(e, b, old)) {
+            unsigned id = it->clsid;
+            if (lock_class(w, id) < 0)
+                return -1;
+            if (it->state == ST_LINKED)
+                slab_free_locked(e, &e->classes[id], old);
+            unlock_class(w, id);
+        }
+    }
+    journal_clear(j);
+    return 0;
+}
+
+int keyop_repair_stripe(struct engine_worker *w, uint32_t s, int dead)
+{
+    struct engine *e = w->e;
+    if (walk_chains(w, s) < 0)
+        return -1;
+    if (dead >= 0 && dead < ENGINE_MAX_SLOTS &&
+        (finish_journal(w, s, &e->slots[dead].j_op) < 0 ||
+         finish_journal(w, s, &e->slots[dead].j_evict) < 0))
+        return -1;
+    return 0;
+}

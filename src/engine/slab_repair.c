@@ -1,0 +1,158 @@
+/*
+ * slab_repair.c - the repairs of the class and pages locks (lock.h).
+ *
+ * A class whose lock holder died may have a half-changed free list or LRU,
+ * half-updated counts, a chain of CHAIN chunks half built or half freed.
+ * The chunk states (item.state) are the truth, written before any list
+ * change on the way in and first on the way out (slab.c), so the repair
+ * rebuilds everything else from them:
+ *   1. chains: every CHAIN chunk a live head (LINKED or ALLOC) reaches is
+ *      marked IF_REACH; a head whose chain runs into something that is not
+ *      a CHAIN chunk of this class, or loops, is cut there and made expired
+ *      (its value is incomplete: it must never be served);
+ *   2. lists: the free list and the LRU are rebuilt from scratch: FREE
+ *      chunks and unreached CHAIN chunks go on the free list, LINKED items
+ *      on the LRU ordered by last access (newest at the head); counts are
+ *      recomputed.
+ * Both steps write only class-owned fields (state, prev, next, chain, the
+ * class's counts) and IF_REACH of CHAIN chunks, never a field an item's
+ * stripe owns (region.h), so gets that run meanwhile under their stripes
+ * lose nothing. The repair is idempotent: a repairer that dies half way
+ * leaves the lock dirty and the next one starts again from the states.
+ */
+#include "engine/slab.h"
+
+#include <stdlib.h>
+
+/* The chunks of carved page p, for a class of chunk size `size`. */
+static inline struct item *chunk_at(const struct engine *e, uint64_t p,
+                                    uint32_t i, uint32_t size)
+{
+    return (struct item *)(e->base + e->r->off_pages + p * SLAB_PAGE_SIZE +
+                           (size_t)i * size);
+}
+
+/* Step 1: marks the CHAIN chunks that live heads reach; cuts bad chains. */
+static void mark_chains(struct engine *e, unsigned id, uint64_t used)
+{
+    const struct class *c = &e->classes[id];
+    for (uint64_t p = 0; p < used; p++) {
+        if (e->page_class[p] != id)
+            continue;
+        for (uint32_t i = 0; i < c->perpage; i++) {
+            struct item *it = chunk_at(e, p, i, c->size);
+            if (it->state != ST_ALLOC && it->state != ST_LINKED)
+                continue;
+            ref_t *link = &it->chain;
+            uint64_t n = 0;
+            while (*link != 0) {
+                ref_t x = *link;
+                struct item *xi = ITEM(e, x);
+                if (slab_chunk_class(e, x) != id || xi->state != ST_CHAIN ||
+                    (xi->iflags & IF_REACH) || ++n > used * c->perpage) {
+                    *link = 0;
+                    it->exptime = 1;    /* value incomplete: never serve */
+                    break;
+                }
+                xi->iflags |= IF_REACH;
+                link = &xi->next;
+            }
+        }
+    }
+}
+
+static int by_atime(const void *a, const void *b, void *arg)
+{
+    const struct engine *e = arg;
+    uint32_t x = ITEM(e, *(const ref_t *)a)->atime;
+    uint32_t y = ITEM(e, *(const ref_t *)b)->atime;
+    return x < y ? -1 : x > y;
+}
+
+/* The LINKED items found by step 2, to be sorted by last access. */
+struct lru_build {
+    ref_t *v;
+    uint64_t n, cap;
+};
+
+static void put_linked(struct engine *e, struct class *c,
+                       struct lru_build *lb, ref_t r)
+{
+    struct item *it = ITEM(e, r);
+    c->curr_items++;
+    c->requested += ITEM_HDR + it->nkey + it->nbytes;
+    if (lb->n == lb->cap) {
+        uint64_t cap = lb->cap ? lb->cap * 2 : 1024;
+        ref_t *v = realloc(lb->v, cap * sizeof(ref_t));
+        if (v == NULL) {
+            lru_link_locked(e, c, r);   /* no memory to sort: unsorted */
+            return;
+        }
+        lb->v = v;
+        lb->cap = cap;
+    }
+    lb->v[lb->n++] = r;
+}
+
+static void put_free(struct engine *e, struct class *c, ref_t r)
+{
+    struct item *it = ITEM(e, r);
+    it->state = ST_FREE;
+    it->chain = 0;
+    it->iflags = 0;
+    it->next = c->free_head;
+    c->free_head = r;
+    c->free_count++;
+}
+
+/* Step 2: rebuilds the free list, the LRU and the counts from states. */
+static void rebuild_lists(struct engine *e, unsigned id, uint64_t used)
+{
+    struct class *c = &e->classes[id];
+    struct lru_build lb = { NULL, 0, 0 };
+
+    c->free_head = c->lru_head = c->lru_tail = 0;
+    c->free_count = c->curr_items = c->requested = c->pages = 0;
+    for (uint64_t p = 0; p < used; p++) {
+        if (e->page_class[p] != id)
+            continue;
+        c->pages++;
+        for (uint32_t i = 0; i < c->perpage; i++) {
+            struct item *it = chunk_at(e, p, i, c->size);
+            ref_t r = REF(e, it);
+            if (it->state == ST_LINKED)
+                put_linked(e, c, &lb, r);
+            else if (it->state == ST_CHAIN && (it->iflags & IF_REACH))
+                it->iflags &= (uint8_t)~IF_REACH;
+            else if (it->state != ST_ALLOC)
+                put_free(e, c, r);      /* FREE, or CHAIN no head reaches */
+        }
+    }
+    if (lb.n > 1)
+        qsort_r(lb.v, lb.n, sizeof(ref_t), by_atime, e);
+    for (uint64_t i = 0; i < lb.n; i++)
+        lru_link_locked(e, c, lb.v[i]);     /* newest ends up at the head */
+    free(lb.v);
+}
+
+int slab_repair_class(struct engine_worker *w, uint32_t id, int dead)
+{
+    struct engine *e = w->e;
+    uint64_t used = __atomic_load_n(&e->r->pages_used, __ATOMIC_ACQUIRE);
+    (void)dead;     /* the states say it all: no journal to finish */
+    if (id == 0 || id > e->r->nclasses)
+        return -1;
+    if (id == e->r->big)
+        mark_chains(e, id, used);
+    rebuild_lists(e, id, used);
+    return 0;
+}
+
+int slab_repair_pages(struct engine_worker *w, uint32_t idx, int dead)
+{
+    struct engine *e = w->e;
+    (void)idx, (void)dead;
+    for (uint64_t p = e->r->pages_used; p < e->r->npages; p++)
+        e->page_class[p] = PAGE_NONE;
+    return 0;
+}
