@@ -8,7 +8,8 @@
  *     within the region's reserve), the listeners (-l, -p, -s, -b);
  *   - applied by the new workers that replace the old ones: -t, -c, -R,
  *     idle_timeout, maxconns_fast, -A, -F, -X, -D, read_buf_mem_limit,
- *     worker_backoff_ms, ...;
+ *     worker_backoff_ms, ...; the helper processes (the console, with
+ *     http_port, http_addr, http_write, http_peers) are restarted;
  *   - fixed until a restart (the region's geometry, the process identity):
  *     -I, -f, -n, slab_chunk_max, hashpower, -C, -M, memory_reserve, -k,
  *     -L, -u, -d, -P, -r, -a. A change to one of these
@@ -29,6 +30,7 @@ enum {
     RELOAD_LISTEN = 1 << 2,     /* -l, -p, -s, -b */
     RELOAD_MEMORY = 1 << 3,     /* -m */
     RELOAD_WORKER = 1 << 4,     /* anything else the new workers apply */
+    RELOAD_HELPERS = 1 << 5,    /* http_*: the console is restarted */
 };
 
 #define RELOAD_NAMES_MAX 48

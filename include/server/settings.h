@@ -19,6 +19,7 @@
 #include "core/limits.h"
 
 #define SETTINGS_MAX_LISTEN 16
+#define SETTINGS_MAX_PEERS 16       /* -o http_peers */
 
 struct settings {
     /* network */
@@ -70,6 +71,14 @@ struct settings {
     size_t read_buf_mem_limit; /* -o read_buf_mem_limit (MB on input), bytes
                                   of connection buffers per server, 0 = no
                                   limit; each worker gets an equal share */
+    /* the operator's console (src/console/) */
+    int http_port;             /* -o http_port, 0 = no console */
+    char http_addr[SHMC_HOST_MAX]; /* -o http_addr, 127.0.0.1 */
+    int http_write;            /* -o http_write: the page may delete keys
+                                  and query servers it names itself */
+    char http_peers[SETTINGS_MAX_PEERS][SHMC_HOST_MAX]; /* -o http_peers,
+                                  host:port of other memcached servers */
+    int npeers;
 };
 
 void settings_defaults(struct settings *s);

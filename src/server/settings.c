@@ -55,6 +55,7 @@ enum opt_id {
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_LRU_MAINT, O_NO_LRU_MAINT,
     O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT,
     O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
+    O_HTTP_PORT, O_HTTP_ADDR, O_HTTP_WRITE, O_HTTP_PEERS,
 };
 
 struct optdef {
@@ -130,6 +131,10 @@ static const struct optdef opts[] = {
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
     { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
+    { "http_port", 0, ARG_REQ, O_HTTP_PORT, EXT, NULL },
+    { "http_addr", 0, ARG_REQ, O_HTTP_ADDR, EXT, NULL },
+    { "http_write", 0, ARG_OPT, O_HTTP_WRITE, EXT, NULL },
+    { "http_peers", 0, ARG_REQ, O_HTTP_PEERS, EXT, NULL },
     /* memcached tuning knobs with no equivalent in this engine: accepted so
      * existing configurations keep working, and ignored. */
     { "hash_algorithm", 0, ARG_OPT, O_IGNORED, EXT, NULL },
@@ -215,6 +220,7 @@ void settings_defaults(struct settings *s)
     s->tail_repair_time = 0;
     s->worker_restart_backoff_ms = 100;
     s->dump_enabled = 1;
+    snprintf(s->http_addr, sizeof(s->http_addr), "127.0.0.1");
 }
 
 /* ---- value parsers -------------------------------------------------- */
@@ -329,6 +335,34 @@ static int add_listen(struct pctx *c, const char *v)
         p = comma + 1;
     }
     return 0;
+}
+
+/* -o http_peers: host:port entries separated by ',', ';' or blanks,
+ * appended to the list (the option itself empties it first). */
+static int add_peers(struct pctx *c, const char *v)
+{
+    struct settings *s = c->s;
+    const char *p = v;
+    for (;;) {
+        p += strspn(p, ",; \t");
+        size_t n = strcspn(p, ",; \t");
+        if (n == 0)
+            return 0;
+        if (s->npeers >= SETTINGS_MAX_PEERS)
+            return fail(c, "too many peers (max %d)", SETTINGS_MAX_PEERS);
+        if (n >= sizeof(s->http_peers[0]))
+            return fail(c, "peer address too long: '%.*s'", (int)n, p);
+        char *dst = s->http_peers[s->npeers];
+        memcpy(dst, p, n);
+        dst[n] = '\0';
+        char host[SHMC_HOST_MAX];
+        int port = 0;
+        if (listener_split(dst, 0, host, sizeof(host), &port) < 0 ||
+            port <= 0 || host[0] == '\0')
+            return fail(c, "invalid peer '%s' (host:port)", dst);
+        s->npeers++;
+        p += n;
+    }
 }
 
 static int apply_ext_list(struct pctx *c, const char *list);
@@ -463,6 +497,13 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return parse_int(c, val, 0, 3600000, &s->worker_restart_backoff_ms);
     case O_IGNORED:
         return 0;
+    case O_HTTP_PORT: return parse_int(c, val, 0, 65535, &s->http_port);
+    case O_HTTP_ADDR:
+        return copy_str(c, s->http_addr, sizeof(s->http_addr), val);
+    case O_HTTP_WRITE: s->http_write = on; return 0;
+    case O_HTTP_PEERS:
+        s->npeers = 0;          /* each occurrence gives the whole list */
+        return add_peers(c, val);
     }
     return fail(c, "internal error: unhandled option");
 }
@@ -550,14 +591,36 @@ static int apply_ext(struct pctx *c, const char *item, size_t len)
     return rc;
 }
 
+/* -o is comma separated, and so is http_peers' value: an item without '='
+ * that follows http_peers and names no option is one more peer
+ * ("-o http_peers=a:1,b:2,http_port=11280"). */
+static int peer_continues(struct pctx *c, const char *item, size_t n,
+                          int after_peers)
+{
+    if (!after_peers || memchr(item, '=', n) != NULL ||
+        find_opt(item, n, W_EXT) != NULL || n >= SHMC_HOST_MAX)
+        return 0;
+    char buf[SHMC_HOST_MAX];
+    memcpy(buf, item, n);
+    buf[n] = '\0';
+    return add_peers(c, buf) == 0 ? 1 : -1;
+}
+
 static int apply_ext_list(struct pctx *c, const char *list)
 {
     const char *p = list;
+    int after_peers = 0;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        if (n > 0 && apply_ext(c, p, n) < 0)
+        int cont = n > 0 ? peer_continues(c, p, n, after_peers) : 0;
+        if (cont < 0)
             return -1;
+        if (n > 0 && !cont) {
+            if (apply_ext(c, p, n) < 0)
+                return -1;
+            after_peers = strncmp(p, "http_peers=", 11) == 0;
+        }
         if (comma == NULL)
             return 0;
         p = comma + 1;
@@ -808,6 +871,11 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
                            &port) < 0)
             BAD("invalid listen address '%s'", s->listen[i]);
     }
+    if (s->http_port != 0 && s->http_addr[0] == '\0')
+        BAD("http_addr must name the console's address");
+    if (s->http_port != 0 && s->http_port == s->port &&
+        s->nlisten == 0 && strcmp(s->http_addr, "127.0.0.1") == 0)
+        BAD("http_port %d is the memcached port", s->http_port);
     return 0;
 #undef BAD
 }

@@ -58,6 +58,15 @@ static int stats_process(const struct settings *s,
     return err;
 }
 
+/* http_peers, comma separated ("NULL" for none). */
+static int stats_peers(const struct settings *s, struct buf *out)
+{
+    int err = buf_printf(out, "STAT http_peers ");
+    for (int i = 0; i < s->npeers && i < SETTINGS_MAX_PEERS; i++)
+        err |= buf_printf(out, "%s%s", i ? "," : "", s->http_peers[i]);
+    return err | buf_printf(out, "%s\r\n", s->npeers ? "" : "NULL");
+}
+
 int settings_stats(const struct settings *s, struct engine *e,
                    const struct proto_shared *sh, struct buf *out)
 {
@@ -108,5 +117,9 @@ int settings_stats(const struct settings *s, struct engine *e,
                     (uint64_t)s->worker_restart_backoff_ms);
     err |= stat_str(out, "config_file",
                     s->config_file[0] ? s->config_file : "NULL");
+    err |= stat_u64(out, "http_port", (uint64_t)s->http_port);
+    err |= stat_str(out, "http_addr", s->http_addr[0] ? s->http_addr : "NULL");
+    err |= stat_yesno(out, "http_write", s->http_write);
+    err |= stats_peers(s, out);
     return err ? -1 : 0;
 }

@@ -355,7 +355,9 @@ static void test_reload_plan(void)
         { "-o", "worker_backoff_ms=5" }, { "-o", "read_buf_mem_limit=5" },
         { "-o", "no_lru_crawler" },
         { "-o", "no_lru_maintainer" }, { "-o", "tail_repair_time=5" },
-        { "-B", "ascii" },
+        { "-B", "ascii" }, { "-o", "http_port=11280" },
+        { "-o", "http_addr=::1" }, { "-o", "http_write" },
+        { "-o", "http_peers=127.0.0.1:11211" },
     };
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         char *argv[4] = { "shmcached", (char *)opts[i][0],

@@ -245,6 +245,47 @@ static void test_extended(void)
     CU_ASSERT_EQUAL(s.maxconns_fast, 0);
 }
 
+/* The console's options: -o http_peers is comma separated inside the
+ * comma-separated -o list; the config file takes the whole value. */
+static void test_http_options(void)
+{
+    struct settings s;
+    settings_defaults(&s);
+    CU_ASSERT_EQUAL(s.http_port, 0);
+    CU_ASSERT_STRING_EQUAL(s.http_addr, "127.0.0.1");
+    CU_ASSERT_EQUAL(s.http_write, 0);
+    CU_ASSERT_EQUAL(s.npeers, 0);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o",
+                         "http_port=11280,http_peers=10.0.0.1:11211,"
+                         "cache2:11212,[::1]:11213,http_write,"
+                         "http_addr=::1"), 0);
+    CU_ASSERT_EQUAL(s.http_port, 11280);
+    CU_ASSERT_EQUAL(s.http_write, 1);
+    CU_ASSERT_STRING_EQUAL(s.http_addr, "::1");
+    CU_ASSERT_EQUAL_FATAL(s.npeers, 3);
+    CU_ASSERT_STRING_EQUAL(s.http_peers[0], "10.0.0.1:11211");
+    CU_ASSERT_STRING_EQUAL(s.http_peers[1], "cache2:11212");
+    CU_ASSERT_STRING_EQUAL(s.http_peers[2], "[::1]:11213");
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), 0);
+    /* a second http_peers replaces the list */
+    CU_ASSERT_EQUAL(load(&s, NULL, 4, "-o", "http_peers=a:1,b:2", "-o",
+                         "http_peers=c:3"), 0);
+    CU_ASSERT_EQUAL(s.npeers, 1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "http_peers=nohostport"), -1);
+    CU_ASSERT(contains(err, "host:port"));
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "http_port=70000"), -1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "http_peers=a:1,bogus"), -1);
+
+    char path[64];
+    write_conf(path, "http_port = 8080\nhttp_peers = a:1, b:2;c:3\n"
+               "http_write = yes\n");
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "--config", path), 0);
+    unlink(path);
+    CU_ASSERT_EQUAL(s.http_port, 8080);
+    CU_ASSERT_EQUAL(s.npeers, 3);
+    CU_ASSERT_EQUAL(s.http_write, 1);
+}
+
 static void test_extended_errors(void)
 {
     struct settings s;
@@ -526,6 +567,7 @@ UNIT_SUITE(settings, NULL, NULL,
            UNIT_TEST(test_size_suffixes),
            UNIT_TEST(test_extended),
            UNIT_TEST(test_extended_errors),
+           UNIT_TEST(test_http_options),
            UNIT_TEST(test_errors),
            UNIT_TEST(test_help_version),
            UNIT_TEST(test_config_file),
