@@ -7,6 +7,7 @@
 #define SHMC_MASTER_H
 
 struct settings;
+struct helper_def;
 
 /* Runs the server with validated settings until it is stopped (SIGTERM,
  * SIGINT: graceful; SIGQUIT: immediate). argc/argv are the original command
@@ -15,8 +16,11 @@ struct settings;
  * hand every open client connection to the new workers. Returns the process exit status:
  * 0 after a clean stop, EX_USAGE (64) when run as root without -u,
  * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when the engine,
- * the listeners or the daemon could not be set up (the reason is logged). */
-int master_run(const struct settings *s, int argc, char **argv);
+ * the listeners or the daemon could not be set up (the reason is logged).
+ * helpers[0..nhelpers) are the helper processes (helper.h) the master runs
+ * beside the workers while their wanted() says so (at most HELPERS_MAX). */
+int master_run(const struct settings *s, int argc, char **argv,
+               const struct helper_def *helpers, int nhelpers);
 
 /* Delay before restarting a worker that crashed `streak` times in a row
  * shortly after its start: 0 for the first crash, then base_ms doubling

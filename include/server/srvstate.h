@@ -15,7 +15,12 @@
  *               never write one line. The master zeroes the curr_connections
  *               gauge of a dead worker's slot; the other counters stay, so
  *               totals survive worker restarts;
- *   proto       the protocol layer's server-wide state (struct proto_shared).
+ *   proto       the protocol layer's server-wide state (struct proto_shared);
+ *   proc[i]     written by the master only: who holds engine slot i (a
+ *               worker, a retiring worker or a helper process such as the
+ *               console), its pid, index and start time, and how often that
+ *               worker index or helper was restarted (the console's table
+ *               of processes). pid == 0: the slot is unused.
  * Readers sum the slots without locks: aligned 64-bit loads never tear; a
  * sum may miss an increment in flight.
  */
@@ -48,6 +53,22 @@ struct server_info {
     uint64_t reload_failures;  /* SIGHUP reloads rejected (bad config) */
 };
 
+enum server_role {
+    SERVER_ROLE_NONE = 0,
+    SERVER_ROLE_WORKER,         /* serving */
+    SERVER_ROLE_RETIRING,       /* handing its connections over */
+    SERVER_ROLE_HELPER,         /* a helper process (name says which) */
+};
+
+struct server_proc {
+    int32_t pid;                /* 0: slot unused */
+    int32_t index;              /* worker index, or helper index */
+    int64_t started;            /* unix time of the fork */
+    uint32_t role;              /* enum server_role */
+    char name[12];              /* "worker", "console", ... */
+    uint64_t restarts;          /* of this worker index or helper */
+};
+
 struct server_slot {
     struct server_counters c;
     struct proto_counters p;
@@ -57,6 +78,7 @@ struct srvstate {
     struct server_info info;
     struct proto_shared proto __attribute__((aligned(64)));
     struct server_slot slot[ENGINE_MAX_SLOTS];
+    struct server_proc proc[ENGINE_MAX_SLOTS];
 };
 
 /* Maps a zeroed block shared with every process forked afterwards, and
@@ -80,5 +102,19 @@ void srvstate_sum(const struct srvstate *st, struct server_counters *sum,
 
 /* "stats reset": zeroes counters (not the curr_connections gauge). */
 void srvstate_reset(struct srvstate *st);
+
+/* Master: records who now holds engine slot `slot` (pid 0 clears it).
+ * Readers may see a half-written entry for an instant; every field is an
+ * aligned word, so no single value is torn. */
+void srvstate_proc_set(struct srvstate *st, int slot, const struct server_proc *p);
+
+struct buf;
+/* What "stats" prints from the server's state, for any process that
+ * answers it (a worker, the console): the figures of memcached's lines
+ * (maxconns and threads are the running settings'), and shmcached's own
+ * lines (workers, restarts, reloads). */
+void srvstate_server_stats(const struct srvstate *st, int maxconns,
+                           int threads, struct proto_server_stats *out);
+void srvstate_stats_more(const struct srvstate *st, struct buf *out);
 
 #endif

@@ -21,5 +21,5 @@ int main(int argc, char **argv)
     }
     if (rc > 0)
         return EXIT_SUCCESS;        /* -h, -V, -i */
-    return master_run(&s, argc, argv);
+    return master_run(&s, argc, argv, NULL, 0);
 }

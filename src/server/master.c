@@ -43,6 +43,15 @@
  * why it goes through the master). A retiring worker exits 0 when it has
  * none left; one that is still alive after RETIRE_GRACE is killed.
  *
+ * Helper processes (helper.h: the console) are forked after the workers
+ * and kept in h[]: each gets an engine slot like a worker (reaped the same
+ * way when it dies), is restarted after it dies with the same crash
+ * backoff, is restarted after every applied reload (so it runs with the
+ * new settings) or stopped when the new settings no longer want it, and
+ * is stopped with the workers. The master writes who holds each engine
+ * slot (worker, retiring worker, helper) in the shared state's proc[]
+ * table, for the console's table of processes.
+ *
  * Invariants: only the master claims engine slots, and it reaps a dead
  * worker's slot before it claims another; w[i].pid != 0 exactly while
  * worker i is running, old[k].pid != 0 exactly while a retiring worker
@@ -76,6 +85,7 @@
 #include "server/daemon.h"
 #include "engine/engine.h"
 #include "server/handoff.h"
+#include "server/helper.h"
 #include "server/listener.h"
 #include "core/log.h"
 #include "server/reload.h"
@@ -110,6 +120,7 @@ struct wproc {
     int restart_due;
     double restart_at;          /* retiring: SIGKILL deadline */
     int no_slot;                /* restart_due for want of an engine slot */
+    int stop_asked;             /* helper: the master stopped it (reload) */
 };
 
 struct master {
@@ -126,6 +137,10 @@ struct master {
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
     int nworkers;
     struct wproc old[ENGINE_MAX_SLOTS]; /* retiring workers (pid != 0) */
+    uint64_t wrestarts[ENGINE_MAX_SLOTS]; /* restarts per worker index */
+    const struct helper_def *hdef;      /* helper processes */
+    int nhelpers;
+    struct wproc h[HELPERS_MAX];
     struct handoff_queue relay; /* connections on their way to w[] */
     int relay_next;             /* round-robin over w[] */
     int stopping;               /* 0, 1 graceful, 2 immediate */
@@ -223,6 +238,22 @@ static int create_engine(struct master *m)
 
 /* ---- workers ---------------------------------------------------------- */
 
+/* Publishes who holds wp's engine slot (srvstate.h proc[]). */
+static void publish(struct master *m, const struct wproc *wp,
+                    enum server_role role, const char *name, int index,
+                    uint64_t restarts)
+{
+    struct server_proc p;
+    memset(&p, 0, sizeof(p));
+    p.pid = (int32_t)wp->pid;
+    p.index = index;
+    p.started = (int64_t)time(NULL) - (int64_t)(mono() - wp->started);
+    p.role = (uint32_t)role;
+    p.restarts = restarts;
+    snprintf(p.name, sizeof(p.name), "%s", name);
+    srvstate_proc_set(m->state, wp->slotno, &p);
+}
+
 static int spawn(struct master *m, int i)
 {
     struct wproc *wp = &m->w[i];
@@ -286,6 +317,7 @@ static int spawn(struct master *m, int i)
     wp->ctl_eof = 0;
     wp->slotno = engine_worker_slot(wp->slot);
     wp->started = now;
+    publish(m, wp, SERVER_ROLE_WORKER, "worker", i, m->wrestarts[i]);
     log_info(&m->log, "worker %d forked: pid %d, engine slot %d", i,
              (int)pid, wp->slotno);
     return 0;
@@ -342,6 +374,7 @@ static void release(struct master *m, struct wproc *wp, int detached,
     }
     conn_quota_reset(m->quota, wp->slotno);
     srvstate_slot_dead(m->state, wp->slotno);
+    srvstate_proc_set(m->state, wp->slotno, NULL);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);
     wp->ctl_fd = -1;
@@ -399,6 +432,7 @@ static void worker_died(struct master *m, int i, int status)
         return;
     }
     m->info->worker_restarts++;
+    m->wrestarts[i]++;
     if (!clean)
         m->info->worker_crashes++;
     if (self_inflicted(status) && now - wp->started < CRASH_WINDOW)
@@ -431,6 +465,8 @@ static void retired_died(struct master *m, struct wproc *wp, int status)
             "retired worker (pid %d) %s", (int)pid, why);
 }
 
+static void helper_died(struct master *m, int k, int status);
+
 static void reap_children(struct master *m)
 {
     for (int guard = 0; guard < 4 * ENGINE_MAX_SLOTS; guard++) {
@@ -447,12 +483,146 @@ static void reap_children(struct master *m)
             ;
         for (k = 0; k < ENGINE_MAX_SLOTS && m->old[k].pid != pid; k++)
             ;
+        int hk;
+        for (hk = 0; hk < m->nhelpers && m->h[hk].pid != pid; hk++)
+            ;
         if (i < m->nworkers)
             worker_died(m, i, status);
         else if (k < ENGINE_MAX_SLOTS)
             retired_died(m, &m->old[k], status);
+        else if (hk < m->nhelpers)
+            helper_died(m, hk, status);
         else
             log_debug(&m->log, "reaped unknown child %d", (int)pid);
+    }
+}
+
+/* ---- helper processes (helper.h) -------------------------------------- */
+
+static int helpers_running(const struct master *m)
+{
+    int n = 0;
+    for (int k = 0; k < m->nhelpers; k++)
+        n += m->h[k].pid != 0;
+    return n;
+}
+
+/* The forked helper: keeps nothing of the workers' (listeners, control
+ * sockets, relayed connections), then runs. Never returns. */
+static void helper_child(struct master *m, int k)
+{
+    for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
+        if (m->w[j].ctl_fd >= 0)
+            close(m->w[j].ctl_fd);
+        if (m->old[j].ctl_fd >= 0)
+            close(m->old[j].ctl_fd);
+    }
+    handoff_queue_close_fds(&m->relay);
+    listeners_close(&m->ls);
+    struct helper_env env = {
+        .index = k,
+        .engine = m->engine,
+        .slot = m->h[k].slot,
+        .settings = m->s,
+        .state = m->state,
+        .master_pid = getppid(),
+        .log = m->log,
+    };
+    _exit(m->hdef[k].run(&env));
+}
+
+static void spawn_helper(struct master *m, int k)
+{
+    struct wproc *hp = &m->h[k];
+    const char *name = m->hdef[k].name;
+    double now = mono();
+
+    hp->restart_due = 0;
+    hp->stop_asked = 0;
+    hp->slot = engine_worker_attach(m->engine, 0);
+    pid_t pid = hp->slot != NULL ? fork() : -1;
+    if (pid == 0)
+        helper_child(m, k);
+    if (pid < 0) {
+        log_error(&m->log, "%s: %s; retrying in 1 s", name,
+                  hp->slot ? strerror(errno) : "no free engine slot");
+        if (hp->slot != NULL)
+            engine_worker_detach(hp->slot);
+        hp->slot = NULL;
+        hp->no_slot = 1;
+        hp->restart_due = 1;
+        hp->restart_at = now + 1.0;
+        return;
+    }
+    hp->pid = pid;
+    hp->no_slot = 0;
+    hp->slotno = engine_worker_slot(hp->slot);
+    hp->started = now;
+    publish(m, hp, SERVER_ROLE_HELPER, name, k, hp->streak);
+    log_info(&m->log, "%s forked: pid %d, engine slot %d", name, (int)pid,
+             hp->slotno);
+}
+
+static void helper_died(struct master *m, int k, int status)
+{
+    struct wproc *hp = &m->h[k];
+    const char *name = m->hdef[k].name;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char why[160];
+    describe(status, why, sizeof(why));
+    pid_t pid = hp->pid;
+    release(m, hp, code == HELPER_EXIT_OK || code == HELPER_EXIT_FAILED,
+            why, sizeof(why));
+    if (m->stopping || hp->stop_asked) {
+        log_msg(&m->log, code == HELPER_EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+                "%s (pid %d) %s", name, (int)pid, why);
+        hp->restart_due = !m->stopping && m->hdef[k].wanted(m->s);
+        hp->restart_at = 0;
+        return;
+    }
+    double now = mono();
+    if (self_inflicted(status) && now - hp->started < CRASH_WINDOW)
+        hp->streak++;
+    else
+        hp->streak = self_inflicted(status) ? 1 : 0;
+    long delay = master_backoff_ms(hp->streak,
+                                   m->s->worker_restart_backoff_ms);
+    log_msg(&m->log, LOG_LVL_ERROR, "%s (pid %d) %s; restarting it%s%ld ms",
+            name, (int)pid, why, delay ? " (it keeps crashing) in " : " in ",
+            delay);
+    hp->restart_due = 1;
+    hp->restart_at = now + (double)delay / 1000.0;
+}
+
+/* After a reload: every helper restarts with the new settings, or stops
+ * when they no longer want it; one that was off and is now wanted starts. */
+static void restart_helpers(struct master *m)
+{
+    for (int k = 0; k < m->nhelpers; k++) {
+        struct wproc *hp = &m->h[k];
+        int want = m->hdef[k].wanted(m->s);
+        if (hp->pid != 0) {
+            hp->stop_asked = 1;
+            if (kill(hp->pid, SIGTERM) < 0 && errno != ESRCH)
+                log_error(&m->log, "kill(%d): %s", (int)hp->pid,
+                          strerror(errno));
+        } else {
+            hp->restart_due = want;
+            hp->restart_at = 0;
+        }
+    }
+}
+
+/* Supervision: starts the helpers that are due; lowers *wake to the next
+ * restart time. */
+static void tend_helpers(struct master *m, double now, double *wake)
+{
+    for (int k = 0; k < m->nhelpers; k++) {
+        struct wproc *hp = &m->h[k];
+        if (hp->restart_due && hp->restart_at <= now)
+            spawn_helper(m, k);
+        if (hp->restart_due && hp->restart_at < *wake)
+            *wake = hp->restart_at;
     }
 }
 
@@ -477,6 +647,8 @@ static void signal_workers(struct master *m, int signo)
         signal_one(m, &m->w[i], signo);
     for (int k = 0; k < ENGINE_MAX_SLOTS; k++)
         signal_one(m, &m->old[k], signo);
+    for (int k = 0; k < m->nhelpers; k++)
+        signal_one(m, &m->h[k], signo);
 }
 
 static void begin_stop(struct master *m, int immediate)
@@ -490,6 +662,8 @@ static void begin_stop(struct master *m, int immediate)
              running(m) + retiring(m));
     for (int i = 0; i < m->nworkers; i++)
         m->w[i].restart_due = 0;
+    for (int k = 0; k < m->nhelpers; k++)
+        m->h[k].restart_due = 0;
     handoff_queue_clear(&m->relay);     /* nobody will adopt them now */
     signal_workers(m, immediate ? SIGQUIT : SIGTERM);
     m->kill_at = mono() + (immediate ? QUIT_GRACE : STOP_GRACE);
@@ -555,6 +729,8 @@ static void replace_workers(struct master *m, const char *why)
                 break;          /* cannot happen: slots bound both lists */
             m->old[k] = *wp;
             m->old[k].restart_at = mono() + RETIRE_GRACE;
+            publish(m, wp, SERVER_ROLE_RETIRING, "worker", i,
+                    m->wrestarts[i]);
             moved[nmoved++] = k;
         }
         memset(wp, 0, sizeof(*wp));
@@ -592,6 +768,7 @@ static void reload(struct master *m)
     }
     m->info->reloads++;
     replace_workers(m, "reload");
+    restart_helpers(m);
 }
 
 /* Control messages from a worker (see worker.h). */
@@ -702,11 +879,12 @@ static void supervise(struct master *m, const sigset_t *waitmask)
 
         double now = mono(), wake = now + SWEEP_INTERVAL;
         if (m->stopping) {
-            if (running(m) + retiring(m) == 0)
+            if (running(m) + retiring(m) + helpers_running(m) == 0)
                 return;
             if (now >= m->kill_at && !m->killed) {
-                log_warn(&m->log, "%d worker(s) still running; sending "
-                         "SIGKILL", running(m) + retiring(m));
+                log_warn(&m->log, "%d process(es) still running; sending "
+                         "SIGKILL",
+                         running(m) + retiring(m) + helpers_running(m));
                 signal_workers(m, SIGKILL);
                 m->killed = 1;
             }
@@ -733,6 +911,7 @@ static void supervise(struct master *m, const sigset_t *waitmask)
                 if (op->restart_at < wake)
                     wake = op->restart_at;
             }
+            tend_helpers(m, now, &wake);
             m->info->workers = (uint32_t)m->nworkers;
             if (now >= m->next_sweep) {
                 sweep(m);
@@ -817,12 +996,16 @@ static int startup(struct master *m, sigset_t *waitmask)
         m->w[i].ctl_fd = -1;
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
+    for (int k = 0; k < m->nhelpers; k++)
+        if (m->hdef[k].wanted(s))
+            spawn_helper(m, k);
     log_info(&m->log, "master %d: %d worker(s), %d listener(s)",
              (int)getpid(), m->nworkers, m->ls.n);
     return 0;
 }
 
-int master_run(const struct settings *s, int argc, char **argv)
+int master_run(const struct settings *s, int argc, char **argv,
+               const struct helper_def *helpers, int nhelpers)
 {
     struct master *m = calloc(1, sizeof(*m));
     if (m == NULL) {
@@ -833,9 +1016,13 @@ int master_run(const struct settings *s, int argc, char **argv)
     m->s = &m->cur;
     m->argc = argc;
     m->argv = argv;
+    m->hdef = helpers;
+    m->nhelpers = nhelpers < HELPERS_MAX ? nhelpers : HELPERS_MAX;
     log_init(&m->log, s->verbose);
     for (int i = 0; i < ENGINE_MAX_SLOTS; i++)
         m->w[i].ctl_fd = m->old[i].ctl_fd = -1;
+    for (int k = 0; k < HELPERS_MAX; k++)
+        m->h[k].ctl_fd = -1;
 
     sigset_t waitmask;
     int rc = startup(m, &waitmask);
@@ -843,9 +1030,10 @@ int master_run(const struct settings *s, int argc, char **argv)
         supervise(m, &waitmask);
         log_info(&m->log, "master %d: all workers stopped; exiting",
                  (int)getpid());
-    } else if (running(m) > 0) {
+    } else if (running(m) + helpers_running(m) > 0) {
         begin_stop(m, 1);       /* workers already forked */
-        for (int i = 0; running(m) > 0 && i < 100; i++) {
+        for (int i = 0; running(m) + helpers_running(m) > 0 && i < 100;
+             i++) {
             reap_children(m);
             usleep(20000);
         }

@@ -7,6 +7,8 @@
 #include "server/srvstate.h"
 
 #include <string.h>
+
+#include "core/buf.h"
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,4 +63,59 @@ void srvstate_reset(struct srvstate *st)
         memset(&s->p, 0, sizeof(s->p));
         s->c.curr_connections = conns;   /* a gauge, not a counter */
     }
+}
+
+void srvstate_proc_set(struct srvstate *st, int slot,
+                       const struct server_proc *p)
+{
+    if (slot < 0 || slot >= ENGINE_MAX_SLOTS)
+        return;
+    struct server_proc *d = &st->proc[slot];
+    if (p == NULL || p->pid == 0) {
+        __atomic_store_n(&d->pid, 0, __ATOMIC_RELEASE);
+        d->role = SERVER_ROLE_NONE;
+        return;
+    }
+    __atomic_store_n(&d->pid, 0, __ATOMIC_RELEASE);
+    d->index = p->index;
+    d->started = p->started;
+    d->role = p->role;
+    d->restarts = p->restarts;
+    memcpy(d->name, p->name, sizeof(d->name));
+    d->name[sizeof(d->name) - 1] = '\0';
+    __atomic_store_n(&d->pid, p->pid, __ATOMIC_RELEASE);
+}
+
+void srvstate_server_stats(const struct srvstate *st, int maxconns,
+                           int threads, struct proto_server_stats *out)
+{
+    struct server_counters c;
+    struct proto_counters p;
+    srvstate_sum(st, &c, &p);
+    out->pid = st->info.master_pid;
+    out->started = st->info.started;
+    out->threads = st->info.workers ? st->info.workers : (unsigned)threads;
+    out->max_connections = (uint64_t)maxconns;
+    out->curr_connections = c.curr_connections;
+    out->total_connections = c.total_connections;
+    out->rejected_connections = c.rejected_connections;
+    out->bytes_read = c.bytes_read;
+    out->bytes_written = c.bytes_written;
+    out->listen_disabled_num = c.listen_disabled_num;
+    out->conn_yields = c.conn_yields;
+    out->auth_cmds = p.auth_cmds;
+    out->auth_errors = p.auth_errors;
+}
+
+void srvstate_stats_more(const struct srvstate *st, struct buf *out)
+{
+    const struct server_info *i = &st->info;
+    buf_printf(out, "STAT workers %u\r\n", i->workers);
+    buf_printf(out, "STAT worker_restarts %llu\r\n",
+               (unsigned long long)i->worker_restarts);
+    buf_printf(out, "STAT worker_crashes %llu\r\n",
+               (unsigned long long)i->worker_crashes);
+    buf_printf(out, "STAT reloads %llu\r\n", (unsigned long long)i->reloads);
+    buf_printf(out, "STAT reload_failures %llu\r\n",
+               (unsigned long long)i->reload_failures);
 }

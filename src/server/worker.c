@@ -500,39 +500,14 @@ static void cb_verbosity(void *arg, int level)
 static void cb_server_stats(void *arg, struct proto_server_stats *st)
 {
     struct worker *w = arg;
-    const struct srvstate *ss = w->cfg->state;
-    struct server_counters c;
-    struct proto_counters p;
-    srvstate_sum(ss, &c, &p);
-    st->pid = ss->info.master_pid;
-    st->started = ss->info.started;
-    st->threads = ss->info.workers ? ss->info.workers
-                                   : (unsigned)w->s->threads;
-    st->max_connections = (uint64_t)w->s->maxconns;
-    st->curr_connections = c.curr_connections;
-    st->total_connections = c.total_connections;
-    st->rejected_connections = c.rejected_connections;
-    st->bytes_read = c.bytes_read;
-    st->bytes_written = c.bytes_written;
-    st->listen_disabled_num = c.listen_disabled_num;
-    st->conn_yields = c.conn_yields;
-    st->auth_cmds = p.auth_cmds;
-    st->auth_errors = p.auth_errors;
+    srvstate_server_stats(w->cfg->state, w->s->maxconns, w->s->threads, st);
 }
 
 /* shmcached's own lines of "stats", after memcached's. */
 static void cb_stats_more(void *arg, struct buf *out)
 {
     struct worker *w = arg;
-    const struct server_info *i = &w->cfg->state->info;
-    buf_printf(out, "STAT workers %u\r\n", i->workers);
-    buf_printf(out, "STAT worker_restarts %llu\r\n",
-               (unsigned long long)i->worker_restarts);
-    buf_printf(out, "STAT worker_crashes %llu\r\n",
-               (unsigned long long)i->worker_crashes);
-    buf_printf(out, "STAT reloads %llu\r\n", (unsigned long long)i->reloads);
-    buf_printf(out, "STAT reload_failures %llu\r\n",
-               (unsigned long long)i->reload_failures);
+    srvstate_stats_more(w->cfg->state, out);
 }
 
 static void cb_stats_reset(void *arg)
