@@ -1,11 +1,13 @@
 /*
  * main.c - shmcached's entry point: settings (defaults, --config file,
  * command line), validation, then the master process. Parse and validation
- * errors print one line to stderr and exit 1, as memcached does.
+ * errors print one line to stderr and exit 1, as memcached does. The
+ * helper processes the master runs beside the workers: the console.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "console/console.h"
 #include "server/master.h"
 #include "server/settings.h"
 
@@ -21,5 +23,5 @@ int main(int argc, char **argv)
     }
     if (rc > 0)
         return EXIT_SUCCESS;        /* -h, -V, -i */
-    return master_run(&s, argc, argv, NULL, 0);
+    return master_run(&s, argc, argv, &console_helper, 1);
 }

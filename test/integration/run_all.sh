@@ -23,6 +23,7 @@ TESTS=(
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "bash test_init.sh"
+    "$PY test_console.py"
 )
 
 total_pass=0
