@@ -24,6 +24,7 @@ TESTS=(
     "$PY test_reload.py"
     "bash test_init.sh"
     "$PY test_console.py"
+    "$PY test_console_browser.py"
 )
 
 total_pass=0
