@@ -66,6 +66,36 @@ struct engine_worker;   /* per-process handle on one worker slot */
  * Returns NULL and sets *err to a static message on failure. */
 struct engine *engine_create(const struct engine_config *cfg, const char **err);
 
+/* A region in a file (-e): it outlives every process of the server.
+ * engine_open_file() opens the file at path (creating it), takes its lock
+ * (waiting up to wait_ms for the processes of an earlier server to go: two
+ * servers never share one file), and serves what it holds when its format,
+ * geometry and configuration match cfg and it was stopped cleanly or
+ * crashed in this boot ("warm": the locks a dead process held are repaired
+ * and the dead server's slots reaped, in time that does not grow with the
+ * cache); otherwise it builds a new region ("cold") and says why in
+ * info->why. The space for the memory limit is reserved in the file's
+ * filesystem up front. Returns NULL with info->err when no region can be
+ * had (the file is in use, the filesystem is full, ...). */
+#define ENGINE_OPEN_MSG 256
+struct engine_open_info {
+    int warm;                   /* 1: the file's cache is served */
+    int clean;                  /* warm: it was stopped gracefully */
+    unsigned repairs;           /* warm: locks repaired */
+    unsigned reaped;            /* warm: slots of the dead server reaped */
+    unsigned freed;             /* warm: half-received values freed */
+    char why[ENGINE_OPEN_MSG];  /* cold: why the file's content was not
+                                   used ("" for a new or empty file) */
+    char err[ENGINE_OPEN_MSG];  /* NULL returned: why */
+};
+struct engine *engine_open_file(const struct engine_config *cfg,
+                                const char *path, int wait_ms,
+                                struct engine_open_info *info);
+/* A graceful stop of a region in a file, when no other process uses it:
+ * writes it back and marks it clean (the next open trusts it even after a
+ * reboot). 0 or -1 (errno). Nothing to do for a memfd region. */
+int engine_close_clean(struct engine *e);
+
 /* Opens an existing region from a memfd or file descriptor (validates the
  * header magic, version and sizes). Returns NULL and *err on failure. */
 struct engine *engine_attach_fd(int fd, const char **err);
@@ -76,8 +106,9 @@ int engine_fd(const struct engine *e);
 void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
 time_t engine_now(const struct engine *e);
 
-/* Unmaps the region in this process (the region lives while any process
- * maps it or holds its fd). */
+/* Unmaps the region in this process and closes the handle's descriptor
+ * (the region lives while any process maps it or holds its fd; a file's
+ * lock goes with the last descriptor of the server). */
 void engine_close(struct engine *e);
 
 /* Claims a free worker slot for process `pid`. Returns NULL when every slot
@@ -233,6 +264,9 @@ void engine_flush(struct engine_worker *w, int64_t when);
 /* Changes the memory limit (bytes). Growing is allowed up to the reserve;
  * shrinking stops new pages from being handed out. Returns 0 or -1. */
 int engine_set_mem_limit(struct engine *e, size_t bytes);
+/* The memory limit now (engine_config() has the one the region was built
+ * with). */
+size_t engine_mem_limit(const struct engine *e);
 
 /* Reclaims up to `budget` expired or flushed items across classes (the
  * background sweep). Returns the number reclaimed. */

@@ -94,6 +94,11 @@ int lock_take(struct engine_worker *w, enum lock_kind k, uint32_t idx);
 int lock_try(struct engine_worker *w, enum lock_kind k, uint32_t idx);
 void lock_drop(struct engine_worker *w, enum lock_kind k, uint32_t idx);
 
+/* Reopening a region nobody else has open (engine_open_file): makes lock
+ * idx usable whatever its last holder left, and runs its repair if that
+ * holder died inside. 0 (was clean), 1 (repaired), -1 (repair failed). */
+int lock_recover(struct engine_worker *w, enum lock_kind k, uint32_t idx);
+
 /* The lock's shared state, and whether slot is recorded as its holder or
  * it is dirty (what the reap of a dead slot must take). */
 struct shlock *lock_addr(const struct engine *e, enum lock_kind k,

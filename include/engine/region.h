@@ -37,7 +37,7 @@
 #include "engine/shlock.h"
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
-#define REGION_VERSION 1u
+#define REGION_VERSION 2u      /* any change of a shared layout bumps it */
 #define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
 #define PAGE_NONE      0xffu
 #define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */
@@ -106,15 +106,60 @@ static inline void journal_clear(struct journal *j)
     j->new_item = j->old_item = 0;
 }
 
+/* The chunks a slot holds in state ALLOC, so that the reap of a dead slot
+ * frees them without scanning the pages: an open-addressed set of refs,
+ * written only by the slot's own process (or, once it is dead, by whoever
+ * finishes or frees its chunks), under the class lock of the chunk. An
+ * entry is written before the chunk becomes ALLOC and cleared after it
+ * stops being ALLOC, so the set is a superset of the slot's ALLOC chunks at
+ * every instruction; entries are cleared in place (no moves), so a death
+ * mid-change leaves at worst a stale entry, which the reap checks. A full
+ * set sets `overflow`: the reap then scans the pages instead. */
+#define SLOT_LIVE_MAX 256u      /* a power of two */
+
 struct slot {
     int32_t pid;
     uint32_t in_use;
     uint64_t allocs;    /* upper bound of ALLOC chunks this slot owns */
     struct journal j_op;     /* the slot's own stripe operation */
     struct journal j_evict;  /* eviction of another stripe's item */
+    uint32_t live_overflow;  /* the live set was full once: scan on reap */
+    ref_t live[SLOT_LIVE_MAX];
     struct engine_counters c __attribute__((aligned(64)));
     struct engine_class_counters cls[ENGINE_MAX_CLASSES];
 } __attribute__((aligned(64)));
+
+static inline uint32_t slot_live_pos(ref_t r)
+{
+    return (uint32_t)((r * 2654435761u) >> 24) & (SLOT_LIVE_MAX - 1);
+}
+
+/* Records r in the slot's live set (before r becomes ALLOC). */
+static inline void slot_live_add(struct slot *s, ref_t r)
+{
+    uint32_t p = slot_live_pos(r);
+    for (uint32_t i = 0; i < SLOT_LIVE_MAX; i++) {
+        if (s->live[p] == 0) {
+            __atomic_store_n(&s->live[p], r, __ATOMIC_RELEASE);
+            return;
+        }
+        p = (p + 1) & (SLOT_LIVE_MAX - 1);
+    }
+    __atomic_store_n(&s->live_overflow, 1, __ATOMIC_RELEASE);
+}
+
+/* Forgets r (after it stopped being ALLOC). */
+static inline void slot_live_del(struct slot *s, ref_t r)
+{
+    uint32_t p = slot_live_pos(r);
+    for (uint32_t i = 0; i < SLOT_LIVE_MAX; i++) {
+        if (s->live[p] == r) {
+            __atomic_store_n(&s->live[p], 0, __ATOMIC_RELEASE);
+            return;
+        }
+        p = (p + 1) & (SLOT_LIVE_MAX - 1);
+    }
+}
 
 struct class {
     struct shlock lock;
@@ -138,7 +183,7 @@ struct region {
     uint32_t version;
     uint32_t hdr_size;          /* sizeof(struct region) */
     uint64_t region_size;
-    struct engine_config cfg;   /* as built (mem_limit updated in place) */
+    struct engine_config cfg;   /* as built: never changes */
 
     uint32_t nclasses;          /* classes 1..nclasses are used */
     uint32_t big;               /* class of chained items (largest) */
@@ -151,6 +196,13 @@ struct region {
     struct shlock pages_lock;   /* pages_used, page_class[] */
     uint64_t pages_used;
     uint64_t pages_limit;       /* mem_limit in pages (atomic) */
+    uint64_t mem_limit;         /* the limit now (cache_memlimit, reload) */
+
+    /* A region in a file (engine_open_file) outlives the server: */
+    uint32_t clean;             /* 1: written back and closed by a graceful
+                                   stop; 0 while a server has it open */
+    uint32_t generation;        /* servers that have opened it */
+    char boot_id[40];           /* the boot it was last opened in */
 
     uint64_t cas_counter;       /* atomic */
     int64_t oldest_live;        /* flush_all: see engine.c item_flushed() */
@@ -187,6 +239,7 @@ struct engine {
     engine_clock_fn clock;
     void *clock_arg;
     lock_repair_fn_t repair[4];     /* by enum lock_kind (lock.h) */
+    int file;                       /* the region is a file (persist.c) */
     struct logger log;              /* the engine's messages */
     struct slot *slots;
     struct class *classes;

@@ -50,4 +50,11 @@ void shlock_clean(struct shlock *l, int slot);
 
 void shlock_release(struct shlock *l);
 
+/* Only when no other process can use the lock (a region reopened after
+ * every process that had it died): makes the mutex usable whatever state
+ * its last holder left it in, and returns SHLOCK_OK (it was released
+ * clean) or SHLOCK_DIRTY (a holder died inside: dirty is set, the owner
+ * kept; repair before use). The lock is not held on return. */
+int shlock_recover(struct shlock *l);
+
 #endif

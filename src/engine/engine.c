@@ -18,6 +18,7 @@
  */
 #include "engine/engine.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,6 +27,7 @@
 
 #include "engine/detail.h"
 #include "engine/keyop.h"
+#include "engine/life.h"
 #include "engine/lock.h"
 #include "engine/region.h"
 #include "engine/slab.h"
@@ -73,9 +75,7 @@ const char *engine_config_check(const struct engine_config *c)
     return NULL;
 }
 
-/* A handle on the region mapped at base: its shortcuts, the master's slot,
- * the repair of each lock kind (lock.h). */
-static struct engine *handle(char *base, int fd)
+struct engine *engine_handle_new(char *base, int fd)
 {
     struct engine *e = calloc(1, sizeof(*e));
     if (e == NULL)
@@ -112,52 +112,70 @@ static const char *init_locks(struct engine *e)
     return rc ? "cannot initialize process-shared robust mutexes" : NULL;
 }
 
-struct engine *engine_create(const struct engine_config *cfg, const char **err)
+uint64_t engine_plan(const struct engine_config *cfg, struct region *tmp,
+                     const char **err)
 {
-    struct region tmp;
-    int fd;
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.cfg = *cfg;
-    if (tmp.cfg.slab_chunk_max == 0)
-        tmp.cfg.slab_chunk_max = SLAB_PAGE_SIZE / 2;
-    if ((*err = engine_config_check(&tmp.cfg)) != NULL)
-        return NULL;
-    uint64_t size = region_layout(&tmp);
-    if (size == 0) {
+    memset(tmp, 0, sizeof(*tmp));
+    tmp->cfg = *cfg;
+    if (tmp->cfg.slab_chunk_max == 0)
+        tmp->cfg.slab_chunk_max = SLAB_PAGE_SIZE / 2;
+    if (tmp->cfg.mem_reserve < tmp->cfg.mem_limit)
+        tmp->cfg.mem_reserve = tmp->cfg.mem_limit;
+    if ((*err = engine_config_check(&tmp->cfg)) != NULL)
+        return 0;
+    uint64_t size = region_layout(tmp);
+    if (size == 0)
         *err = "memory limit too large for one region (32 GB at most)";
-        return NULL;
-    }
-    char *base = region_map_new(size, &fd, err);
-    if (base == NULL)
-        return NULL;
-    struct region *r = (struct region *)base;
-    *r = tmp;
+    return size;
+}
+
+const char *engine_format(struct engine *e, const struct engine_config *cfg,
+                          uint64_t size)
+{
+    struct region *r = e->r;
+    const char *err;
+    engine_plan(cfg, r, &err);
     r->magic = 0;
     r->version = REGION_VERSION;
     r->hdr_size = sizeof(struct region);
     r->region_size = size;
     r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
+    r->mem_limit = cfg->mem_limit;
+    region_bind(e, e->base, e->fd);
+    if (slab_classes_init(r, e->classes) == 0)
+        return "no slab class fits the configuration";
+    if ((err = init_locks(e)) != NULL)
+        return err;
+    e->detail->delimiter = ':';
+    memset(e->page_class, PAGE_NONE, r->npages);
+    e->slots[0].in_use = 1;
+    e->slots[0].pid = (int32_t)getpid();
+    __atomic_store_n(&r->magic, REGION_MAGIC, __ATOMIC_RELEASE);
+    return NULL;
+}
 
-    struct engine *e = handle(base, fd);
+struct engine *engine_create(const struct engine_config *cfg, const char **err)
+{
+    struct region tmp;
+    int fd;
+    uint64_t size = engine_plan(cfg, &tmp, err);
+    if (size == 0)
+        return NULL;
+    char *base = region_map_new(size, &fd, err);
+    if (base == NULL)
+        return NULL;
+    struct engine *e = engine_handle_new(base, fd);
     if (e == NULL) {
         *err = "out of memory";
         munmap(base, size);
         close(fd);
         return NULL;
     }
-    if (slab_classes_init(r, e->classes) == 0)
-        *err = "no slab class fits the configuration";
-    else
-        *err = init_locks(e);
-    if (*err != NULL) {
+    ((struct region *)base)->region_size = size;
+    if ((*err = engine_format(e, cfg, size)) != NULL) {
         engine_close(e);
         return NULL;
     }
-    e->detail->delimiter = ':';
-    memset(e->page_class, PAGE_NONE, r->npages);
-    e->slots[0].in_use = 1;
-    e->slots[0].pid = (int32_t)getpid();
-    __atomic_store_n(&r->magic, REGION_MAGIC, __ATOMIC_RELEASE);
     return e;
 }
 
@@ -179,7 +197,7 @@ struct engine *engine_attach_fd(int fd, const char **err)
         munmap(base, (size_t)st.st_size);
         return NULL;
     }
-    struct engine *e = handle(base, fd);
+    struct engine *e = engine_handle_new(base, fd);
     if (e == NULL) {
         *err = "out of memory";
         munmap(base, (size_t)st.st_size);
@@ -213,6 +231,8 @@ void engine_close(struct engine *e)
     if (e == NULL)
         return;
     munmap(e->base, e->r->region_size);
+    if (e->fd >= 0)
+        close(e->fd);
     free(e->master);
     free(e);
 }
@@ -225,11 +245,23 @@ const struct engine_config *engine_config(const struct engine *e)
 int engine_set_mem_limit(struct engine *e, size_t bytes)
 {
     uint64_t pages = (bytes + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
+    uint64_t had = __atomic_load_n(&e->r->pages_limit, __ATOMIC_ACQUIRE);
     if (pages == 0 || pages > e->r->npages - ENGINE_MAX_CLASSES)
         return -1;
+    /* a file: the new pages' space first, or a full filesystem would
+     * become a SIGBUS when they are touched */
+    if (e->file && pages > had &&
+        posix_fallocate(e->fd, (off_t)(e->r->off_pages + had * SLAB_PAGE_SIZE),
+                        (off_t)((pages - had) * SLAB_PAGE_SIZE)) != 0)
+        return -1;
     __atomic_store_n(&e->r->pages_limit, pages, __ATOMIC_RELEASE);
-    e->r->cfg.mem_limit = bytes;
+    __atomic_store_n(&e->r->mem_limit, bytes, __ATOMIC_RELEASE);
     return 0;
+}
+
+size_t engine_mem_limit(const struct engine *e)
+{
+    return __atomic_load_n(&e->r->mem_limit, __ATOMIC_ACQUIRE);
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -249,6 +281,8 @@ struct engine_worker *engine_worker_attach(struct engine *e, int pid)
         }
         s->pid = pid;
         s->allocs = 0;
+        s->live_overflow = 0;
+        memset(s->live, 0, sizeof(s->live));
         memset(&s->j_op, 0, sizeof(s->j_op));
         memset(&s->j_evict, 0, sizeof(s->j_evict));
         w->e = e;
@@ -307,8 +341,19 @@ static int take_touched(struct engine *e, enum lock_kind k, uint32_t n,
     return unusable;
 }
 
-/* Frees the chunks of class id still ALLOC by slot. Returns how many. */
-static int free_allocs(struct engine *e, unsigned id, int slot)
+/* Frees the chunk r if it is still ALLOC by slot (class lock held). */
+static int free_if_owned(struct engine *e, struct class *c, ref_t r, int slot)
+{
+    struct item *it = ITEM(e, r);
+    if (it->state != ST_ALLOC || it->prev != (ref_t)slot)
+        return 0;
+    slab_free_locked(e, c, r);
+    return 1;
+}
+
+/* Scans every page of class id for chunks ALLOC by slot (the live set
+ * overflowed). Returns how many were freed. */
+static int scan_allocs(struct engine *e, unsigned id, int slot)
 {
     struct class *c = &e->classes[id];
     int freed = 0;
@@ -316,40 +361,68 @@ static int free_allocs(struct engine *e, unsigned id, int slot)
         if (e->page_class[p] != id)
             continue;
         char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
-        for (uint32_t i = 0; i < c->perpage; i++) {
-            struct item *it = (struct item *)(page + (size_t)i * c->size);
-            if (it->state == ST_ALLOC && it->prev == (ref_t)slot) {
-                slab_free_locked(e, c, REF(e, it));
-                freed++;
-            }
+        for (uint32_t i = 0; i < c->perpage; i++)
+            freed += free_if_owned(e, c, REF(e, page + (size_t)i * c->size),
+                                   slot);
+    }
+    return freed;
+}
+
+/* Frees what slot still holds in state ALLOC: the chunks of its live set
+ * (region.h), or every page's when the set overflowed. Returns how many,
+ * and counts the class locks that could not be taken in *unusable. */
+static int free_allocs(struct engine *e, int slot, int *unusable)
+{
+    struct engine_worker *m = e->master;
+    struct slot *s = &e->slots[slot];
+    int freed = 0;
+    int scan = __atomic_load_n(&s->live_overflow, __ATOMIC_ACQUIRE);
+    for (unsigned id = 1; scan && id <= e->r->nclasses; id++) {
+        if (lock_class(m, id) < 0) {
+            (*unusable)++;
+            continue;
         }
+        freed += scan_allocs(e, id, slot);
+        unlock_class(m, id);
+    }
+    for (uint32_t i = 0; !scan && i < SLOT_LIVE_MAX; i++) {
+        ref_t r = __atomic_load_n(&s->live[i], __ATOMIC_ACQUIRE);
+        unsigned id = r ? slab_chunk_class(e, r) : 0;
+        if (id == 0)
+            continue;
+        if (lock_class(m, id) < 0) {
+            (*unusable)++;
+            continue;
+        }
+        freed += free_if_owned(e, &e->classes[id], r, slot);
+        unlock_class(m, id);
     }
     return freed;
 }
 
 int engine_worker_reap(struct engine *e, int slot, struct engine_reap *out)
 {
-    struct engine_worker *m = e->master;
+    memset(out, 0, sizeof(*out));
+    if (slot <= 0)
+        return -1;              /* the master's own slot is not reaped */
+    return engine_reap_slot(e, slot, out);
+}
+
+int engine_reap_slot(struct engine *e, int slot, struct engine_reap *out)
+{
     uint64_t before = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     int freed = 0, unusable = 0;
 
     memset(out, 0, sizeof(*out));
-    if (slot <= 0 || slot >= ENGINE_MAX_SLOTS)
+    if (slot < 0 || slot >= ENGINE_MAX_SLOTS)
         return -1;
     struct slot *s = &e->slots[slot];
     unusable += take_touched(e, LOCK_STRIPE, e->r->nstripes, slot);
     unusable += take_touched(e, LOCK_CLASS, e->r->nclasses + 1, slot);
     unusable += take_touched(e, LOCK_PAGES, 1, slot);
     unusable += take_touched(e, LOCK_DETAIL, 1, slot);
-    for (unsigned id = 1; __atomic_load_n(&s->allocs, __ATOMIC_ACQUIRE) &&
-                          id <= e->r->nclasses; id++) {
-        if (lock_class(m, id) < 0) {
-            unusable++;
-            continue;
-        }
-        freed += free_allocs(e, id, slot);
-        unlock_class(m, id);
-    }
+    if (__atomic_load_n(&s->allocs, __ATOMIC_ACQUIRE) != 0)
+        freed = free_allocs(e, slot, &unusable);
     uint64_t after = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     out->repairs = (unsigned)(after - before);
     out->freed = (unsigned)freed;
@@ -357,6 +430,8 @@ int engine_worker_reap(struct engine *e, int slot, struct engine_reap *out)
     if (unusable > 0)
         return -1;              /* the slot stays claimed: reap again later */
     s->allocs = 0;
+    s->live_overflow = 0;
+    memset(s->live, 0, sizeof(s->live));
     journal_clear(&s->j_op);
     journal_clear(&s->j_evict);
     s->pid = 0;

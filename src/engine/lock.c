@@ -73,6 +73,18 @@ int lock_take(struct engine_worker *w, enum lock_kind k, uint32_t idx)
     return 0;
 }
 
+int lock_recover(struct engine_worker *w, enum lock_kind k, uint32_t idx)
+{
+    int rc = shlock_recover(lock_addr(w->e, k, idx));
+    if (rc == SHLOCK_OK)
+        return 0;
+    if (rc == SHLOCK_DIRTY && lock_take(w, k, idx) == 0) {
+        lock_drop(w, k, idx);
+        return 1;
+    }
+    return -1;
+}
+
 int lock_try(struct engine_worker *w, enum lock_kind k, uint32_t idx)
 {
     return shlock_try(lock_addr(w->e, k, idx), w->slot) == SHLOCK_OK ? 0 : 1;

@@ -77,3 +77,25 @@ void shlock_release(struct shlock *l)
 {
     pthread_mutex_unlock(&l->m);
 }
+
+int shlock_recover(struct shlock *l)
+{
+    int rc = pthread_mutex_trylock(&l->m);
+    if (rc == EOWNERDEAD) {
+        __atomic_store_n(&l->dirty, 1, __ATOMIC_RELEASE);
+        pthread_mutex_consistent(&l->m);
+    } else if (rc != 0) {
+        /* held by a process that is gone without the kernel's note, or
+         * unrecoverable: nobody else can hold it, so make it anew */
+        int32_t owner = l->owner;
+        if (shlock_init(l) != 0)
+            return SHLOCK_ERROR;
+        l->owner = owner;
+        l->dirty = 1;
+        if (pthread_mutex_lock(&l->m) != 0)
+            return SHLOCK_ERROR;
+    }
+    int dirty = __atomic_load_n(&l->dirty, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&l->m);
+    return dirty ? SHLOCK_DIRTY : SHLOCK_OK;
+}

@@ -302,6 +302,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
     }
     struct item *it = ITEM(e, r);
     __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+    slot_live_add(w->s, r);
     it->prev = (ref_t)w->slot;
     it->next = it->hnext = it->chain = 0;
     it->iflags = 0;
@@ -316,6 +317,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
             ref_t x = alloc_chunk_locked(w, id, now);
             if (x == 0) {
                 slab_free_locked(e, c, r);
+                slot_live_del(w->s, r);
                 __atomic_sub_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
                 unlock_class(w, id);
                 *st = ENGINE_NO_MEMORY;
@@ -343,6 +345,7 @@ int slab_release(struct engine_worker *w, ref_t r)
     if (lock_class(w, id) < 0)
         return -1;
     slab_free_locked(w->e, &w->e->classes[id], r);
+    slot_live_del(&w->e->slots[owner], r);
     __atomic_sub_fetch(&w->e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
     unlock_class(w, id);
     return 0;
@@ -359,6 +362,7 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
     c->curr_items++;
     c->total_items++;
     c->requested += ITEM_HDR + it->nkey + it->nbytes;
+    slot_live_del(&e->slots[owner], r);
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
 }
 

@@ -44,7 +44,7 @@ void engine_stats(struct engine *e, struct engine_stats *st)
     }
     st->lock_repairs = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     st->slot_reaps = __atomic_load_n(&e->r->slot_reaps, __ATOMIC_RELAXED);
-    st->limit_maxbytes = e->r->cfg.mem_limit;
+    st->limit_maxbytes = e->r->mem_limit;
     st->hash_power_level = e->r->hashpower;
     st->hash_bytes = (1ull << e->r->hashpower) * sizeof(ref_t);
     st->slab_classes = e->r->nclasses;

@@ -32,8 +32,8 @@ static int stat_yesno(struct buf *out, const char *name, int v)
 }
 
 /* The network and process part, up to growth_factor. */
-static int stats_process(const struct settings *s,
-                         const struct engine_config *cfg, struct buf *out)
+static int stats_process(const struct settings *s, struct engine *e,
+                         struct buf *out)
 {
     char inter[SETTINGS_MAX_LISTEN * (SHMC_HOST_MAX + 1)] = "";
     int err = 0;
@@ -43,14 +43,14 @@ static int stats_process(const struct settings *s,
             strcat(inter, ",");
         strncat(inter, s->listen[i], SHMC_HOST_MAX);
     }
-    err |= stat_u64(out, "maxbytes", cfg->mem_limit);
+    err |= stat_u64(out, "maxbytes", engine_mem_limit(e));
     err |= stat_u64(out, "maxconns", (uint64_t)s->maxconns);
     err |= stat_u64(out, "tcpport", (uint64_t)s->port);
     err |= stat_u64(out, "udpport", (uint64_t)s->udpport);
     err |= stat_str(out, "inter", inter[0] ? inter : "NULL");
     err |= stat_u64(out, "verbosity", (uint64_t)s->verbose);
     err |= stat_u64(out, "oldest", 0);
-    err |= stat_str(out, "evictions", cfg->evict ? "on" : "off");
+    err |= stat_str(out, "evictions", engine_config(e)->evict ? "on" : "off");
     err |= stat_str(out, "domain_socket",
                     s->socketpath[0] ? s->socketpath : "NULL");
     err |= buf_printf(out, "STAT umask %o\r\n", (unsigned)s->access_mask);
@@ -71,7 +71,7 @@ int settings_stats(const struct settings *s, struct engine *e,
                    const struct proto_shared *sh, struct buf *out)
 {
     const struct engine_config *cfg = engine_config(e);
-    int err = stats_process(s, cfg, out);
+    int err = stats_process(s, e, out);
 
     err |= buf_printf(out, "STAT growth_factor %.2f\r\n", cfg->factor);
     err |= stat_u64(out, "chunk_size", cfg->min_chunk);

@@ -17,16 +17,30 @@ static time_t fake_clock(void *arg)
     return *(time_t *)arg;
 }
 
+void fixture_config(struct engine_config *cfg, size_t mb,
+                    void (*adjust)(struct engine_config *cfg))
+{
+    engine_config_defaults(cfg);
+    cfg->mem_limit = mb << 20;
+    cfg->hashpower = 16;
+    if (adjust)
+        adjust(cfg);
+}
+
+/* The fake clock and a worker slot on f->e. */
+static int fixture_start(struct fixture *f)
+{
+    engine_set_clock(f->e, fake_clock, &f->now);
+    f->w = engine_worker_attach(f->e, getpid());
+    return f->w ? 0 : -1;
+}
+
 int fixture_open(struct fixture *f, size_t mb,
                  void (*adjust)(struct engine_config *cfg))
 {
     struct engine_config cfg;
     const char *err = NULL;
-    engine_config_defaults(&cfg);
-    cfg.mem_limit = mb << 20;
-    cfg.hashpower = 16;
-    if (adjust)
-        adjust(&cfg);
+    fixture_config(&cfg, mb, adjust);
     memset(f, 0, sizeof(*f));
     f->now = 1700000000;
     f->e = engine_create(&cfg, &err);
@@ -34,9 +48,23 @@ int fixture_open(struct fixture *f, size_t mb,
         fprintf(stderr, "engine_create: %s\n", err);
         return -1;
     }
-    engine_set_clock(f->e, fake_clock, &f->now);
-    f->w = engine_worker_attach(f->e, getpid());
-    return f->w ? 0 : -1;
+    return fixture_start(f);
+}
+
+int fixture_open_file(struct fixture *f, size_t mb, const char *path,
+                      void (*adjust)(struct engine_config *cfg),
+                      struct engine_open_info *info)
+{
+    struct engine_config cfg;
+    fixture_config(&cfg, mb, adjust);
+    memset(f, 0, sizeof(*f));
+    f->now = 1700000000;
+    f->e = engine_open_file(&cfg, path, 2000, info);
+    if (f->e == NULL) {
+        fprintf(stderr, "engine_open_file: %s\n", info->err);
+        return -1;
+    }
+    return fixture_start(f);
 }
 
 void fixture_close(struct fixture *f)

@@ -21,6 +21,14 @@ struct fixture {
  * optional adjust callback) with a fake clock starting at a fixed time. */
 int fixture_open(struct fixture *f, size_t mb,
                  void (*adjust)(struct engine_config *cfg));
+/* The same on a region in the file at path (engine_open_file; info says
+ * whether it was warm). */
+int fixture_open_file(struct fixture *f, size_t mb, const char *path,
+                      void (*adjust)(struct engine_config *cfg),
+                      struct engine_open_info *info);
+/* The configuration fixture_open uses. */
+void fixture_config(struct engine_config *cfg, size_t mb,
+                    void (*adjust)(struct engine_config *cfg));
 void fixture_close(struct fixture *f);
 
 /* Stores with op; returns the engine status. */

@@ -2,10 +2,10 @@
  * test_recover.c - processes dying inside the engine, and many processes
  * sharing it.
  *
- *  - crash points: a child performs the first steps of an operation with the
- *    engine's own internal functions and SIGKILLs itself at a chosen
- *    instruction, holding the locks; the parent reaps the slot and checks
- *    every invariant and the visible outcome.
+ *  - crash points (crashpoints.c): a child performs the first steps of an
+ *    operation with the engine's own internal functions and SIGKILLs
+ *    itself at a chosen instruction, holding the locks; the parent reaps
+ *    the slot and checks every invariant and the visible outcome.
  *  - stress: 4 processes hammer one engine with random operations; values
  *    carry their key and a checksum, so a torn or misplaced value fails.
  *  - kill: the same load while a random process is SIGKILLed every
@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crashpoints.h"
 #include "fixture.h"
 #include "core/buf.h"
 #include "proto/proto.h"
@@ -64,191 +65,31 @@ static void die(void)
     raise(SIGKILL);
 }
 
-static void get_value(struct fixture *f, const char *key, char *buf, size_t n)
+/* Every crash point of crashpoints.c, with one worker dying while the
+ * engine lives on: the master's reap repairs what it left. */
+static void test_crash_points(void)
 {
-    if (fx_get(f, key, buf, n, NULL, NULL) != ENGINE_OK)
-        strcpy(buf, "<missing>");
-}
-
-/* -- crash point 1: set replaced the chain entry, died before linking -- */
-static void cp_switch(struct fixture *f, struct engine_worker *w)
-{
-    struct engine *e = f->e;
-    enum engine_status st;
-    ref_t nr = slab_alloc(w, 3, 3, (uint32_t)f->now, &st);
-    struct item *it = ITEM(e, nr);
-    memcpy(item_key(it), "key", 3);
-    memcpy(item_data(it), "new", 3);
-    uint32_t b = hash_bucket(e, hash_key("key", 3));
-    uint32_t s = hash_stripe(e, b);
-    lock_stripe(w, s);
-    ref_t *link;
-    ref_t old = hash_find(e, b, "key", 3, &link);
-    journal_set(&w->s->j_op, s, nr, old);
-    hash_replace(e, link, old, nr);
-    die();
-}
-
-static void test_crash_mid_switch(void)
-{
-    struct fixture f;
-    char buf[32];
-    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
-    fx_store(&f, ENGINE_SET, "key", "old", 0, 0);
-    struct engine_worker *w = engine_worker_attach(f.e, 0);
-    CU_ASSERT_TRUE(die_in_child(&f, w, cp_switch) > 0);
-    free(w);
-    fx_check(&f);
-    get_value(&f, "key", buf, sizeof(buf));
-    CU_ASSERT_STRING_EQUAL(buf, "new");
-    struct engine_stats st;
-    engine_stats(f.e, &st);
-    CU_ASSERT_EQUAL(st.curr_items, 1);
-    CU_ASSERT_TRUE(st.lock_repairs >= 1);
-    fixture_close(&f);
-}
-
-/* -- crash point 2: delete took the item off the chain, died before
- *    freeing it -- */
-static void cp_delete(struct fixture *f, struct engine_worker *w)
-{
-    struct engine *e = f->e;
-    uint32_t b = hash_bucket(e, hash_key("gone", 4));
-    uint32_t s = hash_stripe(e, b);
-    lock_stripe(w, s);
-    ref_t *link;
-    ref_t r = hash_find(e, b, "gone", 4, &link);
-    journal_set(&w->s->j_op, s, 0, r);
-    *link = ITEM(e, r)->hnext;
-    /* and inside the class lock, half way through the LRU unlink */
-    struct item *it = ITEM(e, r);
-    lock_class(w, it->clsid);
-    struct class *c = &e->classes[it->clsid];
-    if (it->prev)
-        ITEM(e, it->prev)->next = it->next;
-    else
-        c->lru_head = it->next;
-    die();
-}
-
-static void test_crash_mid_delete(void)
-{
-    struct fixture f;
-    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
-    fx_store(&f, ENGINE_SET, "a", "1", 0, 0);
-    fx_store(&f, ENGINE_SET, "gone", "2", 0, 0);
-    fx_store(&f, ENGINE_SET, "b", "3", 0, 0);
-    struct engine_worker *w = engine_worker_attach(f.e, 0);
-    CU_ASSERT_TRUE(die_in_child(&f, w, cp_delete) > 0);
-    free(w);
-    fx_check(&f);
-    CU_ASSERT_FALSE(fx_has(&f, "gone"));
-    CU_ASSERT_TRUE(fx_has(&f, "a"));
-    CU_ASSERT_TRUE(fx_has(&f, "b"));
-    struct engine_stats st;
-    engine_stats(f.e, &st);
-    CU_ASSERT_EQUAL(st.curr_items, 2);
-    fixture_close(&f);
-}
-
-/* -- crash point 3: allocated items never stored (value half received) -- */
-static void cp_alloc(struct fixture *f, struct engine_worker *w)
-{
-    struct engine_alloc a;
-    char key[32];
-    for (int i = 0; i < 100; i++) {
-        snprintf(key, sizeof(key), "pending%d", i);
-        engine_alloc(w, key, strlen(key), 0, 0, 1000, &a);
-        engine_alloc_write(w, &a, "partial", 7);
+    for (size_t i = 0; i < ncrashpoints; i++) {
+        const struct crashpoint *cp = &crashpoints[i];
+        struct fixture f;
+        CU_ASSERT_FATAL(fixture_open(&f, cp->mb, NULL) == 0);
+        if (cp->setup)
+            cp->setup(&f);
+        struct engine_worker *w = engine_worker_attach(f.e, 0);
+        int done = die_in_child(&f, w, cp->die);
+        free(w);
+        struct engine_stats st;
+        engine_stats(f.e, &st);
+        if (done < 0 || st.lock_repairs < cp->min_repairs)
+            fprintf(stderr, "\n    %s: reap %d, %llu repairs", cp->name,
+                    done, (unsigned long long)st.lock_repairs);
+        CU_ASSERT(done >= 0);
+        CU_ASSERT(st.lock_repairs >= cp->min_repairs);
+        fx_check(&f);
+        cp->verify(&f);
+        fx_check(&f);
+        fixture_close(&f);
     }
-    /* a large chained one too */
-    engine_alloc(w, "large", 5, 0, 0, 900 * 1024, &a);
-    (void)f;
-    die();
-}
-
-static void test_crash_with_allocations(void)
-{
-    struct fixture f;
-    struct engine_class_stats cs;
-    CU_ASSERT_FATAL(fixture_open(&f, 8, NULL) == 0);
-    struct engine_worker *w = engine_worker_attach(f.e, 0);
-    CU_ASSERT_TRUE(die_in_child(&f, w, cp_alloc) >= 101);
-    free(w);
-    fx_check(&f);
-    for (unsigned id = 1; id <= engine_class_count(f.e); id++) {
-        engine_class_stats(f.e, id, &cs);
-        CU_ASSERT_EQUAL(cs.used_chunks, 0);
-    }
-    fixture_close(&f);
-}
-
-/* -- crash point 4: carving a page, holding class and pages locks -- */
-static void cp_carve(struct fixture *f, struct engine_worker *w)
-{
-    struct engine *e = f->e;
-    unsigned id = slab_class_for(e, 200);
-    lock_class(w, id);
-    lock_pages(w);
-    uint64_t p = e->r->pages_used;
-    char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
-    memset(page, 0, 4096);
-    e->page_class[p] = (uint8_t)id;   /* pages_used not yet advanced */
-    die();
-}
-
-static void test_crash_mid_carve(void)
-{
-    struct fixture f;
-    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
-    struct engine_worker *w = engine_worker_attach(f.e, 0);
-    CU_ASSERT_TRUE(die_in_child(&f, w, cp_carve) >= 2);
-    free(w);
-    fx_check(&f);
-    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "after", "carve", 0, 0), ENGINE_STORED);
-    CU_ASSERT_TRUE(fx_has(&f, "after"));
-    fx_check(&f);
-    fixture_close(&f);
-}
-
-/* -- crash point 5: eviction unlinked a victim, died before freeing -- */
-static void cp_evict(struct fixture *f, struct engine_worker *w)
-{
-    struct engine *e = f->e;
-    unsigned id = slab_class_for(e, ITEM_HDR + 6 + 900);
-    lock_class(w, id);
-    ref_t r = e->classes[id].lru_tail;
-    struct item *it = ITEM(e, r);
-    uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
-    uint32_t s = hash_stripe(e, b);
-    try_stripe(w, s);
-    journal_set(&w->s->j_evict, s, 0, r);
-    hash_unlink(e, b, r);
-    it->state = ST_FREE;   /* first step of chunk_free_locked */
-    die();
-}
-
-static void test_crash_mid_evict(void)
-{
-    struct fixture f;
-    char key[16], val[901];
-    memset(val, 'v', 900);
-    val[900] = '\0';
-    CU_ASSERT_FATAL(fixture_open(&f, 4, NULL) == 0);
-    for (int i = 0; i < 100; i++) {
-        snprintf(key, sizeof(key), "e%05d", i);
-        fx_store(&f, ENGINE_SET, key, val, 0, 0);
-    }
-    struct engine_worker *w = engine_worker_attach(f.e, 0);
-    CU_ASSERT_TRUE(die_in_child(&f, w, cp_evict) >= 1);
-    free(w);
-    fx_check(&f);
-    CU_ASSERT_FALSE(fx_has(&f, "e00000"));   /* the victim, oldest */
-    CU_ASSERT_TRUE(fx_has(&f, "e00001"));
-    struct engine_stats st;
-    engine_stats(f.e, &st);
-    CU_ASSERT_EQUAL(st.curr_items, 99);
-    fixture_close(&f);
 }
 
 /* ---- one byte, one lock ------------------------------------------------ */
@@ -639,10 +480,7 @@ static void test_kill_random_workers(void)
     fixture_close(&f);
 }
 
-UNIT_SUITE(recover, NULL, NULL,
-           UNIT_TEST(test_crash_mid_switch), UNIT_TEST(test_crash_mid_delete),
-           UNIT_TEST(test_crash_with_allocations),
-           UNIT_TEST(test_crash_mid_carve), UNIT_TEST(test_crash_mid_evict),
+UNIT_SUITE(recover, NULL, NULL, UNIT_TEST(test_crash_points),
            UNIT_TEST(test_one_owner_per_byte), UNIT_TEST(test_fail_closed),
            UNIT_TEST(test_stress_4_processes),
            UNIT_TEST(test_kill_random_workers))

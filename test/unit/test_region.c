@@ -42,7 +42,6 @@ static void test_attach_same(void)
     struct engine_worker *w = engine_worker_attach(e, 0);
     CU_ASSERT_EQUAL(engine_peek(w, "kept", 4, NULL, NULL), ENGINE_OK);
     engine_worker_detach(w);
-    close(engine_fd(e));
     engine_close(e);
     fixture_close(&f);
 }
@@ -98,10 +97,8 @@ static void test_attach_refused(void)
     /* everything restored: accepted again */
     struct engine *e = reattach(&f, &why);
     CU_ASSERT_PTR_NOT_NULL(e);
-    if (e != NULL) {
-        close(engine_fd(e));
+    if (e != NULL)
         engine_close(e);
-    }
     fixture_close(&f);
 }
 
