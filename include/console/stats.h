@@ -30,7 +30,8 @@ struct kv {
 struct kvlist {
     struct kv *v;
     size_t n, cap;
-    char *text;                 /* owns the strings */
+    char *text;                 /* owns the parsed strings */
+    struct kv_owned *owned;     /* values set by kv_set */
 };
 
 void kv_init(struct kvlist *l);
@@ -40,6 +41,9 @@ void kv_free(struct kvlist *l);
 int kv_parse(struct kvlist *l, const char *text, size_t len);
 /* The value of name, or NULL. */
 const char *kv_get(const struct kvlist *l, const char *name);
+/* Replaces the value of name (if present) with a copy of value.
+ * Returns 0, 1 if name is absent, -1 out of memory. */
+int kv_set(struct kvlist *l, const char *name, const char *value);
 /* The value as an unsigned number (0 when absent or not a number). */
 uint64_t kv_u64(const struct kvlist *l, const char *name);
 

@@ -12,6 +12,10 @@
  *   GET  /api/keys, /api/item   the key browser (keys.c)
  *   POST /api/delete            delete a key (only with http_write)
  *
+ * The local server's figures are its "stats" replies, except rusage_user
+ * and rusage_system: the CPU time of all its processes (from /proc), where
+ * "stats" gives the answering worker's own.
+ *
  * Every /api/ reply is JSON. A "server" parameter names another server of
  * the pool; only configured peers are accepted unless http_write is on
  * (the console must not become a way to reach arbitrary addresses). Any
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "console/console_int.h"
 #include "console/json.h"
@@ -65,6 +70,60 @@ int console_server(struct console *c, const struct http_req *r, char *addr,
     }
     *server = addr;
     return 0;
+}
+
+/* CPU time of one process from /proc (clock ticks); 0 if it is gone. */
+static void proc_cpu(int pid, unsigned long long *user,
+                     unsigned long long *sys)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');     /* the name may hold blanks */
+    unsigned long long u, s;
+    if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+                            "%*u %*u %llu %llu", &u, &s) == 2) {
+        *user += u;
+        *sys += s;
+    }
+}
+
+/* The local "stats" says the CPU time of the process that answered it;
+ * the console shows the server's: the master's and every process's in
+ * the process table (workers, retiring workers, helpers) added up. */
+static void server_rusage(struct console *c, struct kvlist *st)
+{
+    unsigned long long user = 0, sys = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    proc_cpu((int)c->state->info.master_pid, &user, &sys);
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++) {
+        int pid = __atomic_load_n(&c->state->proc[i].pid, __ATOMIC_ACQUIRE);
+        if (pid != 0)
+            proc_cpu(pid, &user, &sys);
+    }
+    if (hz <= 0)
+        return;
+    char v[48];
+    snprintf(v, sizeof(v), "%llu.%06llu", user / (unsigned long long)hz,
+             user % (unsigned long long)hz * 1000000 / (unsigned long long)hz);
+    kv_set(st, "rusage_user", v);
+    snprintf(v, sizeof(v), "%llu.%06llu", sys / (unsigned long long)hz,
+             sys % (unsigned long long)hz * 1000000 / (unsigned long long)hz);
+    kv_set(st, "rusage_system", v);
+}
+
+/* A snapshot of the local server. */
+static void local_snapshot(struct console *c, struct snapshot *s,
+                           unsigned mask)
+{
+    snapshot_take(s, mask, console_local_cmd, c);
+    if (s->up && (mask & SNAP_STATS))
+        server_rusage(c, &s->stats);
 }
 
 static void kv_json(struct buf *out, const struct kvlist *l)
@@ -142,7 +201,7 @@ static void api_snapshot(struct console *c, const struct http_req *r,
     if (server)
         snapshot_take(&s, mask, peer_stats_cmd, (void *)server);
     else
-        snapshot_take(&s, mask, console_local_cmd, c);
+        local_snapshot(c, &s, mask);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     struct buf *o = &rep->body;
     rep->ctype = JSON;
@@ -182,8 +241,8 @@ static void api_metrics(struct console *c, struct reply *rep)
     struct metrics_proc p[ENGINE_MAX_SLOTS];
     int slots[ENGINE_MAX_SLOTS];
     snapshot_init(&s);
-    snapshot_take(&s, SNAP_STATS | SNAP_SETTINGS | SNAP_ITEMS | SNAP_SLABS,
-                  console_local_cmd, c);
+    local_snapshot(c, &s, SNAP_STATS | SNAP_SETTINGS | SNAP_ITEMS |
+                   SNAP_SLABS);
     int n = read_procs(c, p, ENGINE_MAX_SLOTS, slots);
     rep->ctype = "text/plain; version=0.0.4; charset=utf-8";
     if (metrics_render(&s, p, n, &rep->body) < 0)
@@ -252,7 +311,7 @@ static void api_pool(struct console *c, const struct http_req *r,
         struct snapshot s;
         snapshot_init(&s);
         if (i < 0)
-            snapshot_take(&s, SNAP_STATS, console_local_cmd, c);
+            local_snapshot(c, &s, SNAP_STATS);
         else
             snapshot_take(&s, SNAP_STATS, peer_stats_cmd, (void *)name);
         if (i >= 0)

@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct kv_owned {
+    struct kv_owned *next;
+    char s[];
+};
+
 void kv_init(struct kvlist *l)
 {
     memset(l, 0, sizeof(*l));
@@ -18,6 +23,11 @@ void kv_init(struct kvlist *l)
 
 void kv_free(struct kvlist *l)
 {
+    while (l->owned != NULL) {
+        struct kv_owned *o = l->owned;
+        l->owned = o->next;
+        free(o);
+    }
     free(l->v);
     free(l->text);
     kv_init(l);
@@ -75,6 +85,24 @@ const char *kv_get(const struct kvlist *l, const char *name)
         if (strcmp(l->v[i].name, name) == 0)
             return l->v[i].value;
     return NULL;
+}
+
+int kv_set(struct kvlist *l, const char *name, const char *value)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].name, name) != 0)
+            continue;
+        size_t n = strlen(value) + 1;
+        struct kv_owned *o = malloc(sizeof(*o) + n);
+        if (o == NULL)
+            return -1;
+        memcpy(o->s, value, n);
+        o->next = l->owned;
+        l->owned = o;
+        l->v[i].value = o->s;
+        return 0;
+    }
+    return 1;
 }
 
 uint64_t kv_u64(const struct kvlist *l, const char *name)

@@ -131,6 +131,19 @@ def workload(port):
         c.cmd("cas nope 0 0 1 1\r\nz\r\n")
 
 
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
 def test_metrics_equal_stats():
     srv = console_server()
     try:
@@ -144,7 +157,10 @@ def test_metrics_equal_stats():
             items = c.stats("items")
             slabs = c.stats("slabs")
             settings = c.stats("settings")
+            pids = [srv.pid] + child_pids(srv.pid)
+            cpu0 = cpu_ticks(pids)
             st_, ct, body = get(srv.http_port, "/metrics")
+            cpu1 = cpu_ticks(pids)
             eq(st_, 200)
             check(ct.startswith("text/plain; version=0.0.4"), ct)
             m = parse_metrics(body.decode())
@@ -216,6 +232,12 @@ def test_metrics_equal_stats():
                 eq(m['memcached_slab_commands_total{slab="%s",command="get",'
                      'status="hit"}' % cls], v)
         eq(m["memcached_malloced_bytes"], slabs["total_malloced"])
+        # CPU: all the server's processes (stats says the answering one's)
+        hz = os.sysconf("SC_CLK_TCK")
+        cpu = (float(m["memcached_process_user_cpu_seconds_total"]) +
+               float(m["memcached_process_system_cpu_seconds_total"]))
+        check(cpu0 / hz - 0.02 <= cpu <= cpu1 / hz + 0.02,
+              "cpu %.3f within %.3f..%.3f" % (cpu, cpu0 / hz, cpu1 / hz))
         # every family has HELP and TYPE, each written once
         text = body.decode()
         types = [l.split()[2] for l in text.splitlines()

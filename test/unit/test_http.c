@@ -120,6 +120,8 @@ static void test_metrics(void)
                                             "STAT lru_crawler no\r\nEND\r\n")), 0);
     CU_ASSERT_STRING_EQUAL(kv_get(&s.stats, "version"), "1.6.21");
     CU_ASSERT_EQUAL(kv_u64(&s.stats, "get_hits"), 10);
+    CU_ASSERT_EQUAL(kv_set(&s.stats, "rusage_user", "0.500000"), 0);
+    CU_ASSERT_EQUAL(kv_set(&s.stats, "no_such_stat", "1"), 1);
     struct metrics_proc p = { "worker", 0, 77, 1700000000, 3, 1 };
     CU_ASSERT_EQUAL(metrics_render(&s, &p, 1, &b), 0);
     buf_append(&b, "", 1);
