@@ -35,6 +35,20 @@
 
 #include <ev.h>
 
+/* The console ends with _exit() in its forked process, which skips
+ * LeakSanitizer's check at exit: in an ASan build it runs that check
+ * itself once it has released everything (as a worker does). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CONSOLE_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONSOLE_LEAK_CHECK 1
+#endif
+#endif
+#ifdef CONSOLE_LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "console/console_int.h"
 #include "engine/engine.h"
 #include "server/settings.h"
@@ -429,6 +443,9 @@ out:
     engine_worker_detach(env->slot);
     env->slot = NULL;
     free(p);
+#ifdef CONSOLE_LEAK_CHECK
+    __lsan_do_leak_check();
+#endif
     return status;
 }
 
