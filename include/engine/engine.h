@@ -76,7 +76,9 @@ struct engine *engine_create(const struct engine_config *cfg, const char **err);
  * cache); otherwise it builds a new region ("cold") and says why in
  * info->why. The space for the memory limit is reserved in the file's
  * filesystem up front. Returns NULL with info->err when no region can be
- * had (the file is in use, the filesystem is full, ...). */
+ * had (the file is in use, the filesystem is full, ...). With cfg NULL,
+ * the file is taken with the configuration it was built with, or refused
+ * (info->err), never rebuilt (an inspection: --check). */
 #define ENGINE_OPEN_MSG 256
 struct engine_open_info {
     int warm;                   /* 1: the file's cache is served */
@@ -91,6 +93,12 @@ struct engine_open_info {
 struct engine *engine_open_file(const struct engine_config *cfg,
                                 const char *path, int wait_ms,
                                 struct engine_open_info *info);
+/* A new region for cfg in a new file renamed over path, whoever holds the
+ * file there now (a binary upgrade whose format changed: the old server's
+ * processes keep the old file until they exit). NULL with info->err. */
+struct engine *engine_create_file(const struct engine_config *cfg,
+                                  const char *path,
+                                  struct engine_open_info *info);
 /* A graceful stop of a region in a file, when no other process uses it:
  * writes it back and marks it clean (the next open trusts it even after a
  * reboot). 0 or -1 (errno). Nothing to do for a memfd region. */
@@ -176,6 +184,9 @@ struct engine_item_info {
     uint32_t nbytes;       /* value length */
     uint64_t cas;
     uint32_t exptime;      /* absolute unix time, 0 = never */
+    uint32_t atime;        /* last access, absolute unix time */
+    uint8_t clsid;         /* slab class */
+    uint8_t fetched;       /* fetched since it was stored */
     const void *value;     /* opaque: pass to engine_value_copy() */
 };
 typedef void (*engine_get_fn)(void *arg, const struct engine_item_info *info);

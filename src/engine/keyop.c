@@ -130,6 +130,9 @@ void keyop_fill_info(const struct engine *e, struct item *it,
     b->info.nbytes = it->nbytes;
     b->info.cas = e->r->cfg.use_cas ? it->cas : 0;
     b->info.exptime = it->exptime;
+    b->info.atime = it->atime;
+    b->info.clsid = it->clsid;
+    b->info.fetched = (it->iflags & IF_FETCHED) != 0;
     b->info.value = it;
     b->e = e;
 }

@@ -104,12 +104,14 @@ static int refuse(const struct region *r, uint64_t size,
 {
     struct region want;
     const char *w = region_check(r, size);
-    if (w == NULL && engine_plan(cfg, &want, &w) == 0)
+    if (w == NULL && cfg != NULL && engine_plan(cfg, &want, &w) == 0)
         w = w ? w : "the configuration is refused";
     if (w != NULL) {
         say(why, "%s", w);
         return 1;
     }
+    if (cfg == NULL)                    /* the file's own configuration */
+        want = *r;
     const struct engine_config *a = &r->cfg, *b = &want.cfg;
 #define DIFF(f, name, fmt) \
     if (a->f != b->f) { \
@@ -197,9 +199,12 @@ static struct engine *open_warm(int fd, uint64_t size,
         return NULL;
     }
     struct region *r = e->r;
-    r->cfg.evict = cfg->evict;          /* -M is a behaviour, not a shape */
-    r->mem_limit = cfg->mem_limit;      /* as asked, not as last adjusted */
-    r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
+    if (cfg != NULL) {
+        r->cfg.evict = cfg->evict;      /* -M is a behaviour, not a shape */
+        r->mem_limit = cfg->mem_limit;  /* as asked, not as last adjusted */
+        r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) /
+                         SLAB_PAGE_SIZE;
+    }
     return e;
 }
 
@@ -303,16 +308,34 @@ struct engine *engine_open_file(const struct engine_config *cfg,
     if (e != NULL) {
         info->warm = 1;
         if (reserve_space(fd, e->r, e->r->pages_limit) < 0) {
-            say(info->err, "cannot reserve %zu MB for the cache in the "
-                "filesystem of %s: %s", cfg->mem_limit >> 20, path,
-                strerror(errno));
+            say(info->err, "cannot reserve %llu MB for the cache in the "
+                "filesystem of %s: %s", (unsigned long long)
+                (e->r->mem_limit >> 20), path, strerror(errno));
             engine_close(e);
             return NULL;
         }
+    } else if (cfg == NULL) {           /* as it is, or not at all */
+        say(info->err, "%s: %s", path, info->why[0] ? info->why
+                                                     : "an empty file");
+        close(fd);
+        return NULL;
     } else {
         close(fd);                      /* the old file stays as it was */
         e = open_cold(path, cfg, info);
     }
+    if (e != NULL)
+        mark_open(e, boot);
+    return e;
+}
+
+struct engine *engine_create_file(const struct engine_config *cfg,
+                                  const char *path,
+                                  struct engine_open_info *info)
+{
+    char boot[40];
+    memset(info, 0, sizeof(*info));
+    read_boot_id(boot, sizeof(boot));
+    struct engine *e = open_cold(path, cfg, info);
     if (e != NULL)
         mark_open(e, boot);
     return e;

@@ -32,16 +32,15 @@ long engine_walk(struct engine_worker *w, uint64_t *cursor,
         if (lock_stripe(w, s) < 0)
             return -1;
         uint32_t now = now32(e);
-        for (ref_t r = e->buckets[b]; r != 0 && !stop;
-             r = ITEM(e, r)->hnext) {
+        for (ref_t r = e->buckets[b]; r != 0; r = ITEM(e, r)->hnext) {
             struct item *it = ITEM(e, r);
             if (item_dead(e, it, now))
                 continue;
             struct info_box box;
             keyop_fill_info(e, it, &box);
             seen++;
-            if (fn != NULL)
-                stop = fn(arg, &box.info, now - it->atime) != 0;
+            if (fn != NULL && fn(arg, &box.info, now - it->atime) != 0)
+                stop = 1;               /* after this bucket, whole */
         }
         unlock_stripe(w, s);
     }

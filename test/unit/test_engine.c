@@ -368,6 +368,28 @@ static void test_detail(void)
     CU_ASSERT_EQUAL(strlen(d.text), strlen("foo 2 1 1 1;bar 0 0 1 0;"));
 }
 
+static void info_cb(void *arg, const struct engine_item_info *info)
+{
+    *(struct engine_item_info *)arg = *info;
+}
+
+/* The item view a callback gets: class, last access, fetched. */
+static void test_item_info(void)
+{
+    struct engine_item_info in;
+    reset();
+    fx_store(&F, ENGINE_SET, "info", "v", 0, 0);
+    CU_ASSERT_EQUAL(engine_peek(F.w, "info", 4, info_cb, &in), ENGINE_OK);
+    CU_ASSERT_EQUAL(in.fetched, 0);
+    CU_ASSERT_EQUAL(in.atime, (uint32_t)F.now);
+    CU_ASSERT(in.clsid >= 1 && in.clsid <= engine_class_count(F.e));
+    F.now += 100;
+    CU_ASSERT_EQUAL(engine_get(F.w, "info", 4, NULL, NULL), ENGINE_OK);
+    CU_ASSERT_EQUAL(engine_peek(F.w, "info", 4, info_cb, &in), ENGINE_OK);
+    CU_ASSERT_EQUAL(in.fetched, 1);
+    CU_ASSERT_EQUAL(in.atime, (uint32_t)F.now);     /* bumped: 100 s > 60 */
+}
+
 /* engine_walk: every live item once, in pieces; nothing counted. */
 struct walk_seen {
     unsigned char seen[1000];
@@ -393,7 +415,7 @@ static int walk_fn(void *arg, const struct engine_item_info *info,
     val[info->nbytes] = '\0';
     int i = -1;
     if (sscanf(key, "walk:%d", &i) != 1 || i < 0 || i >= 1000 ||
-        atoi(val) != i * 7) {
+        atoi(val) != i * 7 || info->clsid == 0 || info->fetched) {
         ws->bad++;
         return 0;
     }
@@ -449,6 +471,42 @@ static void test_walk(void)
     fx_check(&F);
 }
 
+static void small_table(struct engine_config *cfg)
+{
+    cfg->hashpower = 12;            /* many buckets hold several items */
+}
+
+/* A walk stopped by its callback goes on after the whole bucket: stopping
+ * every few items, each item is still seen exactly once. */
+static void test_walk_stop(void)
+{
+    struct fixture f;
+    char key[32], val[32];
+    CU_ASSERT_FATAL(fixture_open(&f, 8, small_table) == 0);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "walk:%d", i);
+        snprintf(val, sizeof val, "%d", i * 7);
+        fx_store(&f, ENGINE_SET, key, val, 0, 0);
+    }
+    struct walk_seen ws;
+    memset(&ws, 0, sizeof ws);
+    uint64_t cursor = 0;
+    long total = 0;
+    for (int rounds = 0; cursor != ENGINE_WALK_END && rounds < 10000;
+         rounds++) {
+        ws.calls = 0;
+        ws.stop_after = 3;
+        total += engine_walk(f.w, &cursor, UINT64_MAX, walk_fn, &ws);
+    }
+    CU_ASSERT_EQUAL(total, 1000);
+    CU_ASSERT_EQUAL(ws.bad, 0);
+    int once = 0;
+    for (int i = 0; i < 1000; i++)
+        once += ws.seen[i] == 1;
+    CU_ASSERT_EQUAL(once, 1000);
+    fixture_close(&f);
+}
+
 UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_set_get), UNIT_TEST(test_add_replace),
            UNIT_TEST(test_append_prepend), UNIT_TEST(test_cas),
@@ -457,4 +515,5 @@ UNIT_SUITE(engine, setup, teardown,
            UNIT_TEST(test_incr_decr), UNIT_TEST(test_keys),
            UNIT_TEST(test_too_large), UNIT_TEST(test_stats_counters),
            UNIT_TEST(test_detail), UNIT_TEST(test_unlink_uncounted),
-           UNIT_TEST(test_walk))
+           UNIT_TEST(test_walk), UNIT_TEST(test_walk_stop),
+           UNIT_TEST(test_item_info))

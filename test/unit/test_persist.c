@@ -85,7 +85,15 @@ static void test_cold_then_warm(void)
     CU_ASSERT_STRING_EQUAL(buf, "across");
     CU_ASSERT_EQUAL(flags, 5);
     fx_check(&f);
+    /* an inspection takes the file as it is, with its own configuration */
+    struct engine *e = engine_open_file(NULL, path, 0, &info);
+    CU_ASSERT_PTR_NULL(e);              /* still open by f: in use */
     fixture_close(&f);          /* not clean: the next open recovers */
+    e = engine_open_file(NULL, path, 0, &info);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(info.warm, 1);
+    CU_ASSERT_EQUAL(engine_mem_limit(e), (size_t)8 << 20);
+    engine_close(e);
     CU_ASSERT_FATAL(fixture_open_file(&f, 8, path, NULL, &info) == 0);
     CU_ASSERT_EQUAL(info.warm, 1);
     CU_ASSERT_EQUAL(info.clean, 0);
@@ -129,6 +137,12 @@ static void test_refused_content(void)
     CU_ASSERT_EQUAL(pwrite(fd, &version, 4, offsetof(struct region, version)),
                     4);
     close(fd);
+    /* an inspection never rebuilds: refused, and the file is untouched */
+    struct engine *e = engine_open_file(NULL, path, 0, &info);
+    CU_ASSERT_PTR_NULL(e);
+    CU_ASSERT_PTR_NOT_NULL(strstr(info.err, "format version"));
+    if (e != NULL)
+        engine_close(e);
     CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb, &info) == 0);
     CU_ASSERT_EQUAL(info.warm, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(info.why, "format version"));
