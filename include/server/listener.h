@@ -66,6 +66,11 @@ int listeners_open(struct listeners *ls, const struct listen_config *cfg,
 int listeners_reconcile(struct listeners *cur, const struct listen_config *cfg,
                         struct listeners *stale, const struct logger *lg);
 
+/* A binary upgrade: the listeners the old server hands over, as a set
+ * listeners_reconcile() can keep from (names read from the sockets).
+ * 0, or -1 when one is not a bound socket. */
+int listeners_inherit(struct listeners *ls, const int *fds, int n);
+
 /* Closes every descriptor (keeps the unix path for listeners_unlink). */
 void listeners_close(struct listeners *ls);
 /* Removes the unix socket file, if one was created. */

@@ -10,10 +10,13 @@ struct settings;
 struct helper_def;
 
 /* Runs the server with validated settings until it is stopped (SIGTERM,
- * SIGINT: graceful; SIGQUIT: immediate). argc/argv are the original command
- * line, read again (with the --config file) on SIGHUP to reload the
- * configuration; SIGUSR2 replaces every worker without reloading. Both
- * hand every open client connection to the new workers. Returns the process exit status:
+ * SIGINT, SIGUSR1: graceful; SIGQUIT: immediate) or replaced by a new
+ * binary (SIGUSR2: the binary now at the server's path takes over, see
+ * upgrade.h). argc/argv are the original command line, read again (with
+ * the --config file) on SIGHUP to reload the configuration, and given to
+ * the new binary on SIGUSR2. A reload hands every open client connection
+ * to new workers, an upgrade to the new binary's. Returns the process exit
+ * status:
  * 0 after a clean stop, EX_USAGE (64) when run as root without -u,
  * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when the engine,
  * the listeners or the daemon could not be set up (the reason is logged).

@@ -71,6 +71,13 @@ struct settings {
     size_t read_buf_mem_limit; /* -o read_buf_mem_limit (MB on input), bytes
                                   of connection buffers per server, 0 = no
                                   limit; each worker gets an equal share */
+    char memory_file[256];     /* -e: the cache lives in this file and
+                                  outlives the server ("" = memfd) */
+    int memory_file_wait;      /* -o memory_file_wait: seconds to wait for
+                                  an earlier server's processes, 15 */
+    int check_only;            /* --check: verify the memory file, exit */
+    int upgrade_timeout;       /* -o upgrade_timeout: seconds a new binary
+                                  has to be ready (SIGUSR2), 30 */
     /* the operator's console (src/console/) */
     int http_port;             /* -o http_port, 0 = no console */
     char http_addr[SHMC_HOST_MAX]; /* -o http_addr, 127.0.0.1 */

@@ -201,7 +201,9 @@ struct engine *engine_attach_fd(int fd, const char **err)
     if (e == NULL) {
         *err = "out of memory";
         munmap(base, (size_t)st.st_size);
+        return NULL;
     }
+    e->file = S_ISREG(st.st_mode);      /* a memory file (-e) */
     return e;
 }
 

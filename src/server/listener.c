@@ -355,6 +355,33 @@ int listeners_reconcile(struct listeners *cur, const struct listen_config *cfg,
     return 0;
 }
 
+int listeners_inherit(struct listeners *ls, const int *fds, int n)
+{
+    memset(ls, 0, sizeof(*ls));
+    for (int i = 0; i < n && ls->n < LISTENER_MAX; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(fds[i], (struct sockaddr *)&ss, &sl) < 0)
+            return -1;
+        struct listener *l = &ls->l[ls->n++];
+        l->fd = fds[i];
+        l->kept = -1;
+        l->is_unix = ss.ss_family == AF_UNIX;
+        if (l->is_unix) {
+            const struct sockaddr_un *su = (const void *)&ss;
+            size_t len = strnlen(su->sun_path, sizeof(ls->unix_path) - 1);
+            memcpy(ls->unix_path, su->sun_path, len);
+            ls->unix_path[len] = '\0';
+            snprintf(l->name, sizeof(l->name), "%.*s", (int)(sizeof(l->name)
+                     - 1), ls->unix_path);
+        } else {
+            name_of((const struct sockaddr *)&ss, fds[i], l->name,
+                    sizeof(l->name));
+        }
+    }
+    return 0;
+}
+
 void listeners_close(struct listeners *ls)
 {
     for (int i = 0; i < ls->n; i++)

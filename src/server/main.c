@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "console/console.h"
+#include "server/cachefile.h"
 #include "server/master.h"
 #include "server/settings.h"
 
@@ -23,5 +24,7 @@ int main(int argc, char **argv)
     }
     if (rc > 0)
         return EXIT_SUCCESS;        /* -h, -V, -i */
+    if (s.check_only)
+        return cachefile_check(&s);
     return master_run(&s, argc, argv, &console_helper, 1);
 }

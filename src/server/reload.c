@@ -80,6 +80,9 @@ static const struct field fields[] = {
     F(hashpower, "hashpower", FIXED, 0),
     F(large_pages, "-L", FIXED, 0),
     F(config_file, "--config", FIXED, 0),
+    F(memory_file, "-e", FIXED, 0),
+    F(memory_file_wait, "memory_file_wait", FIXED, 0),
+    F(upgrade_timeout, "upgrade_timeout", MASTER, 0),
 };
 
 #undef F

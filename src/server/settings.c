@@ -56,6 +56,7 @@ enum opt_id {
     O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT,
     O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
     O_HTTP_PORT, O_HTTP_ADDR, O_HTTP_WRITE, O_HTTP_PEERS,
+    O_MEMFILE, O_MEMFILE_WAIT, O_CHECK, O_UPGRADE_TIMEOUT,
 };
 
 struct optdef {
@@ -111,9 +112,9 @@ static const struct optdef opts[] = {
       "TLS/SSL is not supported by shmcached" },
     { "auth-file", 'Y', ARG_REQ, O_REFUSED, CMD,
       "ascii authentication (-Y) is not supported by shmcached" },
-    { "memory-file", 'e', ARG_REQ, O_REFUSED, CMD,
-      "-e is not supported: shmcached always keeps items in its shared "
-      "memory region" },
+    { "memory-file", 'e', ARG_REQ, O_MEMFILE, CMD, NULL },
+    /* verify a memory file (-e) and exit: an operator's fsck */
+    { "check", 0, ARG_NONE, O_CHECK, W_CMD, NULL },
     { "napi-ids", 'N', ARG_REQ, O_REFUSED, CMD,
       "napi ids (-N) are not supported by shmcached" },
 
@@ -129,6 +130,8 @@ static const struct optdef opts[] = {
     { "tail_repair_time", 0, ARG_REQ, O_TAIL_REPAIR, EXT, NULL },
     { "read_buf_mem_limit", 0, ARG_REQ, O_READ_BUF_LIMIT, EXT, NULL },
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
+    { "memory_file_wait", 0, ARG_REQ, O_MEMFILE_WAIT, EXT, NULL },
+    { "upgrade_timeout", 0, ARG_REQ, O_UPGRADE_TIMEOUT, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
     { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
     { "http_port", 0, ARG_REQ, O_HTTP_PORT, EXT, NULL },
@@ -219,6 +222,8 @@ void settings_defaults(struct settings *s)
     s->stat_key_prefix = ':';
     s->tail_repair_time = 0;
     s->worker_restart_backoff_ms = 100;
+    s->memory_file_wait = 15;
+    s->upgrade_timeout = 30;
     s->dump_enabled = 1;
     snprintf(s->http_addr, sizeof(s->http_addr), "127.0.0.1");
 }
@@ -476,6 +481,13 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return copy_str(c, s->config_file, sizeof(s->config_file), val);
     case O_REFUSED:
         return fail(c, "%s", o->refuse);
+    case O_MEMFILE:
+        return copy_str(c, s->memory_file, sizeof(s->memory_file), val);
+    case O_MEMFILE_WAIT:
+        return parse_int(c, val, 0, 3600, &s->memory_file_wait);
+    case O_CHECK: s->check_only = on; return 0;
+    case O_UPGRADE_TIMEOUT:
+        return parse_int(c, val, 1, 3600, &s->upgrade_timeout);
     case O_MAXCONNS_FAST: s->maxconns_fast = on; return 0;
     case O_NO_MAXCONNS_FAST: s->maxconns_fast = !on; return 0;
     case O_HASHPOWER: return parse_int(c, val, 0, 64, &s->hashpower);

@@ -111,6 +111,8 @@ int settings_stats(const struct settings *s, struct engine *e,
                       sh && __atomic_load_n(&sh->track_sizes,
                                             __ATOMIC_RELAXED));
     err |= stat_yesno(out, "inline_ascii_response", 0);
+    err |= stat_str(out, "memory_file",
+                    s->memory_file[0] ? s->memory_file : "NULL");
     /* shmcached */
     err |= stat_u64(out, "memory_reserve", cfg->mem_reserve);
     err |= stat_u64(out, "worker_backoff_ms",

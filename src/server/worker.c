@@ -541,6 +541,8 @@ static void reset_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);      /* the master's signals */
+    sigaction(SIGUSR2, &sa, NULL);
 }
 
 static void setup_watchers(struct worker *w)

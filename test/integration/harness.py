@@ -75,9 +75,10 @@ atexit.register(_stop_all)
 class Server(object):
     """One server process; use as a context manager or call start()/stop()."""
 
-    def __init__(self, extra_args=(), binary=None):
+    def __init__(self, extra_args=(), binary=None, port=None):
         self.binary = binary or server_binary()
         self.extra_args = list(extra_args)
+        self.fixed_port = port      # a restart on the same port
         self.port = None
         self.proc = None
         self.logfile = None
@@ -101,7 +102,7 @@ class Server(object):
             raise RuntimeError("server binary not found: %s" % self.binary)
         last_err = None
         for _attempt in range(3):  # retry if another process took the port
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.logfile = tempfile.TemporaryFile()
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                          stdout=self.logfile,

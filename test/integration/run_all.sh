@@ -22,6 +22,8 @@ TESTS=(
     "$PY test_binary.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
+    "$PY test_restart.py"
+    "$PY test_upgrade.py"
     "bash test_init.sh"
     "$PY test_console.py"
     "$PY test_console_browser.py"

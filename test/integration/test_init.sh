@@ -29,6 +29,7 @@ export SHMCACHED_PIDFILE="$TMP/run/shmcached.pid"
 export SHMCACHED_CONFIG="$TMP/shmcached.conf"
 export SHMCACHED_SYSCONFIG="$TMP/sysconfig"
 export SHMCACHED_STOP_TIMEOUT=20
+export SHMCACHED_MEMORY_FILE="$TMP/cache"
 cat > "$SHMCACHED_SYSCONFIG" <<EOT
 PORT="$PORT"
 USER="root"
@@ -47,6 +48,13 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+# one request over bash's /dev/tcp; prints the reply
+req() {
+    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT || exit 1
+        printf '$1quit\r\n' >&3
+        cat <&3" 2>/dev/null | tr -d '\r'
+}
 
 # "stats" over bash's /dev/tcp; prints the value of STAT $1
 stat() {
@@ -83,6 +91,7 @@ if [ "$r" = 1 ] && [ "$(cat "$SHMCACHED_PIDFILE")" = "$pid" ]; then ok reload; e
 out=$("$INIT" start 2>&1)
 if echo "$out" | grep -q "already running"; then ok start_twice; else ko start_twice "$out"; fi
 
+req 'set kept 0 0 4\r\nwarm\r\n' >/dev/null
 out=$("$INIT" restart 2>&1)
 npid=$(cat "$SHMCACHED_PIDFILE" 2>/dev/null)
 if [ $? -eq 0 ] && [ -n "$npid" ] && [ "$npid" != "$pid" ] && kill -0 "$npid" 2>/dev/null; then
@@ -90,6 +99,17 @@ if [ $? -eq 0 ] && [ -n "$npid" ] && [ "$npid" != "$pid" ] && kill -0 "$npid" 2>
 else
     ko restart "$out"
 fi
+if req 'get kept\r\n' | grep -q '^warm$'; then ok restart_keeps_cache; else ko restart_keeps_cache "$(req 'get kept\r\n')"; fi
+
+out=$("$INIT" upgrade 2>&1)
+upid=$(cat "$SHMCACHED_PIDFILE" 2>/dev/null)
+if [ $? -eq 0 ] && [ "$upid" != "$npid" ] && kill -0 "$upid" 2>/dev/null &&
+   ! kill -0 "$npid" 2>/dev/null && req 'get kept\r\n' | grep -q '^warm$'; then
+    ok upgrade
+else
+    ko upgrade "$out"
+fi
+npid=$upid
 
 out=$("$INIT" stop 2>&1)
 if [ $? -eq 0 ] && [ ! -e "$SHMCACHED_PIDFILE" ] && ! kill -0 "$npid" 2>/dev/null; then

@@ -306,6 +306,24 @@ static void test_extended_errors(void)
     CU_ASSERT(contains(err, "boolean"));
 }
 
+/* -e / --memory-file, memory_file_wait, upgrade_timeout, --check */
+static void test_memory_file(void)
+{
+    struct settings s;
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-e", "/dev/shm/cache.11211"), 0);
+    CU_ASSERT_STRING_EQUAL(s.memory_file, "/dev/shm/cache.11211");
+    CU_ASSERT_EQUAL(s.memory_file_wait, 15);
+    CU_ASSERT_EQUAL(s.upgrade_timeout, 30);
+    CU_ASSERT_EQUAL(s.check_only, 0);
+    CU_ASSERT_EQUAL(load(&s, NULL, 4, "--memory-file=/tmp/c", "--check", "-o",
+                         "memory_file_wait=3,upgrade_timeout=7"), 0);
+    CU_ASSERT_STRING_EQUAL(s.memory_file, "/tmp/c");
+    CU_ASSERT_EQUAL(s.check_only, 1);
+    CU_ASSERT_EQUAL(s.memory_file_wait, 3);
+    CU_ASSERT_EQUAL(s.upgrade_timeout, 7);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "upgrade_timeout=0"), -1);
+}
+
 static void test_errors(void)
 {
     struct settings s;
@@ -332,7 +350,11 @@ static void test_errors(void)
     CU_ASSERT(contains(err, "SASL"));
     CU_ASSERT_EQUAL(load(&s, NULL, 1, "-Z"), -1);
     CU_ASSERT(contains(err, "TLS"));
-    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-e", "/tmp/mem"), -1);
+    char longpath[300];
+    memset(longpath, 'p', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-e", longpath), -1);
+    CU_ASSERT(contains(err, "too long"));
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-c", "0"), -1);
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-t", "-2"), -1);
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-f", "1.x"), -1);
@@ -568,7 +590,7 @@ UNIT_SUITE(settings, NULL, NULL,
            UNIT_TEST(test_extended),
            UNIT_TEST(test_extended_errors),
            UNIT_TEST(test_http_options),
-           UNIT_TEST(test_errors),
+           UNIT_TEST(test_errors), UNIT_TEST(test_memory_file),
            UNIT_TEST(test_help_version),
            UNIT_TEST(test_config_file),
            UNIT_TEST(test_config_errors),
