@@ -88,10 +88,15 @@ static int lock_file(int fd, int wait_ms)
     }
 }
 
-/* Reserves the pages of the memory limit (and what lies before them). */
+/* Reserves the pages of the memory limit (and what lies before them). A
+ * file whose blocks already cover them is left alone: asking again would
+ * cost time in proportion to the cache (the filesystem walks its pages). */
 static int reserve_space(int fd, const struct region *r, uint64_t pages)
 {
     uint64_t len = r->off_pages + pages * SLAB_PAGE_SIZE;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_blocks * 512 >= len)
+        return 0;
     int rc = posix_fallocate(fd, 0, (off_t)len);
     if (rc != 0)
         errno = rc;
