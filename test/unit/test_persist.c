@@ -233,6 +233,11 @@ static void test_in_use(void)
     close(ready[1]);
 }
 
+static void reserve_16m(struct engine_config *cfg)
+{
+    cfg->mem_reserve = (size_t)16 << 20;
+}
+
 /* No room in the filesystem for the memory limit: refused at open, never
  * a SIGBUS later. An 8 MB tmpfs in a mount namespace of a child's own
  * (root only: skipped with a message elsewhere). */
@@ -264,8 +269,13 @@ static void test_no_room(void)
             closedir(d);
         if (entries > 1)
             _exit(3);
-        if (fixture_open_file(&f, 2, file, NULL, &info) != 0)
+        if (fixture_open_file(&f, 2, file, reserve_16m, &info) != 0)
             _exit(4);
+        /* growing past the room (cache_memlimit, within the region's
+         * reserve) is refused too */
+        if (engine_set_mem_limit(f.e, (size_t)16 << 20) != -1 ||
+            engine_mem_limit(f.e) != (size_t)2 << 20)
+            _exit(5);
         fixture_close(&f);
         _exit(0);
     }
