@@ -48,6 +48,8 @@ struct engine_config {
     int hashpower;           /* log2 of bucket count; 0 = sized from mem_limit */
     int use_cas;             /* 0 disables CAS (-C) */
     int evict;               /* 0 = -M: fail with out of memory instead */
+    size_t changelog_size;   /* bytes of the change log (replication),
+                                0 = no log */
 };
 
 void engine_config_defaults(struct engine_config *cfg);
@@ -170,6 +172,11 @@ enum engine_store_op {
     ENGINE_PREPEND, ENGINE_CAS,
 };
 
+/* The region keeps this many bytes for the server's own use (engine_app):
+ * state that must live and die with the cache. */
+#define ENGINE_APP_AREA 512
+void *engine_app(struct engine *e);
+
 /* Converts a protocol exptime (memcached's rule: 0 never, <= 30 days
  * relative, larger absolute unix time, negative already expired) into the
  * engine's absolute form. */
@@ -187,6 +194,8 @@ struct engine_item_info {
     uint32_t atime;        /* last access, absolute unix time */
     uint8_t clsid;         /* slab class */
     uint8_t fetched;       /* fetched since it was stored */
+    uint8_t from_peer;     /* its version came from the replication peer */
+    uint32_t stime;        /* when it was stored (at its origin) */
     const void *value;     /* opaque: pass to engine_value_copy() */
 };
 typedef void (*engine_get_fn)(void *arg, const struct engine_item_info *info);
@@ -371,6 +380,94 @@ typedef int (*engine_walk_fn)(void *arg, const struct engine_item_info *info,
                               uint32_t last_access);
 long engine_walk(struct engine_worker *w, uint64_t *cursor,
                  uint64_t max_buckets, engine_walk_fn fn, void *arg);
+
+/* ---- the change log (replication) ----------------------------------- */
+
+/* With cfg.changelog_size > 0, every change a client makes (store, delete,
+ * touch, arithmetic, flush_all; not evictions or expiry) appends a record
+ * to a ring in the region: the key (the item's state is read when the
+ * record is shipped), the version the change gave it (its CAS), the time.
+ * One consumer reads the records in order from a position and releases
+ * what it no longer needs; a change that finds the ring full of unreleased
+ * records is dropped and counted (the consumer must then copy everything).
+ * Records are never lost to a crash: see changelog.h. */
+enum engine_change_op {
+    ENGINE_CHANGE_SET = 1,      /* the key's item changed (or was made) */
+    ENGINE_CHANGE_DEL,          /* the key was deleted, at `version` */
+    ENGINE_CHANGE_FLUSH,        /* flush_all: oldest_live / oldest_cas */
+};
+struct engine_change {
+    enum engine_change_op op;
+    uint64_t end;               /* the position after this record */
+    uint64_t version;
+    uint32_t ms;                /* when (ms of the unix clock, low bits) */
+    size_t nkey;
+    char key[ENGINE_KEY_MAX];
+    int64_t oldest_live;        /* FLUSH */
+    uint64_t oldest_cas;        /* FLUSH */
+};
+/* The record at *pos: 1 (c filled, *pos past it), 0 (none yet), -1 (*pos
+ * is no longer in the ring). */
+int engine_changelog_read(struct engine *e, uint64_t *pos,
+                          struct engine_change *c);
+struct engine_changelog_state {
+    uint64_t size;              /* ring bytes (0: no log) */
+    uint64_t head;              /* position of the next record */
+    uint64_t tail;              /* oldest position not released */
+    uint64_t dropped;           /* changes lost for want of room */
+    uint64_t appended;          /* records ever appended */
+};
+void engine_changelog_state(struct engine *e,
+                            struct engine_changelog_state *st);
+/* The consumer no longer needs what lies before pos. */
+void engine_changelog_release(struct engine *e, uint64_t pos);
+/* Empties the log (tail = head) and clears `dropped`: the consumer starts
+ * a full copy. Returns the position it restarts at. */
+uint64_t engine_changelog_restart(struct engine_worker *w);
+/* The position after the last record the slot of w appended (0: none). */
+uint64_t engine_changelog_last(const struct engine_worker *w);
+
+/* ---- applying a peer's changes (replication) ------------------------- */
+
+/* A change made elsewhere, as its result: the item with its version (its
+ * origin's CAS), or a deletion at a version. Versions are Lamport clocks:
+ * applying one moves this region's CAS counter past it, so a later local
+ * change is newer. Of two versions the higher wins; equal versions from
+ * two origins are decided the same way on both nodes by peer_wins_ties.
+ * A deletion leaves a tombstone, so an older change arriving later is
+ * refused. Nothing applied is logged again. */
+struct engine_remote {
+    const char *key;
+    size_t nkey;
+    int del;                    /* a deletion at `version` */
+    uint64_t version;
+    uint32_t flags, exptime;    /* exptime absolute */
+    uint32_t stime;             /* when it was stored at its origin */
+    const void *value;
+    size_t nbytes;
+    int ours;                   /* it came from this node in the first
+                                   place (a full copy sends it back) */
+    int peer_wins_ties;         /* equal versions: the peer's wins */
+    int mark;                   /* part of a full copy: mark it confirmed */
+};
+/* ENGINE_STORED (applied), ENGINE_EXISTS (what is here is newer: nothing
+ * done), ENGINE_TOO_LARGE, ENGINE_NO_MEMORY, ENGINE_BAD_KEY, ENGINE_ERROR. */
+enum engine_status engine_apply(struct engine_worker *w,
+                                const struct engine_remote *c);
+/* A peer's flush_all: its horizon, if later than this one's. */
+void engine_apply_flush(struct engine_worker *w, int64_t oldest_live,
+                        uint64_t oldest_cas);
+/* Receiving a full copy: first every item is unmarked, bucket by bucket
+ * from *cursor (ENGINE_WALK_END when done); then the copy marks what it
+ * sends; then engine_purge() deletes, the same way, every item the copy
+ * did not confirm that came from the peer, or is this node's own with a
+ * version below `horizon` (the peer had it, so no longer having it means
+ * it went). Neither is logged. Each returns the items it changed, or -1
+ * (a lock unusable). */
+long engine_unmark(struct engine_worker *w, uint64_t *cursor,
+                   uint64_t max_buckets);
+long engine_purge(struct engine_worker *w, uint64_t horizon,
+                  uint64_t *cursor, uint64_t max_buckets);
 
 /* ---- per-prefix statistics ("stats detail") ------------------------ */
 

@@ -25,6 +25,9 @@ struct lookup {
     uint32_t bucket;
     uint32_t stripe;
     uint32_t now;
+    uint64_t hash;      /* the key's */
+    int log;            /* a client's change: to the change log, if any
+                           (keyop_lock sets it; a replicated change not) */
 };
 
 /* What a get callback receives: the public info, then what
@@ -57,10 +60,16 @@ enum engine_status keyop_open(struct engine_worker *w, const char *key,
  * for later if its class lock is unusable). */
 ref_t keyop_find_live(struct engine_worker *w, struct lookup *l,
                       const char *key, size_t nkey, ref_t **link, int *why);
-/* Takes r off its chain (link points at it) and frees it, journaled.
- * 0, or -1 (class lock unusable: nothing changed). */
+/* Takes r off its chain (link points at it) and frees it, journaled; a
+ * deletion (`deleted`, not an expiry) a client made is logged, with a new
+ * version and a tombstone. 0, or -1 (class lock unusable: nothing
+ * changed). */
 int keyop_remove_locked(struct engine_worker *w, struct lookup *l,
-                        ref_t *link, ref_t r);
+                        ref_t *link, ref_t r, int deleted);
+/* r changed in place (touch, arithmetic, invalidation): logged when the
+ * change log is on, r then getting a new version if `bump`. */
+void keyop_changed_locked(struct engine_worker *w, struct lookup *l,
+                          ref_t r, int bump);
 /* Gives nr (ALLOC, filled) a new CAS and store time and puts it on the
  * chain in place of old (or at the bucket head if old is 0), journaled;
  * frees old. 0, or -1 (a class lock unusable: nothing changed, nr is

@@ -23,6 +23,8 @@
  *   pages       pages_used and page_class[] (carving a new page for a class).
  *   detail      the stats detail prefix table. A leaf: taken alone, never
  *               while holding another lock, and nothing is taken under it.
+ *   log         the change log's head and the ring past it (changelog.h).
+ *               A leaf: taken under any other lock, nothing under it.
  *
  * LOCK ORDER
  *
@@ -62,6 +64,8 @@
  *            carved (page_class set past pages_used).
  *   detail   detail_repair (detail.c)          clears the prefix table:
  *            statistics, not data.
+ *   log      changelog_repair (changelog.c)    nothing: the head moves
+ *            only past whole records.
  *
  *   engine_worker_reap(slot) (engine.c; the master, after waitpid) takes
  *   every lock whose recorded holder is the slot (running any pending
@@ -76,7 +80,7 @@
 #include "engine/region.h"
 
 enum lock_kind { LOCK_STRIPE = 0, LOCK_CLASS, LOCK_PAGES, LOCK_DETAIL,
-                 LOCK_KINDS };
+                 LOCK_LOG, LOCK_KINDS };
 
 /* A repair (lock_repair_fn_t, region.h; installed per kind in the
  * engine handle by engine.c): called holding the dirty lock `idx` of its

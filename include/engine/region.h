@@ -36,6 +36,9 @@
 #include "core/log.h"
 #include "engine/shlock.h"
 
+struct changelog;
+struct tomb;
+
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
 #define REGION_VERSION 2u      /* any change of a shared layout bumps it */
 #define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
@@ -48,13 +51,16 @@ enum { ST_FREE = 0, ST_ALLOC = 1, ST_LINKED = 2, ST_CHAIN = 3 };
 
 /* Item flags (item.iflags), owned by the item's stripe while the chunk is
  * an item (LINKED, or ALLOC by its owner before anyone else can see it):
- * IF_FETCHED, and the meta protocol's IF_STALE, IF_WON, IF_KEYB (marked
+ * IF_FETCHED, the meta protocol's IF_STALE, IF_WON, IF_KEYB (marked
  * stale by an invalidation, a recache "win" already handed out, the key
- * was sent base64-encoded). Whether an item is on its LRU is not a flag:
+ * was sent base64-encoded), and replication's IF_PEER, IF_SYNCED. Whether an item is on its LRU is not a flag:
  * it is state == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
  * during a class repair (class lock; CHAIN chunks are never on a chain). */
 enum {
-    IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16, IF_REACH = 0x80,
+    IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
+    IF_PEER = 32,       /* its version came from the peer (replication) */
+    IF_SYNCED = 64,     /* confirmed by the peer's full copy (apply.c) */
+    IF_REACH = 0x80,
 };
 
 /* Every chunk starts with this header (48 bytes), then key, then value.
@@ -90,6 +96,11 @@ struct journal {
     uint32_t stripe;    /* stripe index + 1; 0 = empty */
     ref_t new_item;     /* being linked */
     ref_t old_item;     /* being unlinked */
+    /* with a change log: the change to log (changelog.h), so that a
+     * repair logs it again whatever state the chunks were left in */
+    uint8_t log_op;     /* CL_SET or CL_DEL; 0 = nothing to log */
+    uint8_t nkey;
+    char key[ENGINE_KEY_MAX];
 };
 
 static inline void journal_set(struct journal *j, uint32_t s, ref_t nr,
@@ -97,6 +108,20 @@ static inline void journal_set(struct journal *j, uint32_t s, ref_t nr,
 {
     j->new_item = nr;
     j->old_item = old;
+    j->log_op = 0;
+    __atomic_store_n(&j->stripe, s + 1, __ATOMIC_RELEASE);
+}
+
+/* journal_set() for a change to log: the key goes with it. */
+static inline void journal_set_logged(struct journal *j, uint32_t s,
+                                      ref_t nr, ref_t old, int op,
+                                      const char *key, size_t nkey)
+{
+    j->new_item = nr;
+    j->old_item = old;
+    j->nkey = (uint8_t)nkey;
+    __builtin_memcpy(j->key, key, nkey);
+    j->log_op = (uint8_t)op;
     __atomic_store_n(&j->stripe, s + 1, __ATOMIC_RELEASE);
 }
 
@@ -104,6 +129,7 @@ static inline void journal_clear(struct journal *j)
 {
     __atomic_store_n(&j->stripe, 0, __ATOMIC_RELEASE);
     j->new_item = j->old_item = 0;
+    j->log_op = 0;
 }
 
 /* The chunks a slot holds in state ALLOC, so that the reap of a dead slot
@@ -124,6 +150,8 @@ struct slot {
     struct journal j_op;     /* the slot's own stripe operation */
     struct journal j_evict;  /* eviction of another stripe's item */
     uint32_t live_overflow;  /* the live set was full once: scan on reap */
+    uint64_t last_log;       /* change log position after this slot's last
+                                record (the slot's process only) */
     ref_t live[SLOT_LIVE_MAX];
     struct engine_counters c __attribute__((aligned(64)));
     struct engine_class_counters cls[ENGINE_MAX_CLASSES];
@@ -192,6 +220,7 @@ struct region {
     uint64_t npages;            /* reserved pages */
     uint64_t off_slots, off_classes, off_stripes, off_buckets,
              off_page_class, off_pages, off_detail;
+    uint64_t off_changelog, off_tombs;  /* 0 without a change log */
 
     struct shlock pages_lock;   /* pages_used, page_class[] */
     uint64_t pages_used;
@@ -203,6 +232,10 @@ struct region {
                                    stop; 0 while a server has it open */
     uint32_t generation;        /* servers that have opened it */
     char boot_id[40];           /* the boot it was last opened in */
+
+    /* An area the server keeps its own state in, kept with the region
+     * (replication's positions): the engine never reads it. */
+    uint8_t app[ENGINE_APP_AREA] __attribute__((aligned(8)));
 
     uint64_t cas_counter;       /* atomic */
     int64_t oldest_live;        /* flush_all: see engine.c item_flushed() */
@@ -238,7 +271,7 @@ struct engine {
     int fd;
     engine_clock_fn clock;
     void *clock_arg;
-    lock_repair_fn_t repair[4];     /* by enum lock_kind (lock.h) */
+    lock_repair_fn_t repair[5];     /* by enum lock_kind (lock.h) */
     int file;                       /* the region is a file (persist.c) */
     struct logger log;              /* the engine's messages */
     struct slot *slots;
@@ -247,6 +280,8 @@ struct engine {
     ref_t *buckets;
     uint8_t *page_class;
     struct detail *detail;
+    struct changelog *changelog;    /* NULL without a change log */
+    struct tomb *tombs;
     struct engine_worker *master;
 };
 

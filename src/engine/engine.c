@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/changelog.h"
 #include "engine/detail.h"
 #include "engine/keyop.h"
 #include "engine/life.h"
@@ -87,6 +88,7 @@ struct engine *engine_handle_new(char *base, int fd)
     e->repair[LOCK_CLASS] = slab_repair_class;
     e->repair[LOCK_PAGES] = slab_repair_pages;
     e->repair[LOCK_DETAIL] = detail_repair;
+    e->repair[LOCK_LOG] = changelog_repair;
     e->master = calloc(1, sizeof(*e->master));
     if (e->master == NULL) {
         free(e);
@@ -109,6 +111,10 @@ static const char *init_locks(struct engine *e)
         rc = shlock_init(&e->stripes[i]);
     for (unsigned i = 0; rc == 0 && i < ENGINE_MAX_CLASSES; i++)
         rc = shlock_init(&e->classes[i].lock);
+    if (rc == 0 && e->changelog != NULL) {
+        rc = shlock_init(&e->changelog->lock);
+        e->changelog->size = (r->cfg.changelog_size + 7) & ~(uint64_t)7;
+    }
     return rc ? "cannot initialize process-shared robust mutexes" : NULL;
 }
 
@@ -237,6 +243,11 @@ void engine_close(struct engine *e)
         close(e->fd);
     free(e->master);
     free(e);
+}
+
+void *engine_app(struct engine *e)
+{
+    return e->r->app;
 }
 
 const struct engine_config *engine_config(const struct engine *e)
@@ -423,6 +434,8 @@ int engine_reap_slot(struct engine *e, int slot, struct engine_reap *out)
     unusable += take_touched(e, LOCK_CLASS, e->r->nclasses + 1, slot);
     unusable += take_touched(e, LOCK_PAGES, 1, slot);
     unusable += take_touched(e, LOCK_DETAIL, 1, slot);
+    if (e->changelog != NULL)
+        unusable += take_touched(e, LOCK_LOG, 1, slot);
     if (__atomic_load_n(&s->allocs, __ATOMIC_ACQUIRE) != 0)
         freed = free_allocs(e, slot, &unusable);
     uint64_t after = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);

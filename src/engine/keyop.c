@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "engine/changelog.h"
 #include "engine/hashtab.h"
 #include "engine/item.h"
 #include "engine/lock.h"
@@ -24,7 +25,9 @@
 int keyop_lock(struct engine_worker *w, const char *key, size_t nkey,
                struct lookup *l)
 {
-    l->bucket = hash_bucket(w->e, hash_key(key, nkey));
+    l->hash = hash_key(key, nkey);
+    l->bucket = hash_bucket(w->e, l->hash);
+    l->log = w->e->changelog != NULL;
     l->stripe = hash_stripe(w->e, l->bucket);
     if (lock_stripe(w, l->stripe) < 0)
         return -1;
@@ -32,19 +35,49 @@ int keyop_lock(struct engine_worker *w, const char *key, size_t nkey,
     return 0;
 }
 
+static uint64_t new_version(struct engine *e)
+{
+    return __atomic_add_fetch(&e->r->cas_counter, 1, __ATOMIC_ACQ_REL);
+}
+
 int keyop_remove_locked(struct engine_worker *w, struct lookup *l,
-                        ref_t *link, ref_t r)
+                        ref_t *link, ref_t r, int deleted)
 {
     struct engine *e = w->e;
-    unsigned id = ITEM(e, r)->clsid;
+    struct item *it = ITEM(e, r);
+    unsigned id = it->clsid;
+    int log = deleted && l->log;
     if (lock_class(w, id) < 0)
         return -1;
-    journal_set(&w->s->j_op, l->stripe, 0, r);
-    __atomic_store_n(link, ITEM(e, r)->hnext, __ATOMIC_RELEASE);
+    if (log)
+        journal_set_logged(&w->s->j_op, l->stripe, 0, r, CL_DEL,
+                           item_key(it), it->nkey);
+    else
+        journal_set(&w->s->j_op, l->stripe, 0, r);
+    __atomic_store_n(link, it->hnext, __ATOMIC_RELEASE);
+    if (log) {
+        uint64_t v = new_version(e);
+        tomb_put(e, l->stripe, l->hash, v);
+        changelog_append(w, CL_DEL, w->s->j_op.key, w->s->j_op.nkey, v);
+    }
     slab_free_locked(e, &e->classes[id], r);
     journal_clear(&w->s->j_op);
     unlock_class(w, id);
     return 0;
+}
+
+void keyop_changed_locked(struct engine_worker *w, struct lookup *l,
+                          ref_t r, int bump)
+{
+    struct item *it = ITEM(w->e, r);
+    if (!l->log)
+        return;
+    journal_set_logged(&w->s->j_op, l->stripe, r, 0, CL_SET, item_key(it),
+                       it->nkey);
+    if (bump)
+        it->cas = new_version(w->e);
+    changelog_append(w, CL_SET, item_key(it), it->nkey, it->cas);
+    journal_clear(&w->s->j_op);
 }
 
 int keyop_switch_locked(struct engine_worker *w, struct lookup *l,
@@ -55,14 +88,20 @@ int keyop_switch_locked(struct engine_worker *w, struct lookup *l,
     unsigned cn = it->clsid, co = old ? ITEM(e, old)->clsid : 0;
     if (lock_classes(w, cn, co) < 0)
         return -1;
-    it->cas = __atomic_add_fetch(&e->r->cas_counter, 1, __ATOMIC_ACQ_REL);
+    it->cas = new_version(e);
     it->stime = l->now;
-    journal_set(&w->s->j_op, l->stripe, nr, old);
+    if (l->log)
+        journal_set_logged(&w->s->j_op, l->stripe, nr, old, CL_SET,
+                           item_key(it), it->nkey);
+    else
+        journal_set(&w->s->j_op, l->stripe, nr, old);
     if (old)
         hash_replace(e, link, old, nr);
     else
         hash_insert(e, l->bucket, nr);
     slab_link_locked(e, nr, l->now);
+    if (l->log)
+        changelog_append(w, CL_SET, item_key(it), it->nkey, it->cas);
     if (old)
         slab_free_locked(e, &e->classes[co], old);
     journal_clear(&w->s->j_op);
@@ -81,7 +120,7 @@ ref_t keyop_find_live(struct engine_worker *w, struct lookup *l,
     struct item *it = ITEM(w->e, r);
     if (item_dead(w->e, it, l->now)) {
         *why = (it->exptime != 0 && it->exptime <= l->now) ? 1 : 2;
-        keyop_remove_locked(w, l, lk, r);   /* if not now, then later */
+        keyop_remove_locked(w, l, lk, r, 0);    /* if not now, then later */
         return 0;
     }
     if (link)
@@ -133,6 +172,8 @@ void keyop_fill_info(const struct engine *e, struct item *it,
     b->info.atime = it->atime;
     b->info.clsid = it->clsid;
     b->info.fetched = (it->iflags & IF_FETCHED) != 0;
+    b->info.from_peer = (it->iflags & IF_PEER) != 0;
+    b->info.stime = it->stime;
     b->info.value = it;
     b->e = e;
 }
@@ -193,6 +234,12 @@ static int finish_journal(struct engine_worker *w, uint32_t s,
                 slab_free_locked(e, &e->classes[id], old);
             unlock_class(w, id);
         }
+    }
+    if (j->log_op != 0) {       /* the change, logged again */
+        uint64_t v = new_version(e);
+        if (j->log_op == CL_DEL)
+            tomb_put(e, s, hash_key(j->key, j->nkey), v);
+        changelog_append(w, j->log_op, j->key, j->nkey, v);
     }
     journal_clear(j);
     return 0;

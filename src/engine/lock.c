@@ -14,11 +14,13 @@
  */
 #include "engine/lock.h"
 
+#include "engine/changelog.h"
+
 #include <errno.h>
 #include <string.h>
 
 static const char *const kind_name[LOCK_KINDS] = {
-    "stripe", "class", "pages", "detail",
+    "stripe", "class", "pages", "detail", "log",
 };
 
 struct shlock *lock_addr(const struct engine *e, enum lock_kind k,
@@ -31,6 +33,8 @@ struct shlock *lock_addr(const struct engine *e, enum lock_kind k,
         return &e->classes[idx].lock;
     case LOCK_PAGES:
         return &e->r->pages_lock;
+    case LOCK_LOG:
+        return &e->changelog->lock;
     case LOCK_DETAIL:
     default:
         return &e->detail->lock;

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/changelog.h"
 #include "engine/item.h"
 #include "engine/keyop.h"
 #include "engine/lock.h"
@@ -167,8 +168,10 @@ enum engine_status engine_mget(struct engine_worker *w, const char *key,
         if (m.won)
             it->iflags |= IF_WON;
     }
-    if (o->touch && !created)
+    if (o->touch && !created) {
         it->exptime = o->touch_exptime;
+        keyop_changed_locked(w, &l, r, 1);  /* replicated: a new version */
+    }
     struct info_box b;
     if (fn || plain)
         keyop_fill_info(e, it, &b);
@@ -244,11 +247,12 @@ enum engine_status engine_mdelete(struct engine_worker *w, const char *key,
         it->cas = o->has_new_cas ? o->new_cas
                   : __atomic_add_fetch(&e->r->cas_counter, 1,
                                        __ATOMIC_ACQ_REL);
+        keyop_changed_locked(w, &l, r, 0);
     } else if (o->remove_value) {
         st = remove_value(w, &l, link, r, o);
     } else {
         unsigned cls = it->clsid;
-        if (keyop_remove_locked(w, &l, link, r) < 0) {
+        if (keyop_remove_locked(w, &l, link, r, 1) < 0) {
             st = ENGINE_ERROR;
         } else {
             w->s->cls[cls].delete_hits++;
@@ -272,7 +276,8 @@ enum engine_status engine_unlink(struct engine_worker *w, const char *key,
     if (st != ENGINE_OK)
         return st;
     st = r == 0 ? ENGINE_NOT_FOUND
-         : keyop_remove_locked(w, &l, link, r) < 0 ? ENGINE_ERROR : ENGINE_OK;
+         : keyop_remove_locked(w, &l, link, r, 1) < 0 ? ENGINE_ERROR
+         : ENGINE_OK;
     unlock_stripe(w, l.stripe);
     return st;
 }
@@ -352,6 +357,7 @@ static enum engine_status arith_store(struct engine_worker *w,
         memcpy(item_data(it), num, (size_t)len);
         it->cas = __atomic_add_fetch(&e->r->cas_counter, 1,
                                      __ATOMIC_ACQ_REL);
+        keyop_changed_locked(w, l, r, 0);
         return ENGINE_OK;
     }
     ref_t nr = keyop_new_item(w, l, item_key(it), it->nkey, (size_t)len,
@@ -520,4 +526,5 @@ void engine_flush(struct engine_worker *w, int64_t when)
         __atomic_store_n(&r->oldest_live, (int64_t)engine_exptime(e, when),
                          __ATOMIC_RELEASE);
     }
+    changelog_flush(w, r->oldest_live, r->oldest_cas);
 }

@@ -131,6 +131,7 @@ static int refuse(const struct region *r, uint64_t size,
     DIFF(item_size_max, "-I (bytes)", "%zu")
     DIFF(slab_chunk_max, "slab_chunk_max (bytes)", "%zu")
     DIFF(use_cas, "cas enabled (-C)", "%d")
+    DIFF(changelog_size, "the replication queue (bytes)", "%zu")
 #undef DIFF
     if (r->hashpower != want.hashpower) {
         say(why, "hashpower differs (the file has %u, asked %u)",
@@ -151,10 +152,12 @@ static int recover(struct engine *e, struct engine_open_info *info, char *why)
 {
     struct engine_worker *m = engine_master(e);
     static const enum lock_kind order[] = { LOCK_PAGES, LOCK_DETAIL,
-                                            LOCK_CLASS, LOCK_STRIPE };
+                                            LOCK_LOG, LOCK_CLASS,
+                                            LOCK_STRIPE };
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         uint32_t n = order[k] == LOCK_CLASS ? e->r->nclasses + 1
-                   : order[k] == LOCK_STRIPE ? e->r->nstripes : 1;
+                   : order[k] == LOCK_STRIPE ? e->r->nstripes
+                   : order[k] == LOCK_LOG && e->changelog == NULL ? 0 : 1;
         for (uint32_t i = 0; i < n; i++) {
             int rc = lock_recover(m, order[k], i);
             if (rc < 0) {

@@ -12,6 +12,8 @@
  */
 #include "engine/region.h"
 
+#include "engine/changelog.h"
+
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -52,6 +54,15 @@ uint64_t region_layout(struct region *r)
     off += align_up((1ull << hp) * sizeof(ref_t), 64);
     r->off_page_class = off;
     off += align_up(r->npages, 64);
+    r->off_changelog = r->off_tombs = 0;
+    if (cfg->changelog_size > 0) {
+        r->off_changelog = align_up(off, 64);
+        off = r->off_changelog + sizeof(struct changelog) +
+              align_up(cfg->changelog_size, 8);
+        r->off_tombs = align_up(off, 64);
+        off = r->off_tombs +
+              (uint64_t)r->nstripes * TOMBS_PER_STRIPE * sizeof(struct tomb);
+    }
     r->off_pages = align_up(off, 4096);
     uint64_t size = r->off_pages + r->npages * SLAB_PAGE_SIZE;
     return size > MAX_REGION_BYTES ? 0 : size;
@@ -94,7 +105,8 @@ const char *region_check(const struct region *r, uint64_t size)
     uint64_t want = region_layout(&tmp);
     if (want == 0 || r->region_size != size || want != r->region_size ||
         tmp.off_pages != r->off_pages || tmp.hashpower != r->hashpower ||
-        tmp.nstripes != r->nstripes || tmp.npages != r->npages)
+        tmp.nstripes != r->nstripes || tmp.npages != r->npages ||
+        tmp.off_changelog != r->off_changelog)
         return "region geometry differs from what its configuration makes";
     return NULL;
 }
@@ -111,4 +123,7 @@ void region_bind(struct engine *e, char *base, int fd)
     e->buckets = (ref_t *)(base + r->off_buckets);
     e->page_class = (uint8_t *)(base + r->off_page_class);
     e->detail = (struct detail *)(base + r->off_detail);
+    e->changelog = r->off_changelog
+                   ? (struct changelog *)(base + r->off_changelog) : NULL;
+    e->tombs = r->off_tombs ? (struct tomb *)(base + r->off_tombs) : NULL;
 }
