@@ -129,7 +129,8 @@ void conn_set_handoff(struct conn_set *set);
 /* 1 when c stands at a request boundary (no value half received). */
 int conn_at_boundary(const struct conn *c);
 
-/* The input read but not parsed, and the output not yet sent. */
+/* The input read but not parsed, and the output not yet sent. Either may
+ * be NULL when its length is 0 (a buffer never allocated, or given back). */
 const char *conn_pending_in(const struct conn *c, size_t *len);
 const char *conn_pending_out(const struct conn *c, size_t *len);
 

@@ -455,7 +455,9 @@ const char *conn_pending_in(const struct conn *c, size_t *len)
 const char *conn_pending_out(const struct conn *c, size_t *len)
 {
     *len = pending(c);
-    return c->out.data + c->out_off;
+    /* nothing pending: out_off is 0, and out.data may be NULL (no offset
+     * may be added to a null pointer) */
+    return *len > 0 ? c->out.data + c->out_off : c->out.data;
 }
 
 void conn_set_handoff(struct conn_set *set)

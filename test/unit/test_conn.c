@@ -252,7 +252,8 @@ static int catch_ready(void *arg, struct conn *c)
     const char *in = conn_pending_in(c, &n);
     conn_pending_out(c, &o);
     k->calls++;
-    memcpy(k->in, in, n < sizeof(k->in) ? n : sizeof(k->in));
+    if (n > 0)                      /* in is NULL when nothing came */
+        memcpy(k->in, in, n < sizeof(k->in) ? n : sizeof(k->in));
     k->in_len = n;
     k->out_len = o;
     k->fd = dup(c->fd);             /* what SCM_RIGHTS would carry */
@@ -303,6 +304,37 @@ static void test_conn_handoff(void)
     rig_close(&r);
 }
 
+/* A connection that never replied has nothing pending, and a hand-off of
+ * it carries nothing. Its out.data is NULL until the first reply:
+ * conn_pending_out() used to compute NULL + 0, undefined behaviour that
+ * clang's UBSan reports (the fuzz rig's hand-off found it; GCC's UBSan
+ * does not check it, so the guard against a relapse is the corpus file
+ * test/fuzz/corpus/text/regress-conn-pending-out-null, replayed by
+ * make fuzz-smoke). */
+static void test_conn_pending_empty(void)
+{
+    struct rig r;
+    size_t n = 1;
+    CU_ASSERT_FATAL(rig_open(&r, 20) == 0);
+    CU_ASSERT_PTR_NULL(r.c->out.data);          /* no reply yet */
+    conn_pending_out(r.c, &n);
+    CU_ASSERT_EQUAL(n, 0);
+    n = 1;
+    conn_pending_in(r.c, &n);
+    CU_ASSERT_EQUAL(n, 0);
+    /* handed off while idle: nothing travels with it */
+    struct catch k = { 0, -1, "", 7, 7 };
+    r.set.on_ready = catch_ready;
+    r.set.arg = &k;
+    conn_set_handoff(&r.set);
+    CU_ASSERT_EQUAL(k.calls, 1);
+    CU_ASSERT_EQUAL(k.in_len, 0);
+    CU_ASSERT_EQUAL(k.out_len, 0);
+    CU_ASSERT_EQUAL(r.set.count, 0);
+    close(k.fd);
+    rig_close(&r);
+}
+
 UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_request_reply),
            UNIT_TEST(test_conn_yield),
@@ -310,4 +342,5 @@ UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_large_values),
            UNIT_TEST(test_conn_eof),
            UNIT_TEST(test_conn_idle_and_drain),
-           UNIT_TEST(test_conn_handoff))
+           UNIT_TEST(test_conn_handoff),
+           UNIT_TEST(test_conn_pending_empty))
