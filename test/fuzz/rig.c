@@ -40,7 +40,11 @@ struct rig {
     struct logger log;
     struct ev_loop *loop;
     struct proto_env env;
-    struct conn_set set;
+    struct conn_set set;        /* where each input's connection opens */
+    struct conn_set adopted;    /* where it goes after a hand-off */
+    /* a connection handed off by set, waiting to be adopted */
+    int moved_fd;               /* -1: none */
+    struct buf moved_in, moved_out;
 };
 
 static struct rig *the_rig;     /* libFuzzer gives no context pointer */
@@ -110,6 +114,42 @@ static void cb_stats_settings(void *arg, struct buf *out)
         fail("stats settings", "out of memory");
 }
 
+/* conn_set on_ready (hand-off mode): c stands at a request boundary.
+ * Keeps what a retiring worker would send (the socket, the unparsed
+ * input, the unsent output) for rig_adopt(), and releases c. */
+static int on_ready(void *arg, struct conn *c)
+{
+    struct rig *r = arg;
+    size_t in_len, out_len;
+    const char *in = conn_pending_in(c, &in_len);
+    const char *out = conn_pending_out(c, &out_len);
+    if (r->moved_fd >= 0)
+        fail("hand-off", "a second connection offered");
+    buf_reset(&r->moved_in, 0);
+    buf_reset(&r->moved_out, 0);
+    if (buf_append(&r->moved_in, in, in_len) < 0 ||
+        buf_append(&r->moved_out, out, out_len) < 0)
+        fail("hand-off", "out of memory");
+    r->moved_fd = dup(c->fd);       /* what SCM_RIGHTS would carry */
+    if (r->moved_fd < 0)
+        fail("dup", strerror(errno));
+    conn_release(c);
+    return 1;
+}
+
+/* The new worker's side: adopts the handed-off connection, if any. */
+static void rig_adopt(struct rig *r)
+{
+    if (r->moved_fd < 0)
+        return;
+    int fd = r->moved_fd;
+    r->moved_fd = -1;
+    if (conn_adopt(&r->adopted, fd, "unix:fuzz", r->moved_in.data,
+                   r->moved_in.len, r->moved_out.data,
+                   r->moved_out.len) < 0)
+        fail("conn_adopt", NULL);
+}
+
 static struct rig *rig_get(enum rig_proto proto)
 {
     if (the_rig != NULL) {
@@ -159,6 +199,13 @@ static struct rig *rig_get(enum rig_proto proto)
     r->env.stats_settings = cb_stats_settings;
     conn_set_init(&r->set, r->loop, &r->env, &r->ct, &r->log);
     r->set.in_max = 65536 + r->set.read_chunk;
+    r->set.on_ready = on_ready;
+    r->set.arg = r;
+    conn_set_init(&r->adopted, r->loop, &r->env, &r->ct, &r->log);
+    r->adopted.in_max = r->set.in_max;
+    r->moved_fd = -1;
+    buf_init(&r->moved_in);
+    buf_init(&r->moved_out);
     the_rig = r;
     return r;
 }
@@ -221,18 +268,26 @@ static void spin(struct rig *r, int peer, int rounds)
     char sink[16384];
     for (int i = 0; i < rounds; i++) {
         ev_run(r->loop, EVRUN_NOWAIT);
+        rig_adopt(r);
         while (read(peer, sink, sizeof(sink)) > 0)
             ;
     }
 }
 
-/* Writes data to peer in pieces, running the loop in between. */
+/* Writes data to peer in pieces, running the loop in between. One input
+ * in four is handed off (as on a reload) before one of its pieces: the
+ * connection finishes the request it is in, leaves at the boundary with
+ * its pending bytes, and is adopted by the other set, which serves the
+ * rest of the input. */
 static void feed(struct rig *r, int peer, const uint8_t *data, size_t size)
 {
     uint64_t x = seed_of(data, size);
     size_t at = 0;
-    while (at < size) {
+    int handoff_at = x % 4 == 0 ? (int)((x >> 8) % 16) : -1;
+    for (int piece = 0; at < size; piece++) {
         uint64_t v = next_rand(&x);
+        if (piece == handoff_at)
+            conn_set_handoff(&r->set);
         size_t left = size - at, n;
         switch (v & 3) {
         case 0: n = left; break;                       /* the rest */
@@ -264,10 +319,12 @@ int rig_run(enum rig_proto proto, const uint8_t *data, size_t size)
         fail("conn_open", NULL);
     feed(r, sv[1], data, size);
     shutdown(sv[1], SHUT_WR);
-    for (int i = 0; i < RIG_SPINS_MAX && r->set.count > 0; i++)
+    for (int i = 0; i < RIG_SPINS_MAX &&
+                    r->set.count + r->adopted.count > 0; i++)
         spin(r, sv[1], 1);
-    if (r->set.count > 0)
+    if (r->set.count + r->adopted.count > 0)
         fail("the connection did not close after the client's EOF", NULL);
+    r->set.handoff = 0;
     close(sv[1]);
     if (r->ct.curr_connections != 0)
         fail("curr_connections is not 0 after the close", NULL);

@@ -17,6 +17,10 @@
  *    from a hash of the input (the same input is always cut the same way,
  *    so a crash replays), the fake clock moving 0-2 s between some pieces;
  *    the loop runs after each piece and replies are read and dropped;
+ *  - one input in four is handed off before one of its pieces, as on a
+ *    reload: the connection finishes the request it is in, leaves at the
+ *    boundary with its unparsed input and unsent output (on_ready), and a
+ *    second connection set adopts it (conn_adopt) and serves the rest;
  *  - then the client half-closes; the connection must close by itself once
  *    its replies are read (a connection that never closes aborts: a hang);
  *  - finally engine_check() must return 0, the worker's connection counter

@@ -15,7 +15,10 @@ output is committed, so `make fuzz` never needs it):
   settings the argument lists of test_settings.c's load() calls (NUL
            separated, then "\\0\\0"), and conf/shmcached.conf as a file.
 
-Seeds longer than 4096 bytes are cut there (libFuzzer's default max_len).
+Seeds longer than 4096 bytes are cut there (libFuzzer's default max_len),
+except one text seed of a 40000-byte value: values of 32 KiB and more are
+sent straight from shared memory (proto_text.c, conn.c conn_send_now), and
+libFuzzer lets inputs grow to the size of the largest seed.
 Files are named by the SHA-1 of their content, as libFuzzer names its own.
 Regression inputs (corpus/<target>/regress-*) are kept as they are.
 """
@@ -142,6 +145,13 @@ TEXT_EXTRA = [
 ]
 
 
+TEXT_BIG = [
+    b"set big 3 0 40000\r\n" + bytes(range(200)) * 200 + b"\r\nget big\r\n"
+    b"gets big big\r\nappend big 0 0 3\r\nabc\r\ngat 100 big\r\n"
+    b"get big\r\n",
+]
+
+
 # ---- binary frames (test_binary.py's format) --------------------------
 
 HDR = ">BBHBBHIIQ"
@@ -246,15 +256,14 @@ def settings_seeds():
     return seeds
 
 
-def write(target, seeds):
+def write(target, seeds, big=()):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
         if not f.startswith("regress-"):
             os.unlink(os.path.join(d, f))
     n = 0
-    for s in seeds:
-        s = s[:MAX]
+    for s in [s[:MAX] for s in seeds] + list(big):
         name = hashlib.sha1(s).hexdigest()
         p = os.path.join(d, name)
         if not os.path.exists(p):
@@ -269,7 +278,7 @@ def main():
     integ = os.path.join(ROOT, "test", "integration")
     write("text", c_expect_inputs(os.path.join(unit, "test_proto_text.c")) +
           py_requests(os.path.join(integ, "test_transcript.py")) +
-          TEXT_EXTRA)
+          TEXT_EXTRA, big=TEXT_BIG)
     write("meta", c_expect_inputs(os.path.join(unit, "test_proto_meta.c")) +
           py_requests(os.path.join(integ, "test_meta.py")))
     write("binary", binary_seeds())
