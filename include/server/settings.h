@@ -20,6 +20,41 @@
 
 #define SETTINGS_MAX_LISTEN 16
 #define SETTINGS_MAX_PEERS 16       /* -o http_peers */
+#define TUNING_MAX_SLAB_SIZES 64    /* -o slab_sizes */
+
+/* memcached's tuning of the slab mover, the segmented LRU, the LRU crawler
+ * and the hash table, by memcached's -o names, with memcached 1.6's
+ * defaults and range checks: the part of the settings the engine consumes
+ * (settings_engine_config() copies what the engine knows today; the rest
+ * is shown by "stats settings" and carried here for the engine to take).
+ * The crawler's own pace (lru_crawler_sleep, tocrawl) is the server's. */
+enum tuning_hash { TUNING_HASH_MURMUR3 = 0, TUNING_HASH_JENKINS,
+                   TUNING_HASH_XXH3 };
+
+struct tuning_config {
+    int slab_reassign;          /* slab_reassign / no_slab_reassign: yes */
+    int slab_automove;          /* slab_automove[=0|1|2]: 1 */
+    double slab_automove_ratio; /* (0, 1]: 0.80 */
+    unsigned slab_automove_window; /* > 2: 30 */
+    int lru_segmented;          /* HOT/WARM/COLD(/TEMP): yes (lru_maintainer
+                                   turns it on, no_modern off) */
+    int hot_lru_pct;            /* 1..79: 20 */
+    int warm_lru_pct;           /* 1..79: 40 (hot + warm <= 80) */
+    double hot_max_factor;      /* > 0: 0.20 */
+    double warm_max_factor;     /* > 0: 2.00 */
+    int temp_lru;               /* temporary_ttl given: TEMP LRU on */
+    unsigned temporary_ttl;     /* TTLs below go to TEMP: 61 */
+    int hash_expand;            /* no_hashexpand clears: yes */
+    enum tuning_hash hash_algorithm; /* murmur3 */
+    int tail_repair_time;       /* 0 = off, else >= 10 s */
+    unsigned slab_sizes[TUNING_MAX_SLAB_SIZES]; /* slab_sizes=a-b-c: the
+                                   class sizes, increasing; 0 ends */
+    int nslab_sizes;
+};
+
+void tuning_defaults(struct tuning_config *t);
+/* memcached's name of the hash algorithm ("murmur3", ...). */
+const char *tuning_hash_name(enum tuning_hash h);
 
 struct settings {
     /* network */
@@ -62,7 +97,21 @@ struct settings {
     int lru_maintainer;        /* -o no_lru_maintainer clears */
     int stat_key_prefix;       /* -D char, ':' */
     int detail_enabled;
-    int tail_repair_time;
+    int slab_chunk_changed;    /* slab_chunk_max given (-I and no_modern
+                                  leave it alone then) */
+    struct tuning_config tuning; /* memcached's -o tuning of the engine */
+    int lru_crawler_sleep;     /* -o lru_crawler_sleep: us between items
+                                  the crawler visits (0..1000000), 100 */
+    unsigned lru_crawler_tocrawl; /* -o lru_crawler_tocrawl: items per
+                                  class per crawl, 0 = all */
+    /* logging (watch) */
+    int watch_enabled;         /* -W clears */
+    size_t watcher_logbuf_size;/* -o watcher_logbuf_size (KB): 256 KB */
+    size_t worker_logbuf_size; /* -o worker_logbuf_size (KB): 64 KB */
+    /* accepted for memcached's sake, without effect here (see usage.c) */
+    int drop_privileges;       /* -o [no_]drop_privileges */
+    unsigned sock_cookie_id;   /* -o sock_cookie_id: SO_MARK of sockets */
+    int napi_ids;              /* -N */
     /* shmcached */
     char config_file[256];     /* --config */
     int worker_restart_backoff_ms; /* -o worker_backoff_ms, 100 */

@@ -17,6 +17,7 @@
  * errors return -1 with one line in err naming the option (and file:line).
  */
 #include "server/settings.h"
+#include "server/settings_tuning.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,11 +51,11 @@ enum opt_id {
     O_LICENSE, O_VERSION, O_PIDFILE, O_FACTOR, O_MINSIZE, O_LARGEPAGES,
     O_DELIM, O_THREADS, O_REQS, O_NOCAS, O_BACKLOG, O_PROTO, O_ITEMMAX,
     O_NOFLUSH, O_NODUMP, O_NOWATCH, O_EXTENDED, O_CONFIG, O_REFUSED,
+    O_NAPI,
     /* -o */
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
-    O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_LRU_MAINT, O_NO_LRU_MAINT,
-    O_SLAB_CHUNK_MAX, O_TAIL_REPAIR, O_READ_BUF_LIMIT,
-    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_IGNORED,
+    O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_READ_BUF_LIMIT,
+    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_TUNING,
     O_HTTP_PORT, O_HTTP_ADDR, O_HTTP_WRITE, O_HTTP_PEERS,
     O_MEMFILE, O_MEMFILE_WAIT, O_CHECK, O_UPGRADE_TIMEOUT,
 };
@@ -115,8 +116,7 @@ static const struct optdef opts[] = {
     { "memory-file", 'e', ARG_REQ, O_MEMFILE, CMD, NULL },
     /* verify a memory file (-e) and exit: an operator's fsck */
     { "check", 0, ARG_NONE, O_CHECK, W_CMD, NULL },
-    { "napi-ids", 'N', ARG_REQ, O_REFUSED, CMD,
-      "napi ids (-N) are not supported by shmcached" },
+    { "napi-ids", 'N', ARG_REQ, O_NAPI, CMD, NULL },
 
     { "maxconns_fast", 0, ARG_OPT, O_MAXCONNS_FAST, EXT, NULL },
     { "no_maxconns_fast", 0, ARG_OPT, O_NO_MAXCONNS_FAST, EXT, NULL },
@@ -124,10 +124,6 @@ static const struct optdef opts[] = {
     { "idle_timeout", 0, ARG_REQ, O_IDLE, EXT, NULL },
     { "lru_crawler", 0, ARG_OPT, O_LRU_CRAWLER, EXT, NULL },
     { "no_lru_crawler", 0, ARG_OPT, O_NO_LRU_CRAWLER, EXT, NULL },
-    { "lru_maintainer", 0, ARG_OPT, O_LRU_MAINT, EXT, NULL },
-    { "no_lru_maintainer", 0, ARG_OPT, O_NO_LRU_MAINT, EXT, NULL },
-    { "slab_chunk_max", 0, ARG_REQ, O_SLAB_CHUNK_MAX, EXT, NULL },
-    { "tail_repair_time", 0, ARG_REQ, O_TAIL_REPAIR, EXT, NULL },
     { "read_buf_mem_limit", 0, ARG_REQ, O_READ_BUF_LIMIT, EXT, NULL },
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
     { "memory_file_wait", 0, ARG_REQ, O_MEMFILE_WAIT, EXT, NULL },
@@ -138,22 +134,29 @@ static const struct optdef opts[] = {
     { "http_addr", 0, ARG_REQ, O_HTTP_ADDR, EXT, NULL },
     { "http_write", 0, ARG_OPT, O_HTTP_WRITE, EXT, NULL },
     { "http_peers", 0, ARG_REQ, O_HTTP_PEERS, EXT, NULL },
-    /* memcached tuning knobs with no equivalent in this engine: accepted so
-     * existing configurations keep working, and ignored. */
-    { "hash_algorithm", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "modern", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "no_modern", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "slab_reassign", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "slab_automove", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "lru_crawler_sleep", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "lru_crawler_tocrawl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "hot_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "warm_lru_pct", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "temporary_ttl", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    { "no_hashexpand", 0, ARG_OPT, O_IGNORED, EXT, NULL },
-    /* memcached's test suite switch for its seccomp sandbox: shmcached
-     * installs no sandbox, so there is nothing to relax */
-    { "relaxed_privileges", 0, ARG_OPT, O_IGNORED, EXT, NULL },
+    /* memcached's tuning of the engine, the crawler and the logger
+     * (settings_tuning.c checks and stores them by name) */
+#define TUNE(n, a) { n, 0, a, O_TUNING, EXT, NULL }
+    TUNE("slab_chunk_max", ARG_REQ), TUNE("slab_sizes", ARG_REQ),
+    TUNE("no_chunked_items", ARG_OPT), TUNE("hash_algorithm", ARG_REQ),
+    TUNE("no_hashexpand", ARG_OPT), TUNE("slab_reassign", ARG_OPT),
+    TUNE("no_slab_reassign", ARG_OPT), TUNE("slab_automove", ARG_OPT),
+    TUNE("no_slab_automove", ARG_OPT), TUNE("slab_automove_ratio", ARG_REQ),
+    TUNE("slab_automove_window", ARG_REQ), TUNE("lru_maintainer", ARG_OPT),
+    TUNE("no_lru_maintainer", ARG_OPT), TUNE("lru_segmented", ARG_OPT),
+    TUNE("no_lru_segmented", ARG_OPT), TUNE("hot_lru_pct", ARG_REQ),
+    TUNE("warm_lru_pct", ARG_REQ), TUNE("hot_max_factor", ARG_REQ),
+    TUNE("warm_max_factor", ARG_REQ), TUNE("temporary_ttl", ARG_REQ),
+    TUNE("tail_repair_time", ARG_REQ), TUNE("lru_crawler_sleep", ARG_REQ),
+    TUNE("lru_crawler_tocrawl", ARG_REQ), TUNE("watcher_logbuf_size", ARG_REQ),
+    TUNE("worker_logbuf_size", ARG_REQ), TUNE("modern", ARG_OPT),
+    TUNE("no_modern", ARG_OPT), TUNE("resp_obj_mem_limit", ARG_OPT),
+    TUNE("inline_ascii_resp", ARG_OPT), TUNE("no_inline_ascii_resp", ARG_OPT),
+    TUNE("inline_ascii_response", ARG_OPT), TUNE("drop_privileges", ARG_OPT),
+    TUNE("no_drop_privileges", ARG_OPT), TUNE("sock_cookie_id", ARG_REQ),
+    /* memcached-debug's test suite switch for its seccomp sandbox */
+    TUNE("relaxed_privileges", ARG_OPT),
+#undef TUNE
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -220,7 +223,12 @@ void settings_defaults(struct settings *s)
     s->lru_crawler = 1;
     s->lru_maintainer = 1;
     s->stat_key_prefix = ':';
-    s->tail_repair_time = 0;
+    tuning_defaults(&s->tuning);
+    s->lru_crawler_sleep = 100;
+    s->lru_crawler_tocrawl = 0;
+    s->watch_enabled = 1;
+    s->watcher_logbuf_size = (size_t)256 << 10;
+    s->worker_logbuf_size = (size_t)64 << 10;
     s->worker_restart_backoff_ms = 100;
     s->memory_file_wait = 15;
     s->upgrade_timeout = 30;
@@ -473,7 +481,8 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return parse_size(c, val, 1, &s->item_size_max);
     case O_NOFLUSH: s->enable_flush = !on; return 0;
     case O_NODUMP: s->dump_enabled = !on; return 0;
-    case O_NOWATCH: return 0;       /* there are no watchers to disable */
+    case O_NOWATCH: s->watch_enabled = !on; return 0;
+    case O_NAPI: return parse_int(c, val, 1, INT_MAX, &s->napi_ids);
     case O_EXTENDED: return apply_ext_list(c, val);
     case O_CONFIG:
         if (c->in_file)
@@ -495,20 +504,18 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
     case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
     case O_TRACK_SIZES: s->track_sizes = on; return 0;
-    case O_LRU_MAINT: s->lru_maintainer = on; return 0;
-    case O_NO_LRU_MAINT: s->lru_maintainer = !on; return 0;
-    case O_SLAB_CHUNK_MAX:
-        return parse_size(c, val, 1, &s->slab_chunk_max);
-    case O_TAIL_REPAIR:
-        return parse_int(c, val, 0, INT_MAX, &s->tail_repair_time);
+    case O_TUNING: {
+        char msg[200];
+        if (settings_tuning_apply(s, o->name, val, msg, sizeof(msg)) < 0)
+            return fail(c, "%s", msg);
+        return 0;
+    }
     case O_READ_BUF_LIMIT:
         return parse_size(c, val, (size_t)1 << 20, &s->read_buf_mem_limit);
     case O_MEM_RESERVE:
         return parse_size(c, val, (size_t)1 << 20, &s->mem_reserve);
     case O_BACKOFF:
         return parse_int(c, val, 0, 3600000, &s->worker_restart_backoff_ms);
-    case O_IGNORED:
-        return 0;
     case O_HTTP_PORT: return parse_int(c, val, 0, 65535, &s->http_port);
     case O_HTTP_ADDR:
         return copy_str(c, s->http_addr, sizeof(s->http_addr), val);
@@ -535,8 +542,8 @@ static int apply_value(struct pctx *c, const struct optdef *o,
         return apply(c, o, NULL, 1);
     if (o->id == O_VERBOSE && isdigit((unsigned char)val[0]))
         return apply(c, o, val, 1);
-    if (o->id == O_IGNORED)
-        return 0;
+    if (o->id == O_TUNING)          /* a number, a name or a boolean */
+        return apply(c, o, val, 1);
     int b = parse_bool(val);
     if (b < 0)
         return fail(c, "'%s' is not a boolean (yes/no/true/false/1/0)", val);
@@ -853,7 +860,12 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
             BAD("-I (item_size_max: %zu) must be evenly divisible by "
                 "slab_chunk_max (bytes: %zu)", s->item_size_max,
                 s->slab_chunk_max);
+        if (SHMC_SLAB_PAGE_SIZE % s->slab_chunk_max != 0)
+            BAD("slab_chunk_max (bytes: %zu) must divide evenly into %u "
+                "(slab_page_size)", s->slab_chunk_max, SHMC_SLAB_PAGE_SIZE);
     }
+    if (settings_tuning_validate(s, err, errlen) < 0)
+        return -1;
     if (s->hashpower != 0 && s->hashpower < 12)
         BAD("Initial hashtable multiplier of %d is too low", s->hashpower);
     if (s->hashpower > 31)

@@ -67,6 +67,50 @@ static int stats_peers(const struct settings *s, struct buf *out)
     return err | buf_printf(out, "%s\r\n", s->npeers ? "" : "NULL");
 }
 
+/* From hashpower_init to inline_ascii_response: the tuning of the slab
+ * mover, the LRU, the crawler and the logger, as memcached prints it. */
+static int stats_tuning(const struct settings *s,
+                        const struct engine_config *cfg,
+                        const struct proto_shared *sh, struct buf *out)
+{
+    const struct tuning_config *t = &s->tuning;
+    int err = 0;
+    err |= stat_yesno(out, "slab_reassign", t->slab_reassign);
+    err |= stat_u64(out, "slab_automove", (uint64_t)t->slab_automove);
+    err |= buf_printf(out, "STAT slab_automove_ratio %.2f\r\n",
+                      t->slab_automove_ratio);
+    err |= stat_u64(out, "slab_automove_window", t->slab_automove_window);
+    err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max
+                                           ? cfg->slab_chunk_max
+                                           : SHMC_SLAB_PAGE_SIZE / 2);
+    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
+    err |= stat_u64(out, "lru_crawler_sleep", (uint64_t)s->lru_crawler_sleep);
+    err |= stat_u64(out, "lru_crawler_tocrawl", s->lru_crawler_tocrawl);
+    err |= stat_u64(out, "tail_repair_time", (uint64_t)t->tail_repair_time);
+    err |= stat_yesno(out, "flush_enabled", s->enable_flush);
+    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
+    err |= stat_str(out, "hash_algorithm", tuning_hash_name(t->hash_algorithm));
+    err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
+    err |= stat_yesno(out, "lru_segmented", t->lru_segmented);
+    err |= stat_u64(out, "hot_lru_pct", (uint64_t)t->hot_lru_pct);
+    err |= stat_u64(out, "warm_lru_pct", (uint64_t)t->warm_lru_pct);
+    err |= buf_printf(out, "STAT hot_max_factor %.2f\r\n", t->hot_max_factor);
+    err |= buf_printf(out, "STAT warm_max_factor %.2f\r\n",
+                      t->warm_max_factor);
+    err |= stat_yesno(out, "temp_lru", t->temp_lru);
+    err |= stat_u64(out, "temporary_ttl", t->temporary_ttl);
+    err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
+    err |= stat_u64(out, "watcher_logbuf_size", s->watcher_logbuf_size);
+    err |= stat_u64(out, "worker_logbuf_size", s->worker_logbuf_size);
+    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
+    err |= stat_yesno(out, "track_sizes",
+                      sh && __atomic_load_n(&sh->track_sizes,
+                                            __ATOMIC_RELAXED));
+    err |= stat_yesno(out, "inline_ascii_response", 0);
+    err |= stat_yesno(out, "drop_privileges", s->drop_privileges);
+    return err;
+}
+
 int settings_stats(const struct settings *s, struct engine *e,
                    const struct proto_shared *sh, struct buf *out)
 {
@@ -91,26 +135,7 @@ int settings_stats(const struct settings *s, struct engine *e,
     err |= stat_u64(out, "item_size_max", cfg->item_size_max);
     err |= stat_yesno(out, "maxconns_fast", s->maxconns_fast);
     err |= stat_u64(out, "hashpower_init", (uint64_t)cfg->hashpower);
-    err |= stat_yesno(out, "slab_reassign", 0);
-    err |= stat_u64(out, "slab_automove", 0);
-    err |= stat_str(out, "slab_automove_ratio", "0.80");
-    err |= stat_u64(out, "slab_automove_window", 30);
-    err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max);
-    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
-    err |= stat_u64(out, "lru_crawler_sleep", 100);
-    err |= stat_u64(out, "lru_crawler_tocrawl", 0);
-    err |= stat_u64(out, "tail_repair_time", (uint64_t)s->tail_repair_time);
-    err |= stat_yesno(out, "flush_enabled", s->enable_flush);
-    err |= stat_yesno(out, "dump_enabled", s->dump_enabled);
-    err |= stat_yesno(out, "lru_maintainer_thread", s->lru_maintainer);
-    err |= stat_yesno(out, "lru_segmented", 0);
-    err |= stat_yesno(out, "temp_lru", 0);
-    err |= stat_u64(out, "idle_timeout", (uint64_t)s->idle_timeout);
-    err |= stat_u64(out, "read_buf_mem_limit", s->read_buf_mem_limit);
-    err |= stat_yesno(out, "track_sizes",
-                      sh && __atomic_load_n(&sh->track_sizes,
-                                            __ATOMIC_RELAXED));
-    err |= stat_yesno(out, "inline_ascii_response", 0);
+    err |= stats_tuning(s, cfg, sh, out);
     err |= stat_str(out, "memory_file",
                     s->memory_file[0] ? s->memory_file : "NULL");
     /* shmcached */

@@ -231,7 +231,7 @@ static void test_extended(void)
     CU_ASSERT_EQUAL(s.lru_crawler, 0);
     CU_ASSERT_EQUAL(s.lru_maintainer, 0);
     CU_ASSERT_EQUAL(s.slab_chunk_max, (size_t)256 << 10);
-    CU_ASSERT_EQUAL(s.tail_repair_time, 30);
+    CU_ASSERT_EQUAL(s.tuning.tail_repair_time, 30);
     CU_ASSERT_EQUAL(s.read_buf_mem_limit, (size_t)4 << 20);
     CU_ASSERT_EQUAL(s.mem_reserve, (size_t)512 << 20);
     CU_ASSERT_EQUAL(s.worker_restart_backoff_ms, 50);
