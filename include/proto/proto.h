@@ -69,6 +69,8 @@ struct proto_server_stats {
     uint64_t bytes_read, bytes_written;
     uint64_t listen_disabled_num, conn_yields;
     uint64_t auth_cmds, auth_errors;
+    int idle_timeout;           /* -o idle_timeout given: idle_kicks shown */
+    uint64_t idle_kicks;        /* connections closed for idling */
 };
 
 /* What the protocol layer needs from the server around it. Every callback

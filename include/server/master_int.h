@@ -24,6 +24,7 @@
 #include "server/listener.h"
 #include "server/settings.h"
 #include "server/srvstate.h"
+#include "server/udp.h"
 #include "server/upgrade.h"
 #include "server/worker.h"
 
@@ -63,6 +64,7 @@ struct master {
     struct srvstate *state;     /* shared with every worker */
     struct server_info *info;   /* &state->info */
     struct listeners ls;
+    struct udp_sockets udp;     /* -U: opened at start, never reloaded */
     struct conn_quota *quota;
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
     int nworkers;

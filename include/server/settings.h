@@ -59,7 +59,9 @@ const char *tuning_hash_name(enum tuning_hash h);
 struct settings {
     /* network */
     int port;                  /* -p, 11211 */
-    int udpport;               /* -U, only 0 accepted (UDP off) */
+    int udpport;               /* -U, 0 = UDP off (the default) */
+    int port_given, udp_given; /* -p / -U appeared (-U alone moves TCP to
+                                  the UDP port, as memcached) */
     char socketpath[SHMC_UNIX_PATH_MAX]; /* -s */
     int access_mask;           /* -a, 0700 */
     char listen[SETTINGS_MAX_LISTEN][SHMC_HOST_MAX]; /* -l (comma separated,

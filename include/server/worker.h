@@ -38,6 +38,7 @@ struct engine_worker;
 struct listeners;
 struct settings;
 struct srvstate;
+struct udp_sockets;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
  * one message per packet). "verbosity N": a worker sends it when a
@@ -61,6 +62,7 @@ struct worker_config {
     struct engine_worker *slot;     /* claimed by the master before fork */
     const struct settings *settings;
     const struct listeners *listeners;
+    const struct udp_sockets *udp;  /* -U: shared by every worker */
     struct srvstate *state;         /* the server's shared state: this
                                        worker counts in the slot of its
                                        engine slot number */

@@ -102,6 +102,8 @@ static int stats_general(const struct proto_env *env, struct buf *out)
 #undef C
     err |= stat_u64(out, "auth_cmds", si.auth_cmds);
     err |= stat_u64(out, "auth_errors", si.auth_errors);
+    if (si.idle_timeout)
+        err |= stat_u64(out, "idle_kicks", si.idle_kicks);
     err |= stat_u64(out, "bytes_read", si.bytes_read);
     err |= stat_u64(out, "bytes_written", si.bytes_written);
     err |= stat_u64(out, "limit_maxbytes", st.limit_maxbytes);

@@ -361,6 +361,7 @@ int conn_set_stats(const struct conn_set *set, struct buf *out)
     int err = 0;
     for (const struct conn *c = set->head; c != NULL; c = c->next) {
         const char *state = c->busy ? "conn_parse_cmd"
+                            : !boundary(c) ? "conn_nread"
                             : pending(c) > 0 ? "conn_mwrite"
                             : c->closing ? "conn_closing"
                             : c->in.len > 0 ? "conn_read" : "conn_waiting";
@@ -525,6 +526,7 @@ unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
         next = c->next;
         if (now - c->last_active >= idle_timeout) {
             log_debug(set->log, "<%d idle timeout, closing", c->fd);
+            set->counters->idle_kicks++;
             conn_close(c);
             closed++;
         }

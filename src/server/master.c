@@ -451,6 +451,10 @@ static int startup(struct master *m, sigset_t *waitmask)
     };
     if (open_listeners(m, &lc) < 0)
         return EX_OSERR;
+    /* UDP sockets are SO_REUSEPORT: an upgrade's new master binds its own
+     * beside the old master's */
+    if (udp_open(&m->udp, &lc, s->udpport, &m->log) < 0)
+        return EX_OSERR;
     if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
         daemon_absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
     if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
@@ -542,6 +546,7 @@ int master_run(const struct settings *s, int argc, char **argv,
     }
     handoff_queue_clear(&m->relay);
     listeners_close(&m->ls);
+    udp_close(&m->udp);
     if (!m->leaving) {
         /* the new master of an upgrade owns these now */
         daemon_remove_pidfile(m->pidfile, &m->log);

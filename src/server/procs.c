@@ -115,6 +115,7 @@ int spawn(struct master *m, int i)
             .slot = wp->slot,
             .settings = m->s,
             .listeners = &m->ls,
+            .udp = &m->udp,
             .quota = m->quota,
             .state = m->state,
             .ctl_fd = sv[1],
@@ -327,6 +328,7 @@ void helper_child(struct master *m, int k)
     if (m->up.fd >= 0)
         close(m->up.fd);        /* the masters' socketpair is theirs */
     listeners_close(&m->ls);
+    udp_close(&m->udp);
     struct helper_env env = {
         .index = k,
         .engine = m->engine,

@@ -73,6 +73,8 @@ static const struct field fields[] = {
     F(http_peers, "http_peers", MASTER, RELOAD_HELPERS),
     F(npeers, "http_peers", MASTER, RELOAD_HELPERS),
     F(udpport, "-U", FIXED, 0),
+    F(port_given, "-p", MASTER, RELOAD_LISTEN),
+    F(udp_given, "-U", FIXED, 0),
     F(access_mask, "-a", FIXED, 0),
     F(daemonize, "-d", FIXED, 0),
     F(username, "-u", FIXED, 0),

@@ -390,14 +390,11 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
 
     switch (o->id) {
     case O_PORT:
+        s->port_given = 1;
         return parse_int(c, val, 0, 65535, &s->port);
     case O_UDP:
-        if (parse_int(c, val, 0, 65535, &s->udpport) < 0)
-            return -1;
-        if (s->udpport != 0)
-            return fail(c, "UDP is not supported by shmcached (only -U 0 "
-                        "is accepted)");
-        return 0;
+        s->udp_given = 1;
+        return parse_int(c, val, 0, 65535, &s->udpport);
     case O_UNIX:
         return copy_str(c, s->socketpath, sizeof(s->socketpath), val);
     case O_MASK: {
@@ -820,7 +817,11 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
     if (rc == 0 && probe.config_file[0] != '\0' &&
         settings_parse_file(s, probe.config_file, err, errlen) < 0)
         return -1;
-    return settings_parse_args(s, argc, argv, out, err, errlen);
+    rc = settings_parse_args(s, argc, argv, out, err, errlen);
+    /* memcached: -U without -p puts TCP on the UDP port too */
+    if (rc == 0 && s->udp_given && s->udpport != 0 && !s->port_given)
+        s->port = s->udpport;
+    return rc;
 }
 
 /* ---- validation ----------------------------------------------------- */
@@ -828,8 +829,6 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 int settings_validate(const struct settings *s, char *err, size_t errlen)
 {
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
-    if (s->udpport != 0)
-        BAD("UDP is not supported by shmcached (only -U 0 is accepted)");
     if (s->port < 0 || s->port > 65535)
         BAD("port %d out of range (0..65535)", s->port);
     if (s->maxbytes == 0)

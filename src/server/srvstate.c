@@ -105,6 +105,7 @@ void srvstate_server_stats(const struct srvstate *st, int maxconns,
     out->conn_yields = c.conn_yields;
     out->auth_cmds = p.auth_cmds;
     out->auth_errors = p.auth_errors;
+    out->idle_kicks = c.idle_kicks;
 }
 
 void srvstate_stats_more(const struct srvstate *st, struct buf *out)

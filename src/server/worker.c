@@ -76,6 +76,7 @@
 #include "proto/proto.h"
 #include "server/settings.h"
 #include "server/srvstate.h"
+#include "server/udp.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
@@ -92,6 +93,7 @@ struct worker {
     struct proto_config pcfg;
     struct proto_env env;
     struct conn_set conns;
+    struct udp_server udp;  /* -U: datagrams on the shared UDP sockets */
     struct server_counters *counters;   /* this worker's, in cfg->state */
     ev_io lio[LISTENER_MAX];
     char lname[LISTENER_MAX][SHMC_ADDR_MAX]; /* for "stats conns" */
@@ -413,6 +415,7 @@ static void begin_handoff(struct worker *w)
              "connection(s)", w->cfg->index, w->conns.count);
     w->retiring = 1;
     accept_set(w, 0);
+    udp_server_stop(&w->udp);       /* the new workers read them now */
     ev_timer_stop(w->loop, &w->resume);
     w->conns.on_ready = on_ready;
     w->handoff_deadline = ev_now(w->loop) + WORKER_HANDOFF_MAX;
@@ -445,6 +448,7 @@ static void begin_stop(struct worker *w, int immediate, const char *why)
     log_info(&w->cfg->log, "worker %d: stopping gracefully (%s), %u "
              "connection(s) open", w->cfg->index, why, w->conns.count);
     accept_set(w, 0);
+    udp_server_stop(&w->udp);
     if (w->held_fd >= 0) {
         close(w->held_fd);
         w->held_fd = -1;
@@ -479,7 +483,8 @@ static void cb_conns(void *arg, struct buf *out)
         buf_printf(out, "STAT %d:addr %s\r\n", fd, w->lname[i]);
         buf_printf(out, "STAT %d:state conn_listening\r\n", fd);
     }
-    if (conn_set_stats(&w->conns, out) < 0)
+    if (udp_server_stats(&w->udp, out) < 0 ||
+        conn_set_stats(&w->conns, out) < 0)
         log_error(&w->cfg->log, "stats conns: out of memory");
 }
 
@@ -501,6 +506,7 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
 {
     struct worker *w = arg;
     srvstate_server_stats(w->cfg->state, w->s->maxconns, w->s->threads, st);
+    st->idle_timeout = w->s->idle_timeout > 0;
 }
 
 /* shmcached's own lines of "stats", after memcached's. */
@@ -586,6 +592,7 @@ static void teardown(struct worker *w)
     w->held_fd = -1;
     conn_set_close_all(&w->conns);
     accept_set(w, 0);
+    udp_server_stop(&w->udp);
     ev_timer_stop(w->loop, &w->resume);
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->drain);
@@ -649,6 +656,13 @@ int worker_run(struct worker_config *cfg)
     if (w.s->read_buf_mem_limit > 0)
         w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
 
+    if (udp_server_start(&w.udp, w.loop, cfg->udp, &w.env, w.counters,
+                         &cfg->log) < 0) {
+        log_error(&cfg->log, "worker %d: out of memory for UDP", cfg->index);
+        status = WORKER_EXIT_FAILED;
+        ev_loop_destroy(w.loop);
+        goto out;
+    }
     setup_watchers(&w);
     sigset_t none;
     sigemptyset(&none);
@@ -663,6 +677,8 @@ int worker_run(struct worker_config *cfg)
 out:
     for (int i = 0; i < cfg->listeners->n; i++)
         close(cfg->listeners->l[i].fd);
+    for (int i = 0; cfg->udp != NULL && i < cfg->udp->n; i++)
+        close(cfg->udp->fd[i]);
     if (cfg->ctl_fd >= 0)
         close(cfg->ctl_fd);
     engine_worker_detach(cfg->slot);

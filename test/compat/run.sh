@@ -165,7 +165,7 @@ done
 for t in "${failed[@]}"; do
     echo
     echo "--- $t (full log: $LOGS/$t.log)"
-    grep -v -E '^ok ' "$LOGS/$t.log" | head -n 40
+    grep -v -E "^ok " "$LOGS/$t.log" | cut -c1-240 | head -n 40
 done
 echo
 echo "compat: duration $((T1 - T0))s"

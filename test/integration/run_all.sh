@@ -20,6 +20,7 @@ TESTS=(
     "$PY test_python_memcache.py"
     "$PY test_pymemcache.py"
     "$PY test_binary.py"
+    "$PY test_udp.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
