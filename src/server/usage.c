@@ -138,7 +138,7 @@ static const char usage_text[] =
 "                          page names (default: read-only, configured peers)\n"
 "   - http_peers:          other memcached servers the console shows,\n"
 "                          host:port,host:port,... (default: none)\n"
-"   - not supported (refused): ssl_*, ext_*, proxy_* and -S, -Z, -Y, -e\n"
+"   - not supported (refused): ssl_*, ext_*, proxy_* and -S, -Z, -Y\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGQUIT stops at once.\n";
 
