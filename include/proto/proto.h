@@ -41,7 +41,17 @@ struct proto_config {
     unsigned shutdown_enabled:1;/* -A: the shutdown command */
     unsigned dump_enabled:1;    /* -X clears: stats cachedump refused */
     char detail_delimiter;      /* -D: stats detail prefix delimiter */
+    unsigned resp_obj_limit;    /* read_buf_mem_limit, in memcached's
+                                   response objects a worker may hold
+                                   unsent (0 = no limit): a request beyond
+                                   it gets memcached's "SERVER_ERROR out of
+                                   memory writing ..." or closes */
 };
+
+/* memcached's accounting of response memory: 16 KB bundles (its read
+ * buffer size) of 13 response objects each. */
+#define PROTO_RESP_BUNDLE (16 * 1024)
+#define PROTO_RESP_PER_BUNDLE 13
 
 /* memcached's defaults (core/limits.h). */
 void proto_config_defaults(struct proto_config *cfg);
@@ -50,6 +60,7 @@ void proto_config_defaults(struct proto_config *cfg);
 struct proto_counters {
     uint64_t auth_cmds;
     uint64_t auth_errors;
+    uint64_t response_obj_oom;  /* requests refused for resp_obj_limit */
 };
 
 /* Protocol state every worker shares (placed in shared memory by the
@@ -68,7 +79,7 @@ struct proto_server_stats {
     uint64_t curr_connections, total_connections, rejected_connections;
     uint64_t bytes_read, bytes_written;
     uint64_t listen_disabled_num, conn_yields;
-    uint64_t auth_cmds, auth_errors;
+    uint64_t auth_cmds, auth_errors, response_obj_oom;
     int idle_timeout;           /* -o idle_timeout given: idle_kicks shown */
     uint64_t idle_kicks;        /* connections closed for idling */
 };

@@ -86,8 +86,9 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "total_connections", si.total_connections);
     err |= stat_u64(out, "rejected_connections", si.rejected_connections);
     err |= stat_u64(out, "connection_structures", si.curr_connections);
+    err |= stat_u64(out, "response_obj_oom", si.response_obj_oom);
     static const char *const zero1[] = {
-        "response_obj_oom", "response_obj_count", "response_obj_bytes",
+        "response_obj_count", "response_obj_bytes",
         "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
         "read_buf_oom", "reserved_fds",
     };

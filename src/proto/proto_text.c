@@ -66,6 +66,8 @@ struct proto_conn {
     size_t sleft;
     struct proto_meta *meta;   /* proto_meta.c's state */
     int drain;                 /* finish the current request, start none */
+    unsigned resp_pending;     /* response objects produced while out was
+                                  not emptied (see resp_take) */
     proto_send_fn send;        /* optional: send large values directly */
     void *send_arg;
 };
@@ -269,6 +271,21 @@ static int reply_error(struct buf *out)
     return buf_append(out, LIT("ERROR")) == 0 ? 0 : PROTO_CLOSE;
 }
 
+/* One more response object (memcached's unit of response memory) for
+ * this connection's unsent output: 0, or -1 (counted) past the worker's
+ * limit, cfg->resp_obj_limit. */
+static int resp_take(struct proto_conn *pc)
+{
+    unsigned limit = pc->env->cfg->resp_obj_limit;
+    if (limit == 0 || pc->resp_pending < limit) {
+        pc->resp_pending++;
+        return 0;
+    }
+    if (pc->env->counters)
+        pc->env->counters->response_obj_oom++;
+    return -1;
+}
+
 /* ---- retrieval ----------------------------------------------------- */
 
 /* Values from this size on are sent straight from shared memory (no copy
@@ -428,6 +445,11 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
         if (key.len > SHMC_KEY_MAX) {
             out->len = start;
             return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
+        }
+        if (resp_take(pc) < 0) {    /* memcached: one object per key */
+            out->len = start;
+            return reply(r, out,
+                LIT("SERVER_ERROR out of memory writing get response"));
         }
         g.i = i;
         g.scan = scan;
@@ -831,6 +853,12 @@ static int dispatch(struct proto_conn *pc, struct request *r, struct buf *out)
     }
     if (r->ntok < c->min || r->ntok > c->max)
         return reply_error(out);
+    /* memcached closes a connection it has no response object for, and
+     * what it had not sent yet goes with it */
+    if (c->fn != cmd_get && resp_take(pc) < 0) {
+        out->len = 0;
+        return PROTO_CLOSE;
+    }
     return c->fn(pc, r, out, c->arg);
 }
 
@@ -983,6 +1011,8 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
     struct request r;
 
     *flags = 0;
+    if (out->len == 0)
+        pc->resp_pending = 0;       /* everything before went out */
     if (pc->mode == MODE_UNKNOWN && len > 0 &&
         choose_mode(pc, (unsigned char)in[0]) < 0) {
         *flags = PROTO_CLOSE;

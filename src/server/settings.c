@@ -933,6 +933,14 @@ void settings_proto_config(const struct settings *s, struct proto_config *pc)
     pc->flush_enabled = s->enable_flush != 0;
     pc->shutdown_enabled = s->enable_shutdown != 0;
     pc->dump_enabled = s->dump_enabled != 0;
+    if (s->read_buf_mem_limit > 0 && s->threads > 0) {
+        /* memcached: the limit split over the workers, in whole bundles
+         * (at least one) of response objects */
+        size_t bundles = s->read_buf_mem_limit / (size_t)s->threads /
+                         PROTO_RESP_BUNDLE;
+        pc->resp_obj_limit = (unsigned)((bundles ? bundles : 1) *
+                                        PROTO_RESP_PER_BUNDLE);
+    }
     pc->detail_delimiter = s->stat_key_prefix ? (char)s->stat_key_prefix
                                               : ':';
 }

@@ -135,6 +135,10 @@ static int chunk_max(struct tctx *c)
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     unsigned long long unit = x < 1024 ? 1024 : 1;
+    if (errno == 0 && x == 0 && *end == '\0') {
+        c->s->slab_chunk_max = 0;       /* the default: half a page */
+        return 0;
+    }
     if (*end == 'k' || *end == 'K')
         unit = 1024, end++;
     else if (*end == 'm' || *end == 'M')
@@ -243,7 +247,7 @@ static int numeric(struct tctx *c, const char *name)
         t->temporary_ttl = (unsigned)x;
     } else if (strcmp(name, "tail_repair_time") == 0) {
         WHOLE(0, INT_MAX, "could not parse argument to tail_repair_time");
-        if (x < 10)
+        if (x > 0 && x < 10)        /* 0: off, the default */
             return bad(c, "Cannot set tail_repair_time to less than 10 "
                        "seconds");
         t->tail_repair_time = (int)x;

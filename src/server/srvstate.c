@@ -51,6 +51,8 @@ void srvstate_sum(const struct srvstate *st, struct server_counters *sum,
         auth->auth_cmds += __atomic_load_n(&s->p.auth_cmds, __ATOMIC_RELAXED);
         auth->auth_errors += __atomic_load_n(&s->p.auth_errors,
                                              __ATOMIC_RELAXED);
+        auth->response_obj_oom +=
+            __atomic_load_n(&s->p.response_obj_oom, __ATOMIC_RELAXED);
     }
 }
 
@@ -105,6 +107,7 @@ void srvstate_server_stats(const struct srvstate *st, int maxconns,
     out->conn_yields = c.conn_yields;
     out->auth_cmds = p.auth_cmds;
     out->auth_errors = p.auth_errors;
+    out->response_obj_oom = p.response_obj_oom;
     out->idle_kicks = c.idle_kicks;
 }
 

@@ -162,6 +162,7 @@ static void test_tuning_errors(void)
         { "warm_max_factor=-1", "warm_max_factor must be > 0" },
         { "hash_algorithm=md5", "Unknown hash_algorithm option" },
         { "tail_repair_time=5", "less than 10 seconds" },
+        { "slab_chunk_max=-1", "slab_chunk_max" },
         { "lru_crawler_sleep=2000000", "between 0 and 1 second" },
         { "lru_crawler_tocrawl=-1", "32bit" },
         { "temporary_ttl=30,no_lru_maintainer", "requires lru_maintainer" },
