@@ -68,6 +68,15 @@ struct proto_counters {
 struct proto_shared {
     uint32_t track_sizes;       /* "stats sizes" enabled (-o track_sizes,
                                    stats sizes_enable / sizes_disable) */
+    /* The LRU crawler (lru_crawler commands; the server runs the crawls):
+     * a worker that accepts "crawl" sets crawl_classes and running, the
+     * crawler clears running when done. */
+    uint32_t crawler_enabled;   /* -o lru_crawler, lru_crawler enable */
+    uint32_t crawler_sleep;     /* lru_crawler sleep (us) */
+    uint32_t crawler_tocrawl;   /* lru_crawler tocrawl (0 = all) */
+    uint32_t crawler_running;   /* a crawl is requested or in progress */
+    uint64_t crawl_classes;     /* bit i: class i requested (0: all) */
+    uint64_t crawler_starts;    /* crawls started */
 };
 
 /* What the server knows for "stats" (summed over every worker). */
@@ -119,6 +128,10 @@ struct proto_env {
 enum {
     PROTO_CLOSE = 1,        /* close after writing what is in out */
     PROTO_YIELD = 2,        /* reqs_per_event reached: more may be parsable */
+    PROTO_MORE = 4,         /* with PROTO_YIELD: the connection produces
+                               more output by itself (a dump): call
+                               proto_feed again once out has drained, even
+                               with no input */
 };
 
 struct proto_conn;
@@ -133,6 +146,10 @@ void proto_conn_free(struct proto_conn *pc);
  * be handed to another worker (its unconsumed input continued on a new
  * proto_conn there). 0 while a storage command owns the next bytes. */
 int proto_conn_idle(const struct proto_conn *pc);
+
+/* 1 while the connection produces output of its own (a dump) and wants
+ * proto_feed() called even without input (see PROTO_MORE). */
+int proto_conn_producing(const struct proto_conn *pc);
 
 /* While on, proto_feed() finishes the request in progress (the rest of its
  * value) and starts no new one, consuming nothing further: a retiring

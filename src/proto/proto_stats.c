@@ -125,8 +125,13 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     for (size_t i = 0; i < sizeof zero2 / sizeof zero2[0]; i++)
         err |= stat_u64(out, zero2[i], 0);
     err |= stat_u64(out, "slabs_moved", st.slabs_moved);
+    const struct proto_shared *sh = env->shared;
+    err |= stat_u64(out, "lru_crawler_running", sh ?
+        __atomic_load_n(&sh->crawler_running, __ATOMIC_RELAXED) : 0);
+    err |= stat_u64(out, "lru_crawler_starts", sh ?
+        __atomic_load_n(&sh->crawler_starts, __ATOMIC_RELAXED) : 0);
     static const char *const zero3[] = {
-        "lru_crawler_running", "lru_crawler_starts", "lru_maintainer_juggles",
+        "lru_maintainer_juggles",
         "malloc_fails", "log_worker_dropped", "log_worker_written",
         "log_watcher_skipped", "log_watcher_sent", "log_watchers",
         "unexpected_napi_ids", "round_robin_fallback",

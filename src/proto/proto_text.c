@@ -37,13 +37,14 @@
 
 #include "engine/engine.h"
 #include "proto/proto_bin.h"
+#include "proto/proto_crawler.h"
 #include "proto/proto_meta.h"
 #include "proto/proto_stats.h"
 #include "proto/proto_text.h"
 #include "core/version.h"
 
 
-enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW };
+enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW, ST_DUMP };
 
 /* A connection's protocol, chosen on its first byte (cfg->mode). */
 enum pc_mode { MODE_UNKNOWN = 0, MODE_TEXT, MODE_BINARY };
@@ -65,6 +66,7 @@ struct proto_conn {
     /* ST_SWALLOW */
     size_t sleft;
     struct proto_meta *meta;   /* proto_meta.c's state */
+    struct proto_dump *dump;   /* ST_DUMP: proto_crawler.c's dump */
     int drain;                 /* finish the current request, start none */
     unsigned resp_pending;     /* response objects produced while out was
                                   not emptied (see resp_take) */
@@ -767,6 +769,17 @@ static int cmd_stats(struct proto_conn *pc, struct request *r,
     return proto_stats(pc->env, r, out) == 0 ? 0 : PROTO_CLOSE;
 }
 
+/* lru_crawler ...: a dump puts the connection in ST_DUMP */
+static int cmd_crawler(struct proto_conn *pc, struct request *r,
+                       struct buf *out, int arg)
+{
+    (void)arg;
+    int rc = proto_crawler_cmd(pc->env, r, out, &pc->dump);
+    if (pc->dump != NULL)
+        pc->state = ST_DUMP;
+    return rc;
+}
+
 /* Commands memcached knows but shmcached does not serve (yet): ERROR. */
 static int cmd_unsupported(struct proto_conn *pc, struct request *r,
                            struct buf *out, int arg)
@@ -812,7 +825,7 @@ static const struct proto_cmd cmd_table[] = {
     CMD("verbosity", 2, 3, cmd_verbosity, 0),
     CMD("cache_memlimit", 2, 3, cmd_memlimit, 0),
     CMD("shutdown", 1, 255, cmd_shutdown, 0),
-    CMD("lru_crawler", 1, 255, cmd_unsupported, 0),
+    CMD("lru_crawler", 1, 255, cmd_crawler, 0),
     CMD("watch", 1, 255, cmd_unsupported, 0),
     CMD("lru", 1, 255, cmd_unsupported, 0),
     CMD("extstore", 1, 255, cmd_unsupported, 0),
@@ -917,6 +930,7 @@ void proto_conn_free(struct proto_conn *pc)
         engine_alloc_release(pc->env->worker, &pc->alloc);
     proto_bin_free(pc->bin);
     proto_meta_free(pc->meta);
+    proto_dump_free(pc->dump);
     free(pc);
 }
 
@@ -978,6 +992,11 @@ void proto_conn_drain(struct proto_conn *pc, int on)
         proto_bin_drain(pc->bin, on);
 }
 
+int proto_conn_producing(const struct proto_conn *pc)
+{
+    return pc->state == ST_DUMP;
+}
+
 int proto_conn_idle(const struct proto_conn *pc)
 {
     if (pc->mode == MODE_BINARY)
@@ -1020,7 +1039,18 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
     }
     if (pc->mode == MODE_BINARY)
         return proto_bin_feed(pc->bin, in, len, out, flags);
-    while (pos < len && rc == 0) {
+    while (rc == 0) {
+        if (pc->state == ST_DUMP) {
+            /* the next part of a dump, once the last one went out */
+            if (!proto_dump_step(pc->env, &pc->dump, out)) {
+                *flags |= PROTO_YIELD | PROTO_MORE;
+                break;
+            }
+            pc->state = ST_CMD;
+            continue;
+        }
+        if (pos >= len)
+            break;
         if (pc->state == ST_NREAD) {
             pos += nread_feed(pc, in + pos, len - pos, out, &rc);
             continue;

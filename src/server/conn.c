@@ -207,7 +207,7 @@ static int conn_process(struct conn *c)
         if (boundary(c))
             feed = 0;
     }
-    if (feed > 0 && !c->closing) {
+    if ((feed > 0 || proto_conn_producing(c->pc)) && !c->closing) {
         size_t before = buf_caps(c);
         if (c->out_off > 0) {           /* drop the sent prefix first */
             buf_consume(&c->out, c->out_off);
@@ -221,7 +221,8 @@ static int conn_process(struct conn *c)
         account(c, before);
         if (flags & PROTO_CLOSE) {
             c->closing = 1;
-        } else if ((flags & PROTO_YIELD) && c->in.len > 0) {
+        } else if ((flags & PROTO_YIELD) &&
+                   (c->in.len > 0 || (flags & PROTO_MORE))) {
             c->yielded = 1;
             c->set->counters->conn_yields++;
         }

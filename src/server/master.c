@@ -183,18 +183,30 @@ static void begin_stop(struct master *m, int immediate)
     m->kill_at = mono() + (immediate ? QUIT_GRACE : STOP_GRACE);
 }
 
+/* The LRU crawler: every second while it is enabled (-o lru_crawler,
+ * "lru_crawler enable"), and at once for an "lru_crawler crawl" (which
+ * marks it running; it is done when this clears the mark). engine_sweep
+ * reclaims the expired and flushed items from the tail of every class,
+ * examining at most lru_crawler_tocrawl (else SWEEP_BUDGET) items of each
+ * class per round, one class lock at a time. */
 static void sweep(struct master *m)
 {
+    struct proto_shared *sh = &m->state->proto;
     struct engine_worker *mw = engine_master(m->engine);
     unsigned total = 0;
-    if (!m->cur.lru_crawler)        /* -o no_lru_crawler */
-        return;
+    uint32_t asked = __atomic_load_n(&sh->crawler_running, __ATOMIC_ACQUIRE);
+    if (!asked && !__atomic_load_n(&sh->crawler_enabled, __ATOMIC_RELAXED))
+        return;                     /* -o no_lru_crawler, lru_crawler disable */
+    uint32_t tocrawl = __atomic_load_n(&sh->crawler_tocrawl, __ATOMIC_RELAXED);
+    unsigned budget = tocrawl ? tocrawl : SWEEP_BUDGET;
     for (int round = 0; round < SWEEP_ROUNDS; round++) {
-        unsigned n = engine_sweep(mw, SWEEP_BUDGET);
+        unsigned n = engine_sweep(mw, budget);
         total += n;
-        if (n < SWEEP_BUDGET)
+        if (n == 0 || (!asked && n < budget))
             break;
     }
+    if (asked)
+        __atomic_store_n(&sh->crawler_running, 0, __ATOMIC_RELEASE);
     if (total > 0)
         log_trace(&m->log, "sweep: reclaimed %u expired item(s)", total);
 }
@@ -441,6 +453,9 @@ static int startup(struct master *m, sigset_t *waitmask)
     }
     m->info = &m->state->info;
     m->state->proto.track_sizes = (uint32_t)s->track_sizes;
+    m->state->proto.crawler_enabled = (uint32_t)s->lru_crawler;
+    m->state->proto.crawler_sleep = (uint32_t)s->lru_crawler_sleep;
+    m->state->proto.crawler_tocrawl = s->lru_crawler_tocrawl;
     struct listen_config lc = {
         .addrs = s->listen,
         .naddrs = s->nlisten,

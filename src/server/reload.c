@@ -55,10 +55,10 @@ static const struct field fields[] = {
     F(read_buf_mem_limit, "read_buf_mem_limit", WORKER, RELOAD_WORKER),
     F(worker_restart_backoff_ms, "worker_backoff_ms", WORKER,
       RELOAD_WORKER),
-    F(lru_crawler, "lru_crawler", WORKER, RELOAD_WORKER),
+    F(lru_crawler, "lru_crawler", MASTER, RELOAD_WORKER),
     F(lru_maintainer, "lru_maintainer", WORKER, RELOAD_WORKER),
-    F(lru_crawler_sleep, "lru_crawler_sleep", WORKER, RELOAD_WORKER),
-    F(lru_crawler_tocrawl, "lru_crawler_tocrawl", WORKER, RELOAD_WORKER),
+    F(lru_crawler_sleep, "lru_crawler_sleep", MASTER, RELOAD_WORKER),
+    F(lru_crawler_tocrawl, "lru_crawler_tocrawl", MASTER, RELOAD_WORKER),
     F(watch_enabled, "-W", WORKER, RELOAD_WORKER),
     F(tuning, "the LRU/slab tuning (-o)", FIXED, 0),
     F(slab_chunk_changed, "slab_chunk_max", FIXED, 0),
@@ -230,6 +230,16 @@ int reload_apply(struct settings *cur, int argc, char **argv,
     if (plan.next.track_sizes != cur->track_sizes)
         __atomic_store_n(&shared->track_sizes,
                          (uint32_t)plan.next.track_sizes, __ATOMIC_RELAXED);
+    if (plan.next.lru_crawler != cur->lru_crawler)
+        __atomic_store_n(&shared->crawler_enabled,
+                         (uint32_t)plan.next.lru_crawler, __ATOMIC_RELAXED);
+    if (plan.next.lru_crawler_sleep != cur->lru_crawler_sleep)
+        __atomic_store_n(&shared->crawler_sleep,
+                         (uint32_t)plan.next.lru_crawler_sleep,
+                         __ATOMIC_RELAXED);
+    if (plan.next.lru_crawler_tocrawl != cur->lru_crawler_tocrawl)
+        __atomic_store_n(&shared->crawler_tocrawl,
+                         plan.next.lru_crawler_tocrawl, __ATOMIC_RELAXED);
     if (plan.next.detail_enabled != cur->detail_enabled ||
         plan.next.stat_key_prefix != cur->stat_key_prefix)
         engine_detail_enable(e, plan.next.detail_enabled,

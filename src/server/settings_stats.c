@@ -83,9 +83,16 @@ static int stats_tuning(const struct settings *s,
     err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max
                                            ? cfg->slab_chunk_max
                                            : SHMC_SLAB_PAGE_SIZE / 2);
-    err |= stat_yesno(out, "lru_crawler", s->lru_crawler);
-    err |= stat_u64(out, "lru_crawler_sleep", (uint64_t)s->lru_crawler_sleep);
-    err |= stat_u64(out, "lru_crawler_tocrawl", s->lru_crawler_tocrawl);
+    /* the crawler's running state ("lru_crawler enable", sleep, ...) */
+    err |= stat_yesno(out, "lru_crawler", sh ? (int)__atomic_load_n(
+                          &sh->crawler_enabled, __ATOMIC_RELAXED)
+                                             : s->lru_crawler);
+    err |= stat_u64(out, "lru_crawler_sleep", sh ? __atomic_load_n(
+                        &sh->crawler_sleep, __ATOMIC_RELAXED)
+                                               : (uint64_t)s->lru_crawler_sleep);
+    err |= stat_u64(out, "lru_crawler_tocrawl", sh ? __atomic_load_n(
+                        &sh->crawler_tocrawl, __ATOMIC_RELAXED)
+                                                 : s->lru_crawler_tocrawl);
     err |= stat_u64(out, "tail_repair_time", (uint64_t)t->tail_repair_time);
     err |= stat_yesno(out, "flush_enabled", s->enable_flush);
     err |= stat_yesno(out, "dump_enabled", s->dump_enabled);

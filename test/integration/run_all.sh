@@ -21,6 +21,7 @@ TESTS=(
     "$PY test_pymemcache.py"
     "$PY test_binary.py"
     "$PY test_udp.py"
+    "$PY test_crawler.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
