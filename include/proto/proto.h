@@ -40,6 +40,7 @@ struct proto_config {
     unsigned flush_enabled:1;   /* -F clears: flush_all refused */
     unsigned shutdown_enabled:1;/* -A: the shutdown command */
     unsigned dump_enabled:1;    /* -X clears: stats cachedump refused */
+    unsigned watch_enabled:1;   /* -W clears: watch refused */
     char detail_delimiter;      /* -D: stats detail prefix delimiter */
     unsigned resp_obj_limit;    /* read_buf_mem_limit, in memcached's
                                    response objects a worker may hold
@@ -55,6 +56,28 @@ struct proto_config {
 
 /* memcached's defaults (core/limits.h). */
 void proto_config_defaults(struct proto_config *cfg);
+
+/* What "watch" can follow (memcached's names: fetchers, mutations,
+ * evictions, connevents, sysevents, rawcmds). */
+enum proto_log_type {
+    PROTO_LOG_FETCHERS = 0, PROTO_LOG_MUTATIONS, PROTO_LOG_EVICTIONS,
+    PROTO_LOG_CONNEVENTS, PROTO_LOG_SYSEVENTS, PROTO_LOG_RAWCMDS,
+    PROTO_LOG_TYPES
+};
+
+/* One fetch or store, for the watchers (memcached's item_get/item_store
+ * lines). */
+struct proto_log_item {
+    enum proto_log_type type;   /* FETCHERS: item_get; MUTATIONS: store */
+    const char *key;
+    size_t nkey;
+    const char *status;         /* "found", "not_found"; "stored", ... */
+    const char *cmd;            /* store: "set", "add", ... */
+    uint32_t ttl;               /* store: the exptime asked */
+    unsigned clsid;
+    int cfd;                    /* the connection's descriptor */
+    long size;                  /* value bytes */
+};
 
 /* Counters the protocol layer keeps itself, per worker (one writer). */
 struct proto_counters {
@@ -77,6 +100,9 @@ struct proto_shared {
     uint32_t crawler_running;   /* a crawl is requested or in progress */
     uint64_t crawl_classes;     /* bit i: class i requested (0: all) */
     uint64_t crawler_starts;    /* crawls started */
+    /* watchers following each proto_log_type, over every worker: an
+     * event is formatted only while its count is not 0 */
+    uint32_t watching[PROTO_LOG_TYPES];
 };
 
 /* What the server knows for "stats" (summed over every worker). */
@@ -89,6 +115,7 @@ struct proto_server_stats {
     uint64_t bytes_read, bytes_written;
     uint64_t listen_disabled_num, conn_yields;
     uint64_t auth_cmds, auth_errors, response_obj_oom;
+    uint64_t log_written, log_skipped, log_sent, log_watchers;
     int idle_timeout;           /* -o idle_timeout given: idle_kicks shown */
     uint64_t idle_kicks;        /* connections closed for idling */
 };
@@ -122,6 +149,15 @@ struct proto_env {
     void (*stats_reset)(void *arg);
     /* "stats settings": every STAT line (the settings are the server's). */
     void (*stats_settings)(void *arg, struct buf *out);
+    /* An event for the watchers (called only while shared->watching of
+     * its type is not 0). */
+    void (*log_item)(void *arg, const struct proto_log_item *ev);
+    /* "watch": a reader of the types in mask (bit per proto_log_type),
+     * or NULL (memcached: WATCHER_FAILED); read appends what arrived
+     * (returns the lines appended); close ends it. */
+    void *(*watch_open)(void *arg, unsigned mask);
+    size_t (*watch_read)(void *arg, void *watch, struct buf *out);
+    void (*watch_close)(void *arg, void *watch);
 };
 
 /* Flags returned by proto_feed. */
@@ -146,6 +182,13 @@ void proto_conn_free(struct proto_conn *pc);
  * be handed to another worker (its unconsumed input continued on a new
  * proto_conn there). 0 while a storage command owns the next bytes. */
 int proto_conn_idle(const struct proto_conn *pc);
+
+/* The connection's descriptor, for the watchers' cfd= (default -1). */
+void proto_conn_set_fd(struct proto_conn *pc, int fd);
+
+/* 1 when the connection ended by the client's "quit" (memcached logs the
+ * close as normal), 0 when the protocol closed it for an error. */
+int proto_conn_quit(const struct proto_conn *pc);
 
 /* 1 while the connection produces output of its own (a dump) and wants
  * proto_feed() called even without input (see PROTO_MORE). */

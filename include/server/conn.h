@@ -36,6 +36,10 @@
 #include "core/buf.h"
 #include "core/limits.h"
 
+/* Why a connection closed: memcached's conn_close reasons. */
+enum { CONN_CLOSE_ERROR = 0, CONN_CLOSE_NORMAL, CONN_CLOSE_IDLE,
+       CONN_CLOSE_SHUTDOWN };
+
 struct conn;
 struct server_counters;
 struct logger;
@@ -78,6 +82,8 @@ struct conn {
     unsigned yielded : 1;   /* input left to process after PROTO_YIELD */
     unsigned closing : 1;   /* PROTO_CLOSE: close once output is sent */
     unsigned eof : 1;       /* the client closed its side */
+    unsigned char reason;   /* why it closes (CONN_CLOSE_*), for the
+                               watchers' conn_close lines */
     struct conn *prev, *next;
 };
 
@@ -148,5 +154,10 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet);
 
 /* Closes every connection at once. */
 void conn_set_close_all(struct conn_set *set);
+
+/* Gives every connection that produces output of its own (a watcher, a
+ * dump) a turn when it is not already waiting for its output to drain.
+ * Returns how many such connections there are. */
+unsigned conn_set_poke(struct conn_set *set);
 
 #endif

@@ -25,6 +25,7 @@
 #include "server/settings.h"
 #include "server/srvstate.h"
 #include "server/udp.h"
+#include "server/watchlog.h"
 #include "server/upgrade.h"
 #include "server/worker.h"
 
@@ -65,6 +66,7 @@ struct master {
     struct server_info *info;   /* &state->info */
     struct listeners ls;
     struct udp_sockets udp;     /* -U: opened at start, never reloaded */
+    struct watchlog *watch;     /* the watchers' log rings */
     struct conn_quota *quota;
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
     int nworkers;

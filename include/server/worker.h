@@ -39,6 +39,7 @@ struct listeners;
 struct settings;
 struct srvstate;
 struct udp_sockets;
+struct watchlog;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
  * one message per packet). "verbosity N": a worker sends it when a
@@ -63,6 +64,7 @@ struct worker_config {
     const struct settings *settings;
     const struct listeners *listeners;
     const struct udp_sockets *udp;  /* -U: shared by every worker */
+    struct watchlog *watch;         /* "watch": log rings of every slot */
     struct srvstate *state;         /* the server's shared state: this
                                        worker counts in the slot of its
                                        engine slot number */

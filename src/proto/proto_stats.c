@@ -131,13 +131,18 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "lru_crawler_starts", sh ?
         __atomic_load_n(&sh->crawler_starts, __ATOMIC_RELAXED) : 0);
     static const char *const zero3[] = {
-        "lru_maintainer_juggles",
-        "malloc_fails", "log_worker_dropped", "log_worker_written",
-        "log_watcher_skipped", "log_watcher_sent", "log_watchers",
-        "unexpected_napi_ids", "round_robin_fallback",
+        "lru_maintainer_juggles", "malloc_fails", "log_worker_dropped",
     };
     for (size_t i = 0; i < sizeof zero3 / sizeof zero3[0]; i++)
         err |= stat_u64(out, zero3[i], 0);
+    /* the watchers' log: a worker never waits for a watcher, so no line
+     * is dropped at the source; a slow watcher skips */
+    err |= stat_u64(out, "log_worker_written", si.log_written);
+    err |= stat_u64(out, "log_watcher_skipped", si.log_skipped);
+    err |= stat_u64(out, "log_watcher_sent", si.log_sent);
+    err |= stat_u64(out, "log_watchers", si.log_watchers);
+    err |= stat_u64(out, "unexpected_napi_ids", 0);
+    err |= stat_u64(out, "round_robin_fallback", 0);
     err |= stat_u64(out, "bytes", st.bytes);
     err |= stat_u64(out, "curr_items", st.curr_items);
     err |= stat_u64(out, "total_items", st.total_items);

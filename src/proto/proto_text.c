@@ -44,7 +44,7 @@
 #include "core/version.h"
 
 
-enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW, ST_DUMP };
+enum pc_state { ST_CMD = 0, ST_NREAD, ST_SWALLOW, ST_DUMP, ST_WATCH };
 
 /* A connection's protocol, chosen on its first byte (cfg->mode). */
 enum pc_mode { MODE_UNKNOWN = 0, MODE_TEXT, MODE_BINARY };
@@ -67,6 +67,14 @@ struct proto_conn {
     size_t sleft;
     struct proto_meta *meta;   /* proto_meta.c's state */
     struct proto_dump *dump;   /* ST_DUMP: proto_crawler.c's dump */
+    void *watch;               /* ST_WATCH: the server's log reader */
+    int fd;                    /* for the watchers' cfd= */
+    int quit;                  /* closed by "quit" */
+    /* a storage command's key and arguments while its value arrives,
+     * kept only while someone watches fetchers or mutations */
+    char lkey[SHMC_KEY_MAX];
+    size_t lnkey;
+    uint32_t lttl;
     int drain;                 /* finish the current request, start none */
     unsigned resp_pending;     /* response objects produced while out was
                                   not emptied (see resp_take) */
@@ -273,6 +281,11 @@ static int reply_error(struct buf *out)
     return buf_append(out, LIT("ERROR")) == 0 ? 0 : PROTO_CLOSE;
 }
 
+static int reply_error_line(struct buf *out, const char *line)
+{
+    return buf_printf(out, "%s\r\n", line) == 0 ? 0 : PROTO_CLOSE;
+}
+
 /* One more response object (memcached's unit of response memory) for
  * this connection's unsent output: 0, or -1 (counted) past the worker's
  * limit, cfg->resp_obj_limit. */
@@ -286,6 +299,73 @@ static int resp_take(struct proto_conn *pc)
     if (pc->env->counters)
         pc->env->counters->response_obj_oom++;
     return -1;
+}
+
+/* ---- watchers --------------------------------------------------------- */
+
+static int watching(const struct proto_env *env, enum proto_log_type t)
+{
+    return env->log_item && env->shared &&
+           __atomic_load_n(&env->shared->watching[t], __ATOMIC_RELAXED) > 0;
+}
+
+/* item_get line: status "found" / "not_found". */
+static void log_get(struct proto_conn *pc, const char *key, size_t nkey,
+                    int found, unsigned cls, long size)
+{
+    struct proto_log_item ev = {
+        PROTO_LOG_FETCHERS, key, nkey, found ? "found" : "not_found", NULL,
+        0, found ? cls : 0, pc->fd, found ? size : 0,
+    };
+    pc->env->log_item(pc->env->arg, &ev);
+}
+
+struct hit_info {
+    unsigned hit_cls;
+    long hit_size;
+};
+
+static void peek_fn(void *arg, const struct engine_item_info *it)
+{
+    struct hit_info *g = arg;
+    g->hit_cls = it->clsid;
+    g->hit_size = it->nbytes;
+}
+
+/* A store's lines, as memcached: the item_get of the key it replaces (or
+ * not), then the item_store with its outcome. */
+static void log_store(struct proto_conn *pc, int before, enum engine_status st,
+                      long size)
+{
+    static const char *const cmds[] = {
+        [ENGINE_SET] = "set", [ENGINE_ADD] = "add",
+        [ENGINE_REPLACE] = "replace", [ENGINE_APPEND] = "append",
+        [ENGINE_PREPEND] = "prepend", [ENGINE_CAS] = "cas",
+    };
+    const struct proto_env *env = pc->env;
+    struct hit_info g = { 0, 0 };
+    if (before && watching(env, PROTO_LOG_FETCHERS)) {
+        int found = engine_peek(env->worker, pc->lkey, pc->lnkey, peek_fn,
+                                &g) == ENGINE_OK;
+        log_get(pc, pc->lkey, pc->lnkey, found, g.hit_cls, g.hit_size);
+        return;
+    }
+    if (before || !watching(env, PROTO_LOG_MUTATIONS))
+        return;
+    const char *status = st == ENGINE_STORED ? "stored"
+                       : st == ENGINE_EXISTS ? "exists"
+                       : st == ENGINE_NOT_FOUND ? "not_found"
+                       : st == ENGINE_TOO_LARGE ? "too_large"
+                       : st == ENGINE_NO_MEMORY ? "no_memory" : "not_stored";
+    if (st == ENGINE_STORED)
+        engine_peek(env->worker, pc->lkey, pc->lnkey, peek_fn, &g);
+    struct proto_log_item ev = {
+        PROTO_LOG_MUTATIONS, pc->lkey, pc->lnkey, status,
+        (unsigned)pc->op < sizeof(cmds) / sizeof(cmds[0]) ? cmds[pc->op]
+                                                          : "na",
+        pc->lttl, g.hit_cls, pc->fd, size,
+    };
+    env->log_item(env->arg, &ev);
 }
 
 /* ---- retrieval ----------------------------------------------------- */
@@ -306,6 +386,9 @@ struct get_ctx {
     const struct request *r;
     size_t i;
     const char *scan;
+    /* the last hit, for the watchers */
+    unsigned hit_cls;
+    long hit_size;
 };
 
 static int next_key(const struct request *r, size_t *i, const char **scan,
@@ -381,6 +464,8 @@ static void get_hit(void *arg, const struct engine_item_info *it)
 {
     struct get_ctx *g = arg;
     struct buf *out = g->out;
+    g->hit_cls = it->clsid;
+    g->hit_size = it->nbytes;
     int direct = it->nbytes >= DIRECT_MIN && g->pc && g->pc->send &&
                  direct_ok(g);
     size_t need = 6 + it->nkey + 3 * 21 + 2 + (direct ? 0 : it->nbytes + 2);
@@ -429,7 +514,8 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
                    int arg)
 {
     const struct proto_env *env = pc->env;
-    struct get_ctx g = { out, arg & 1, 0, pc, -1, 0, 0, r, 0, NULL };
+    struct get_ctx g = { .out = out, .with_cas = arg & 1, .pc = pc,
+                         .direct = -1, .r = r };
     int touch = arg & 2;
     uint32_t exptime = 0;
     size_t i = 1, start = out->len;
@@ -464,6 +550,9 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
             out->len = start;   /* as a bad key: the whole reply goes */
             return reply(r, out, LIT("SERVER_ERROR internal error"));
         }
+        if (watching(env, PROTO_LOG_FETCHERS))
+            log_get(pc, key.p, key.len, st == ENGINE_OK, g.hit_cls,
+                    g.hit_size);
         if (st == ENGINE_ERROR)
             return PROTO_CLOSE;
         if (g.oom) {
@@ -528,6 +617,13 @@ static int cmd_store(struct proto_conn *pc, struct request *r,
     pc->op = (enum engine_store_op)op;
     pc->cas_in = cas_in;
     pc->noreply = r->noreply;
+    pc->lnkey = 0;
+    if (watching(env, PROTO_LOG_FETCHERS) ||
+        watching(env, PROTO_LOG_MUTATIONS)) {
+        memcpy(pc->lkey, key->p, key->len);
+        pc->lnkey = key->len;
+        pc->lttl = (uint32_t)exptime;
+    }
     return 0;
 }
 
@@ -547,8 +643,13 @@ static int store_complete(struct proto_conn *pc, struct buf *out)
         engine_alloc_release(env->worker, &pc->alloc);
         return reply(&r, out, LIT("CLIENT_ERROR bad data chunk"));
     }
+    long size = (long)pc->alloc.nbytes;
+    if (pc->lnkey)
+        log_store(pc, 1, ENGINE_OK, size);
     enum engine_status st = engine_alloc_store(env->worker, &pc->alloc,
                                                pc->op, pc->cas_in, NULL);
+    if (pc->lnkey)
+        log_store(pc, 0, st, size);
     switch (st) {
     case ENGINE_STORED:
         return reply(&r, out, LIT("STORED"));
@@ -702,7 +803,8 @@ static int cmd_version(struct proto_conn *pc, struct request *r,
 static int cmd_quit(struct proto_conn *pc, struct request *r,
                     struct buf *out, int arg)
 {
-    (void)pc, (void)r, (void)out, (void)arg;
+    (void)r, (void)out, (void)arg;
+    pc->quit = 1;
     return PROTO_CLOSE;
 }
 
@@ -780,6 +882,43 @@ static int cmd_crawler(struct proto_conn *pc, struct request *r,
     return rc;
 }
 
+/* watch [fetchers|mutations|evictions|connevents|sysevents|rawcmds]*:
+ * the connection becomes a watcher (ST_WATCH) until it closes. */
+static int cmd_watch(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int arg)
+{
+    static const char *const names[PROTO_LOG_TYPES] = {
+        "fetchers", "mutations", "evictions", "connevents", "sysevents",
+        "rawcmds",
+    };
+    const struct proto_env *env = pc->env;
+    unsigned mask = 0;
+    (void)arg;
+    if (!env->cfg->watch_enabled)
+        return reply_error_line(out, "CLIENT_ERROR watch commands not allowed");
+    if (out->len > 0)
+        return reply_error_line(out, "ERROR cannot pipeline other commands "
+                                     "before watch");
+    for (size_t i = 1; i < r->ntok; i++) {
+        int t = 0;
+        while (t < PROTO_LOG_TYPES &&
+               !proto_tok_eq(&r->tok[i], names[t], strlen(names[t])))
+            t++;
+        if (t == PROTO_LOG_TYPES)
+            return reply_error(out);
+        mask |= 1u << t;
+    }
+    if (mask == 0)
+        mask = 1u << PROTO_LOG_FETCHERS;
+    void *w = env->watch_open ? env->watch_open(env->arg, mask) : NULL;
+    if (w == NULL)
+        return reply_error_line(out, "WATCHER_FAILED failed to add log "
+                                     "watcher");
+    pc->watch = w;
+    pc->state = ST_WATCH;
+    return buf_append(out, LIT("OK")) == 0 ? 0 : PROTO_CLOSE;
+}
+
 /* Commands memcached knows but shmcached does not serve (yet): ERROR. */
 static int cmd_unsupported(struct proto_conn *pc, struct request *r,
                            struct buf *out, int arg)
@@ -826,7 +965,7 @@ static const struct proto_cmd cmd_table[] = {
     CMD("cache_memlimit", 2, 3, cmd_memlimit, 0),
     CMD("shutdown", 1, 255, cmd_shutdown, 0),
     CMD("lru_crawler", 1, 255, cmd_crawler, 0),
-    CMD("watch", 1, 255, cmd_unsupported, 0),
+    CMD("watch", 1, PROTO_MAX_TOKENS, cmd_watch, 0),
     CMD("lru", 1, 255, cmd_unsupported, 0),
     CMD("extstore", 1, 255, cmd_unsupported, 0),
     CMD("mg", 2, 255, proto_meta_cmd, 'g'),
@@ -909,6 +1048,7 @@ void proto_config_defaults(struct proto_config *cfg)
     cfg->line_max_get = SHMC_LINE_MAX_GET;
     cfg->flush_enabled = 1;
     cfg->dump_enabled = 1;
+    cfg->watch_enabled = 1;
     cfg->detail_delimiter = ':';
 }
 
@@ -919,6 +1059,7 @@ struct proto_conn *proto_conn_new(const struct proto_env *env)
         return NULL;
     pc->env = env;
     pc->state = ST_CMD;
+    pc->fd = -1;
     return pc;
 }
 
@@ -931,6 +1072,8 @@ void proto_conn_free(struct proto_conn *pc)
     proto_bin_free(pc->bin);
     proto_meta_free(pc->meta);
     proto_dump_free(pc->dump);
+    if (pc->watch && pc->env->watch_close)
+        pc->env->watch_close(pc->env->arg, pc->watch);
     free(pc);
 }
 
@@ -994,7 +1137,17 @@ void proto_conn_drain(struct proto_conn *pc, int on)
 
 int proto_conn_producing(const struct proto_conn *pc)
 {
-    return pc->state == ST_DUMP;
+    return pc->state == ST_DUMP || pc->state == ST_WATCH;
+}
+
+void proto_conn_set_fd(struct proto_conn *pc, int fd)
+{
+    pc->fd = fd;
+}
+
+int proto_conn_quit(const struct proto_conn *pc)
+{
+    return pc->quit;
 }
 
 int proto_conn_idle(const struct proto_conn *pc)
@@ -1048,6 +1201,14 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
             }
             pc->state = ST_CMD;
             continue;
+        }
+        if (pc->state == ST_WATCH) {
+            /* a watcher sends nothing more: what it sends is dropped */
+            pos = len;
+            if (pc->env->watch_read &&
+                pc->env->watch_read(pc->env->arg, pc->watch, out) > 0)
+                *flags |= PROTO_YIELD | PROTO_MORE;
+            break;
         }
         if (pos >= len)
             break;

@@ -221,6 +221,8 @@ static int conn_process(struct conn *c)
         account(c, before);
         if (flags & PROTO_CLOSE) {
             c->closing = 1;
+            c->reason = proto_conn_quit(c->pc) ? CONN_CLOSE_NORMAL
+                                               : CONN_CLOSE_ERROR;
         } else if ((flags & PROTO_YIELD) &&
                    (c->in.len > 0 || (flags & PROTO_MORE))) {
             c->yielded = 1;
@@ -268,6 +270,7 @@ static void conn_read(struct conn *c)
                 return;
             }
             c->eof = 1;
+            c->reason = CONN_CLOSE_NORMAL;
             if (conn_process(c) < 0)
                 return;
             break;
@@ -290,6 +293,7 @@ static void conn_read(struct conn *c)
             c->last_active = ev_now(set->loop);
         } else if (n == 0) {
             c->eof = 1;
+            c->reason = CONN_CLOSE_NORMAL;
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -356,12 +360,30 @@ int conn_sockname(int fd, int peer, char *buf, size_t len)
     return 0;
 }
 
+static int by_fd(const void *a, const void *b)
+{
+    const struct conn *x = *(const struct conn *const *)a;
+    const struct conn *y = *(const struct conn *const *)b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
 int conn_set_stats(const struct conn_set *set, struct buf *out)
 {
     ev_tstamp now = ev_now(set->loop);
     int err = 0;
-    for (const struct conn *c = set->head; c != NULL; c = c->next) {
+    /* in descriptor order, as memcached lists them */
+    const struct conn **v = malloc((set->count + 1) * sizeof(*v));
+    if (v == NULL)
+        return -1;
+    size_t n = 0;
+    for (const struct conn *c = set->head; c != NULL && n < set->count;
+         c = c->next)
+        v[n++] = c;
+    qsort(v, n, sizeof(*v), by_fd);
+    for (size_t i = 0; i < n; i++) {
+        const struct conn *c = v[i];
         const char *state = c->busy ? "conn_parse_cmd"
+                            : proto_conn_producing(c->pc) ? "conn_watch"
                             : !boundary(c) ? "conn_nread"
                             : pending(c) > 0 ? "conn_mwrite"
                             : c->closing ? "conn_closing"
@@ -373,6 +395,7 @@ int conn_set_stats(const struct conn_set *set, struct buf *out)
         err |= buf_printf(out, "STAT %d:secs_since_last_cmd %u\r\n", c->fd,
                           (unsigned)(now - c->last_active));
     }
+    free(v);
     return err ? -1 : 0;
 }
 
@@ -388,6 +411,8 @@ static struct conn *conn_new(struct conn_set *set, int fd,
     c->pc = proto_conn_new(set->env);
     if (c->pc != NULL)
         proto_conn_set_sender(c->pc, conn_send_now, c);
+    if (c->pc != NULL)
+        proto_conn_set_fd(c->pc, fd);
     if (c->pc == NULL) {
         log_error(set->log, "out of memory for a connection");
         free(c);
@@ -528,6 +553,7 @@ unsigned conn_set_close_idle(struct conn_set *set, ev_tstamp now,
         if (now - c->last_active >= idle_timeout) {
             log_debug(set->log, "<%d idle timeout, closing", c->fd);
             set->counters->idle_kicks++;
+            c->reason = CONN_CLOSE_IDLE;
             conn_close(c);
             closed++;
         }
@@ -551,6 +577,23 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
 
 void conn_set_close_all(struct conn_set *set)
 {
-    while (set->head != NULL)
+    while (set->head != NULL) {
+        set->head->reason = CONN_CLOSE_SHUTDOWN;
         conn_close(set->head);
+    }
+}
+
+unsigned conn_set_poke(struct conn_set *set)
+{
+    unsigned n = 0;
+    struct conn *c = set->head, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (!proto_conn_producing(c->pc))
+            continue;
+        n++;
+        if (!c->yielded && !c->busy && !c->closing)
+            conn_process(c);
+    }
+    return n;
 }

@@ -452,6 +452,11 @@ static int startup(struct master *m, sigset_t *waitmask)
         return EX_OSERR;
     }
     m->info = &m->state->info;
+    m->watch = watchlog_create(s->worker_logbuf_size, &m->state->proto);
+    if (m->watch == NULL) {
+        log_error(&m->log, "mmap (watch log): %s", strerror(errno));
+        return EX_OSERR;
+    }
     m->state->proto.track_sizes = (uint32_t)s->track_sizes;
     m->state->proto.crawler_enabled = (uint32_t)s->lru_crawler;
     m->state->proto.crawler_sleep = (uint32_t)s->lru_crawler_sleep;
@@ -571,6 +576,7 @@ int master_run(const struct settings *s, int argc, char **argv,
         close(m->up.fd);
     conn_quota_destroy(m->quota);
     srvstate_destroy(m->state);
+    watchlog_destroy(m->watch);
     /* every process is gone: a memory file is written back and marked
      * clean, unless the stop was immediate (SIGQUIT), a failed start, or
      * an upgrade (the new server has it) */

@@ -116,6 +116,7 @@ int spawn(struct master *m, int i)
             .settings = m->s,
             .listeners = &m->ls,
             .udp = &m->udp,
+            .watch = m->watch,
             .quota = m->quota,
             .state = m->state,
             .ctl_fd = sv[1],
@@ -183,6 +184,7 @@ void release(struct master *m, struct wproc *wp, int detached,
     }
     conn_quota_reset(m->quota, wp->slotno);
     srvstate_slot_dead(m->state, wp->slotno);
+    watchlog_slot_dead(m->watch, wp->slotno);
     srvstate_proc_set(m->state, wp->slotno, NULL);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);

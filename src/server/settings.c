@@ -933,6 +933,7 @@ void settings_proto_config(const struct settings *s, struct proto_config *pc)
     pc->flush_enabled = s->enable_flush != 0;
     pc->shutdown_enabled = s->enable_shutdown != 0;
     pc->dump_enabled = s->dump_enabled != 0;
+    pc->watch_enabled = s->watch_enabled != 0;
     if (s->read_buf_mem_limit > 0 && s->threads > 0) {
         /* memcached: the limit split over the workers, in whole bundles
          * (at least one) of response objects */

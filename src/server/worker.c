@@ -77,6 +77,8 @@
 #include "server/settings.h"
 #include "server/srvstate.h"
 #include "server/udp.h"
+#include "server/watchlog.h"
+#include "server/worker_watch.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
@@ -94,6 +96,7 @@ struct worker {
     struct proto_env env;
     struct conn_set conns;
     struct udp_server udp;  /* -U: datagrams on the shared UDP sockets */
+    struct worker_watch watch; /* "watch": this worker's log and watchers */
     struct server_counters *counters;   /* this worker's, in cfg->state */
     ev_io lio[LISTENER_MAX];
     char lname[LISTENER_MAX][SHMC_ADDR_MAX]; /* for "stats conns" */
@@ -232,10 +235,12 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             accept_pause(w, 0.1);
             return;
         }
-        if (conn_open(&w->conns, fd, w->lname[li]) == NULL) {
+        struct conn *nc = conn_open(&w->conns, fd, w->lname[li]);
+        if (nc == NULL) {
             conn_quota_put(w->cfg->quota, w->qidx);
             continue;
         }
+        worker_watch_conn(&w->watch, nc, 1);
         if (!w->s->maxconns_fast && !below_limit(w))
             accept_pause(w, 0.1);
     }
@@ -243,8 +248,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_conn_close(void *arg, struct conn *c)
 {
-    (void)c;
     struct worker *w = arg;
+    worker_watch_conn(&w->watch, c, 0);
     conn_quota_put(w->cfg->quota, w->qidx);
     if (!w->accepting && !w->stopping && !w->s->maxconns_fast &&
         below_limit(w) && open_held(w) && below_limit(w)) {
@@ -507,6 +512,12 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
     struct worker *w = arg;
     srvstate_server_stats(w->cfg->state, w->s->maxconns, w->s->threads, st);
     st->idle_timeout = w->s->idle_timeout > 0;
+    struct watchlog_stats ls;
+    watchlog_stats(w->cfg->watch, &ls);
+    st->log_written = ls.written;
+    st->log_skipped = ls.skipped;
+    st->log_sent = ls.sent;
+    st->log_watchers = ls.watchers;
 }
 
 /* shmcached's own lines of "stats", after memcached's. */
@@ -526,6 +537,30 @@ static void cb_stats_settings(void *arg, struct buf *out)
 {
     struct worker *w = arg;
     settings_stats(w->s, w->cfg->engine, &w->cfg->state->proto, out);
+}
+
+static void cb_log_item(void *arg, const struct proto_log_item *ev)
+{
+    struct worker *w = arg;
+    worker_watch_item(&w->watch, ev);
+}
+
+static void *cb_watch_open(void *arg, unsigned mask)
+{
+    struct worker *w = arg;
+    return worker_watch_open(&w->watch, mask);
+}
+
+static size_t cb_watch_read(void *arg, void *watch, struct buf *out)
+{
+    struct worker *w = arg;
+    return worker_watch_read(&w->watch, watch, out);
+}
+
+static void cb_watch_close(void *arg, void *watch)
+{
+    struct worker *w = arg;
+    worker_watch_close(&w->watch, watch);
 }
 
 /* ---- life ------------------------------------------------------------ */
@@ -593,6 +628,7 @@ static void teardown(struct worker *w)
     conn_set_close_all(&w->conns);
     accept_set(w, 0);
     udp_server_stop(&w->udp);
+    worker_watch_stop(&w->watch);
     ev_timer_stop(w->loop, &w->resume);
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->drain);
@@ -648,6 +684,10 @@ int worker_run(struct worker_config *cfg)
     w.env.stats_more = cb_stats_more;
     w.env.stats_reset = cb_stats_reset;
     w.env.stats_settings = cb_stats_settings;
+    w.env.log_item = cb_log_item;
+    w.env.watch_open = cb_watch_open;
+    w.env.watch_read = cb_watch_read;
+    w.env.watch_close = cb_watch_close;
 
     conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
     w.conns.on_close = on_conn_close;
@@ -656,6 +696,9 @@ int worker_run(struct worker_config *cfg)
     if (w.s->read_buf_mem_limit > 0)
         w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
 
+    worker_watch_init(&w.watch, cfg->watch, w.qidx,
+                      w.s->watcher_logbuf_size, &cfg->state->proto, w.loop,
+                      &w.conns);
     if (udp_server_start(&w.udp, w.loop, cfg->udp, &w.env, w.counters,
                          &cfg->log) < 0) {
         log_error(&cfg->log, "worker %d: out of memory for UDP", cfg->index);
