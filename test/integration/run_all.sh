@@ -22,6 +22,7 @@ TESTS=(
     "$PY test_binary.py"
     "$PY test_udp.py"
     "$PY test_crawler.py"
+    "$PY test_watch.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
