@@ -24,6 +24,7 @@
 
 struct engine;
 struct engine_worker;
+struct proto_authfile;
 
 /* The protocol layer's configuration: what it needs of the server's
  * settings, and nothing else (the server fills it, see settings.h). */
@@ -42,6 +43,9 @@ struct proto_config {
     unsigned dump_enabled:1;    /* -X clears: stats cachedump refused */
     unsigned watch_enabled:1;   /* -W clears: watch refused */
     char detail_delimiter;      /* -D: stats detail prefix delimiter */
+    const struct proto_authfile *auth; /* -Y: text connections start
+                                   unauthenticated (proto_auth.h); NULL:
+                                   no authentication */
     unsigned resp_obj_limit;    /* read_buf_mem_limit, in memcached's
                                    response objects a worker may hold
                                    unsent (0 = no limit): a request beyond

@@ -26,6 +26,7 @@
 #include "server/srvstate.h"
 #include "server/udp.h"
 #include "server/watchlog.h"
+#include "proto/proto_auth.h"
 #include "server/upgrade.h"
 #include "server/worker.h"
 
@@ -67,6 +68,7 @@ struct master {
     struct listeners ls;
     struct udp_sockets udp;     /* -U: opened at start, never reloaded */
     struct watchlog *watch;     /* the watchers' log rings */
+    struct proto_authfile auth; /* -Y: loaded at start and on SIGHUP */
     struct conn_quota *quota;
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */
     int nworkers;

@@ -74,6 +74,9 @@ struct settings {
     int reqs_per_event;        /* -R, 20 */
     int read_buf_max;          /* -o read_buf_size: max line (bytes), 2048 key line */
     int proto;                 /* -B: 0 auto, 1 ascii, 2 binary */
+    int proto_given;           /* -B appeared */
+    char auth_file[256];       /* -Y: ascii authentication (forces -B
+                                  ascii) */
     /* process */
     int daemonize;             /* -d */
     char username[64];         /* -u */

@@ -40,6 +40,7 @@ struct settings;
 struct srvstate;
 struct udp_sockets;
 struct watchlog;
+struct proto_authfile;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
  * one message per packet). "verbosity N": a worker sends it when a
@@ -65,6 +66,7 @@ struct worker_config {
     const struct listeners *listeners;
     const struct udp_sockets *udp;  /* -U: shared by every worker */
     struct watchlog *watch;         /* "watch": log rings of every slot */
+    const struct proto_authfile *auth; /* -Y: the credentials */
     struct srvstate *state;         /* the server's shared state: this
                                        worker counts in the slot of its
                                        engine slot number */

@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 
 #include "engine/engine.h"
+#include "proto/proto_auth.h"
 #include "proto/proto_bin.h"
 #include "proto/proto_crawler.h"
 #include "proto/proto_meta.h"
@@ -70,6 +71,7 @@ struct proto_conn {
     void *watch;               /* ST_WATCH: the server's log reader */
     int fd;                    /* for the watchers' cfd= */
     int quit;                  /* closed by "quit" */
+    int authed;                /* -Y: authenticated (or no -Y) */
     /* a storage command's key and arguments while its value arrives,
      * kept only while someone watches fetchers or mutations */
     char lkey[SHMC_KEY_MAX];
@@ -1037,6 +1039,56 @@ static int partial_line_ok(const struct proto_env *env, const char *line,
     return len <= max_get;
 }
 
+/* ---- -Y authentication ------------------------------------------------ */
+
+#define AUTH_VALUE_MAX (2 * PROTO_AUTH_LEN)
+
+/* An unauthenticated connection's request at in[*pos..len): anything but
+ * "set <key> <flags> <exptime> <bytes>" with the value "<user> <pass>" is
+ * refused (memcached's proto_text.c). Returns 0 or PROTO_CLOSE with *pos
+ * past the request, or 1 to wait for more input (nothing consumed). */
+static int auth_request(struct proto_conn *pc, const char *in, size_t len,
+                        size_t *pos, struct buf *out)
+{
+    const char *line = in + *pos;
+    const char *nl = memchr(line, '\n', len - *pos);
+    struct request r;
+    uint32_t size = 0;
+    if (nl == NULL)
+        return partial_line_ok(pc->env, line, len - *pos) ? 1 : PROTO_CLOSE;
+    const char *end = nl > line && nl[-1] == '\r' ? nl - 1 : nl;
+    parse_line(line, end, &r);
+    if (r.ntok < 5 || !PROTO_TOK_IS(&r.tok[0], "set") ||
+        !proto_strtoul32(&r.tok[4], &size) || size > AUTH_VALUE_MAX) {
+        *pos += (size_t)(nl - line) + 1;
+        return reply_error_line(out, "CLIENT_ERROR unauthenticated");
+    }
+    const char *val = nl + 1;
+    if ((size_t)(in + len - val) < (size_t)size + 2)
+        return 1;                           /* the value is not all here */
+    *pos = (size_t)(val - in) + size + 2;
+    if (val[size] != '\r' || val[size + 1] != '\n')
+        return reply_error_line(out, "CLIENT_ERROR bad command line "
+                                     "termination");
+    struct request cred;
+    parse_line(val, val + size, &cred);
+    if (cred.ntok < 2)
+        return reply_error_line(out, "CLIENT_ERROR bad authentication "
+                                     "token format");
+    struct proto_counters *k = pc->env->counters;
+    if (k)
+        k->auth_cmds++;
+    if (proto_authfile_check(pc->env->cfg->auth, cred.tok[0].p,
+                             cred.tok[0].len, cred.tok[1].p,
+                             cred.tok[1].len)) {
+        pc->authed = 1;
+        return buf_append(out, LIT("STORED")) == 0 ? 0 : PROTO_CLOSE;
+    }
+    if (k)
+        k->auth_errors++;
+    return reply_error_line(out, "CLIENT_ERROR authentication failure");
+}
+
 /* ---- public -------------------------------------------------------- */
 
 void proto_config_defaults(struct proto_config *cfg)
@@ -1060,6 +1112,7 @@ struct proto_conn *proto_conn_new(const struct proto_env *env)
     pc->env = env;
     pc->state = ST_CMD;
     pc->fd = -1;
+    pc->authed = env->cfg->auth == NULL;
     return pc;
 }
 
@@ -1229,6 +1282,14 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
         if (nreq >= max_reqs) {
             *flags |= PROTO_YIELD;
             break;
+        }
+        if (!pc->authed) {
+            int a = auth_request(pc, in, len, &pos, out);
+            if (a == 1)
+                break;
+            nreq++;
+            rc = a;
+            continue;
         }
         const char *line = in + pos;
         const char *nl = memchr(line, '\n', len - pos);

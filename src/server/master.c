@@ -233,6 +233,14 @@ static void reload(struct master *m)
         return;
     }
     m->info->reloads++;
+    /* -Y: the file is read again (memcached does on SIGHUP); a file that
+     * fails to load leaves the credentials as they were */
+    char err[300];
+    if (m->cur.auth_file[0] != '\0' &&
+        proto_authfile_load(&m->auth, m->cur.auth_file, err,
+                            sizeof(err)) < 0)
+        log_error(&m->log, "reload: %s; keeping the credentials loaded "
+                  "before", err);
     replace_workers(m, "reload");
     restart_helpers(m);
 }
@@ -452,6 +460,14 @@ static int startup(struct master *m, sigset_t *waitmask)
         return EX_OSERR;
     }
     m->info = &m->state->info;
+    if (s->auth_file[0] != '\0') {
+        char err[300];
+        if (proto_authfile_load(&m->auth, s->auth_file, err,
+                                sizeof(err)) < 0) {
+            log_error(&m->log, "%s", err);
+            return EXIT_FAILURE;
+        }
+    }
     m->watch = watchlog_create(s->worker_logbuf_size, &m->state->proto);
     if (m->watch == NULL) {
         log_error(&m->log, "mmap (watch log): %s", strerror(errno));

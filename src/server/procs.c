@@ -117,6 +117,7 @@ int spawn(struct master *m, int i)
             .listeners = &m->ls,
             .udp = &m->udp,
             .watch = m->watch,
+            .auth = &m->auth,
             .quota = m->quota,
             .state = m->state,
             .ctl_fd = sv[1],

@@ -67,6 +67,8 @@ static const struct field fields[] = {
     F(drop_privileges, "drop_privileges", FIXED, 0),
     F(sock_cookie_id, "sock_cookie_id", FIXED, 0),
     F(napi_ids, "-N", FIXED, 0),
+    F(proto_given, "-B", WORKER, RELOAD_WORKER),
+    F(auth_file, "-Y", WORKER, RELOAD_WORKER),
     F(http_port, "http_port", MASTER, RELOAD_HELPERS),
     F(http_addr, "http_addr", MASTER, RELOAD_HELPERS),
     F(http_write, "http_write", MASTER, RELOAD_HELPERS),

@@ -51,7 +51,7 @@ enum opt_id {
     O_LICENSE, O_VERSION, O_PIDFILE, O_FACTOR, O_MINSIZE, O_LARGEPAGES,
     O_DELIM, O_THREADS, O_REQS, O_NOCAS, O_BACKLOG, O_PROTO, O_ITEMMAX,
     O_NOFLUSH, O_NODUMP, O_NOWATCH, O_EXTENDED, O_CONFIG, O_REFUSED,
-    O_NAPI,
+    O_NAPI, O_AUTHFILE,
     /* -o */
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_READ_BUF_LIMIT,
@@ -111,8 +111,7 @@ static const struct optdef opts[] = {
       "SASL authentication is not supported by shmcached" },
     { "enable-ssl", 'Z', ARG_NONE, O_REFUSED, CMD,
       "TLS/SSL is not supported by shmcached" },
-    { "auth-file", 'Y', ARG_REQ, O_REFUSED, CMD,
-      "ascii authentication (-Y) is not supported by shmcached" },
+    { "auth-file", 'Y', ARG_REQ, O_AUTHFILE, CMD, NULL },
     { "memory-file", 'e', ARG_REQ, O_MEMFILE, CMD, NULL },
     /* verify a memory file (-e) and exit: an operator's fsck */
     { "check", 0, ARG_NONE, O_CHECK, W_CMD, NULL },
@@ -464,6 +463,7 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_NOCAS: s->disable_cas = on; return 0;
     case O_BACKLOG: return parse_int(c, val, 1, INT_MAX, &s->backlog);
     case O_PROTO:
+        s->proto_given = 1;
         if (strcmp(val, "auto") == 0)
             s->proto = 0;
         else if (strcmp(val, "ascii") == 0)
@@ -480,6 +480,8 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_NODUMP: s->dump_enabled = !on; return 0;
     case O_NOWATCH: s->watch_enabled = !on; return 0;
     case O_NAPI: return parse_int(c, val, 1, INT_MAX, &s->napi_ids);
+    case O_AUTHFILE:
+        return copy_str(c, s->auth_file, sizeof(s->auth_file), val);
     case O_EXTENDED: return apply_ext_list(c, val);
     case O_CONFIG:
         if (c->in_file)
@@ -865,6 +867,12 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     }
     if (settings_tuning_validate(s, err, errlen) < 0)
         return -1;
+    if (s->auth_file[0] != '\0' && s->proto_given && s->proto != 1)
+        BAD("ERROR: You cannot allow the BINARY protocol while using ascii "
+            "authentication tokens.");
+    if (s->auth_file[0] != '\0' && s->udpport != 0)
+        BAD("Cannot use UDP with ascii authentication enabled (-U 0 to "
+            "disable)");
     if (s->hashpower != 0 && s->hashpower < 12)
         BAD("Initial hashtable multiplier of %d is too low", s->hashpower);
     if (s->hashpower > 31)
@@ -924,7 +932,7 @@ void settings_engine_config(const struct settings *s,
 void settings_proto_config(const struct settings *s, struct proto_config *pc)
 {
     proto_config_defaults(pc);
-    pc->mode = s->proto == 1 ? PROTO_MODE_ASCII
+    pc->mode = s->proto == 1 || s->auth_file[0] ? PROTO_MODE_ASCII
              : s->proto == 2 ? PROTO_MODE_BINARY : PROTO_MODE_AUTO;
     if (s->reqs_per_event > 0)
         pc->reqs_per_event = s->reqs_per_event;

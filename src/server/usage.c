@@ -54,6 +54,9 @@ static const char usage_text[] =
 "-F, --disable-flush-all   disable flush_all command\n"
 "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
 "-W  --disable-watch       disable watch commands (live logging)\n"
+"-Y, --auth-file=<file>    enable ASCII protocol authentication (forces -B\n"
+"                          ascii, no UDP). format: user:pass\\nuser2:pass2\\n;\n"
+"                          read again on SIGHUP\n"
 "-N, --napi_ids            number of napi ids: accepted (at most -t); no effect,\n"
 "                          the workers share each listening socket\n"
 "    --config=<file>       read settings from <file>: one \"name = value\" per\n"
@@ -138,7 +141,7 @@ static const char usage_text[] =
 "                          page names (default: read-only, configured peers)\n"
 "   - http_peers:          other memcached servers the console shows,\n"
 "                          host:port,host:port,... (default: none)\n"
-"   - not supported (refused): ssl_*, ext_*, proxy_* and -S, -Z, -Y\n"
+"   - not supported (refused): ssl_*, ext_*, proxy_* and -S, -Z\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGQUIT stops at once.\n";
 

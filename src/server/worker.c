@@ -671,6 +671,8 @@ int worker_run(struct worker_config *cfg)
     w.counters = &ss->c;
     engine_set_logger(cfg->engine, &cfg->log);
     settings_proto_config(w.s, &w.pcfg);
+    if (w.s->auth_file[0] != '\0')
+        w.pcfg.auth = cfg->auth;
     w.env.engine = cfg->engine;
     w.env.worker = cfg->slot;
     w.env.cfg = &w.pcfg;

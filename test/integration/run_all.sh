@@ -23,6 +23,7 @@ TESTS=(
     "$PY test_udp.py"
     "$PY test_crawler.py"
     "$PY test_watch.py"
+    "$PY test_auth.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
