@@ -43,6 +43,9 @@ struct proto_config {
     unsigned dump_enabled:1;    /* -X clears: stats cachedump refused */
     unsigned watch_enabled:1;   /* -W clears: watch refused */
     char detail_delimiter;      /* -D: stats detail prefix delimiter */
+    unsigned sasl:1;            /* -S: binary connections must pass SASL
+                                   (env->sasl_*) before any command but
+                                   version and SASL's own */
     const struct proto_authfile *auth; /* -Y: text connections start
                                    unauthenticated (proto_auth.h); NULL:
                                    no authentication */
@@ -162,6 +165,16 @@ struct proto_env {
     void *(*watch_open)(void *arg, unsigned mask);
     size_t (*watch_read)(void *arg, void *watch, struct buf *out);
     void (*watch_close)(void *arg, void *watch);
+    /* -S: SASL, one state per connection (*state, NULL at first): the
+     * mechanisms ("PLAIN CRAM-MD5"), a step (start: SASL_AUTH with mech;
+     * else SASL_STEP) returning 0 authenticated, 1 continue (*out is the
+     * challenge), -1 refused; free at the connection's end. */
+    int (*sasl_mechs)(void *arg, void **state, const char **list,
+                      unsigned *len);
+    int (*sasl_step)(void *arg, void **state, int start, const char *mech,
+                     const char *data, unsigned len, const char **out,
+                     unsigned *outlen);
+    void (*sasl_free)(void *arg, void *state);
 };
 
 /* Flags returned by proto_feed. */

@@ -75,6 +75,8 @@ struct settings {
     int read_buf_max;          /* -o read_buf_size: max line (bytes), 2048 key line */
     int proto;                 /* -B: 0 auto, 1 ascii, 2 binary */
     int proto_given;           /* -B appeared */
+    int sasl;                  /* -S: SASL on the binary protocol (forces
+                                  -B binary) */
     char auth_file[256];       /* -Y: ascii authentication (forces -B
                                   ascii) */
     /* process */

@@ -96,6 +96,9 @@ struct proto_bin {
     /* BS_SWALLOW */
     size_t sleft;
     int drain;              /* proto_bin_drain(): no new request */
+    void *sasl;             /* -S: the connection's SASL state */
+    int sasl_started;       /* SASL_AUTH answered OK or continue */
+    int authed;             /* -S passed (or no -S) */
 };
 
 /* ---- encoding ------------------------------------------------------ */
@@ -485,6 +488,63 @@ static int cmd_stat(struct proto_bin *pb, const struct bin_req *r,
                                  r->opaque, out));
 }
 
+/* ---- SASL (-S) -------------------------------------------------------- */
+
+#define SASL_MECH_MAX 32    /* memcached's MAX_SASL_MECH_LEN */
+#define SASL_DATA_MAX 1024
+
+static int cmd_sasl_list(struct proto_bin *pb, const struct bin_req *r,
+                         struct buf *out, int arg, int quiet)
+{
+    const struct proto_env *env = pb->env;
+    const char *list = NULL;
+    unsigned n = 0;
+    (void)arg, (void)quiet;
+    if (env->sasl_mechs(env->arg, &pb->sasl, &list, &n) < 0)
+        return reply_error(out, r->opcode, r->opaque, BIN_AUTH_ERROR);
+    return reply_ok(out, r->opcode, r->opaque, 0, 0, list, n);
+}
+
+/* SASL_AUTH / SASL_STEP: the body (mechanism as key, data as value) is
+ * all in: proto_bin_feed() waits for it. */
+static int cmd_sasl_auth(struct proto_bin *pb, const struct bin_req *r,
+                         struct buf *out, int start, int quiet)
+{
+    const struct proto_env *env = pb->env;
+    struct proto_counters *k = env->counters;
+    const char *chal = NULL;
+    unsigned clen = 0;
+    char mech[SASL_MECH_MAX + 1];
+    (void)quiet;
+    memcpy(mech, r->key, r->keylen);
+    mech[r->keylen] = '\0';
+    uint32_t vlen = value_len(r);
+    const char *data = vlen ? r->key + r->keylen : NULL;
+    int rc = -1;
+    if (start) {
+        rc = env->sasl_step(env->arg, &pb->sasl, 1, mech, data, vlen, &chal,
+                            &clen);
+        pb->sasl_started = rc >= 0;
+    } else if (pb->sasl_started) {
+        rc = env->sasl_step(env->arg, &pb->sasl, 0, mech, data, vlen, &chal,
+                            &clen);
+    }
+    if (rc == 1)                /* the mechanism's challenge */
+        return rc_of(proto_bin_header(out, r->opcode, 0x21, 0, 0, clen,
+                                      r->opaque, 0) ||
+                     (clen && buf_append(out, chal, clen)));
+    if (k)
+        k->auth_cmds++;
+    if (rc == 0) {
+        pb->authed = 1;
+        return reply_ok(out, r->opcode, r->opaque, 0, 0, "Authenticated",
+                        strlen("Authenticated"));
+    }
+    if (k)
+        k->auth_errors++;
+    return reply_error(out, r->opcode, r->opaque, BIN_AUTH_ERROR);
+}
+
 /* Unknown opcodes, and SASL on a server without SASL: "Unknown command",
  * the value is read and dropped. */
 static int cmd_unknown(struct proto_bin *pb, const struct bin_req *r,
@@ -589,6 +649,21 @@ static int dispatch(struct proto_bin *pb, const struct bin_req *r,
     if (!valid((enum rule)c->rule, r))
         return reply_error(out, r->opcode, r->opaque, BIN_EINVAL) |
                PROTO_CLOSE;
+    if (pb->env->cfg->sasl && pb->env->sasl_step) {
+        switch (r->opcode) {
+        case OP_SASL_LIST:
+            return cmd_sasl_list(pb, r, out, 0, 0);
+        case OP_SASL_AUTH:
+        case OP_SASL_STEP:
+            return cmd_sasl_auth(pb, r, out, r->opcode == OP_SASL_AUTH, 0);
+        case OP_VERSION:
+            break;
+        default:        /* memcached: refused, and the connection closes */
+            if (!pb->authed)
+                return reply_error(out, r->opcode, r->opaque,
+                                   BIN_AUTH_ERROR) | PROTO_CLOSE;
+        }
+    }
     return c->fn(pb, r, out, c->arg, c->quiet);
 }
 
@@ -601,6 +676,7 @@ struct proto_bin *proto_bin_new(const struct proto_env *env)
         return NULL;
     pb->env = env;
     pb->state = BS_HEADER;
+    pb->authed = !env->cfg->sasl;
     return pb;
 }
 
@@ -610,6 +686,8 @@ void proto_bin_free(struct proto_bin *pb)
         return;
     if (pb->state == BS_VALUE)
         engine_alloc_release(pb->env->worker, &pb->alloc);
+    if (pb->sasl && pb->env->sasl_free)
+        pb->env->sasl_free(pb->env->arg, pb->sasl);
     free(pb);
 }
 
@@ -669,6 +747,21 @@ size_t proto_bin_feed(struct proto_bin *pb, const char *in, size_t len,
             break;
         }
         size_t need = PROTO_BIN_HEADER + (size_t)r.extlen + r.keylen;
+        int sasl = pb->env->cfg->sasl && (r.opcode == OP_SASL_AUTH ||
+                                          r.opcode == OP_SASL_STEP);
+        if (sasl && (r.keylen > SASL_MECH_MAX ||
+                     r.bodylen > SASL_MECH_MAX + SASL_DATA_MAX)) {
+            /* memcached: EINVAL, the body is swallowed */
+            if (len - pos < need)
+                break;
+            pos += need;
+            nreq++;
+            swallow(pb, value_len(&r));
+            rc = reply_error(out, r.opcode, r.opaque, BIN_EINVAL);
+            continue;
+        }
+        if (sasl)
+            need = PROTO_BIN_HEADER + (size_t)r.bodylen;   /* all of it */
         if (len - pos < need)
             break;
         pos += need;

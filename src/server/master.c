@@ -58,6 +58,7 @@
 #include "server/master_int.h"
 #include "server/reload.h"
 #include "server/srvstate.h"
+#include "server/sasl.h"
 
 /* Set by the signal handler, acted on by the master loop. */
 static volatile sig_atomic_t sig_stop;      /* 1 graceful, 2 immediate */
@@ -460,6 +461,8 @@ static int startup(struct master *m, sigset_t *waitmask)
         return EX_OSERR;
     }
     m->info = &m->state->info;
+    if (s->sasl && server_sasl_init(&m->log) < 0)
+        return EXIT_FAILURE;
     if (s->auth_file[0] != '\0') {
         char err[300];
         if (proto_authfile_load(&m->auth, s->auth_file, err,

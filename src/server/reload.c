@@ -69,6 +69,7 @@ static const struct field fields[] = {
     F(napi_ids, "-N", FIXED, 0),
     F(proto_given, "-B", WORKER, RELOAD_WORKER),
     F(auth_file, "-Y", WORKER, RELOAD_WORKER),
+    F(sasl, "-S", FIXED, 0),
     F(http_port, "http_port", MASTER, RELOAD_HELPERS),
     F(http_addr, "http_addr", MASTER, RELOAD_HELPERS),
     F(http_write, "http_write", MASTER, RELOAD_HELPERS),

@@ -51,7 +51,7 @@ enum opt_id {
     O_LICENSE, O_VERSION, O_PIDFILE, O_FACTOR, O_MINSIZE, O_LARGEPAGES,
     O_DELIM, O_THREADS, O_REQS, O_NOCAS, O_BACKLOG, O_PROTO, O_ITEMMAX,
     O_NOFLUSH, O_NODUMP, O_NOWATCH, O_EXTENDED, O_CONFIG, O_REFUSED,
-    O_NAPI, O_AUTHFILE,
+    O_NAPI, O_AUTHFILE, O_SASL,
     /* -o */
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_READ_BUF_LIMIT,
@@ -107,8 +107,7 @@ static const struct optdef opts[] = {
     { "disable-watch", 'W', ARG_NONE, O_NOWATCH, CMD, NULL },
     { "extended", 'o', ARG_REQ, O_EXTENDED, CMD, NULL },
     { "config", 0, ARG_REQ, O_CONFIG, CMD, NULL },
-    { "enable-sasl", 'S', ARG_NONE, O_REFUSED, CMD,
-      "SASL authentication is not supported by shmcached" },
+    { "enable-sasl", 'S', ARG_NONE, O_SASL, CMD, NULL },
     { "enable-ssl", 'Z', ARG_NONE, O_REFUSED, CMD,
       "TLS/SSL is not supported by shmcached" },
     { "auth-file", 'Y', ARG_REQ, O_AUTHFILE, CMD, NULL },
@@ -165,7 +164,6 @@ static const struct { const char *prefix, *why; } refused_ext[] = {
     { "ssl_", "TLS/SSL is not supported by shmcached" },
     { "ext_", "external storage (extstore) is not supported by shmcached" },
     { "proxy", "the memcached proxy is not supported by shmcached" },
-    { "sasl", "SASL authentication is not supported by shmcached" },
 };
 
 /* State of one parse (one source: the command line or one file). */
@@ -480,6 +478,7 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_NODUMP: s->dump_enabled = !on; return 0;
     case O_NOWATCH: s->watch_enabled = !on; return 0;
     case O_NAPI: return parse_int(c, val, 1, INT_MAX, &s->napi_ids);
+    case O_SASL: s->sasl = on; return 0;
     case O_AUTHFILE:
         return copy_str(c, s->auth_file, sizeof(s->auth_file), val);
     case O_EXTENDED: return apply_ext_list(c, val);
@@ -867,6 +866,11 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     }
     if (settings_tuning_validate(s, err, errlen) < 0)
         return -1;
+    if (s->sasl && s->proto_given && s->proto != 2)
+        BAD("ERROR: You cannot allow the ASCII protocol while using SASL.");
+    if (s->sasl && s->udpport != 0)
+        BAD("ERROR: Cannot enable UDP while using binary SASL "
+            "authentication.");
     if (s->auth_file[0] != '\0' && s->proto_given && s->proto != 1)
         BAD("ERROR: You cannot allow the BINARY protocol while using ascii "
             "authentication tokens.");
@@ -932,7 +936,9 @@ void settings_engine_config(const struct settings *s,
 void settings_proto_config(const struct settings *s, struct proto_config *pc)
 {
     proto_config_defaults(pc);
-    pc->mode = s->proto == 1 || s->auth_file[0] ? PROTO_MODE_ASCII
+    pc->sasl = s->sasl != 0;
+    pc->mode = s->sasl ? PROTO_MODE_BINARY
+             : s->proto == 1 || s->auth_file[0] ? PROTO_MODE_ASCII
              : s->proto == 2 ? PROTO_MODE_BINARY : PROTO_MODE_AUTO;
     if (s->reqs_per_event > 0)
         pc->reqs_per_event = s->reqs_per_event;

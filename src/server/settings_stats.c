@@ -135,9 +135,10 @@ int settings_stats(const struct settings *s, struct engine *e,
     err |= stat_yesno(out, "cas_enabled", cfg->use_cas);
     err |= stat_u64(out, "tcp_backlog", (uint64_t)s->backlog);
     err |= stat_str(out, "binding_protocol",
+                    s->sasl ? "binary" :
                     s->proto == 1 || s->auth_file[0] ? "ascii" :
                     s->proto == 2 ? "binary" : "auto-negotiate");
-    err |= stat_yesno(out, "auth_enabled_sasl", 0);
+    err |= stat_yesno(out, "auth_enabled_sasl", s->sasl);
     err |= stat_str(out, "auth_enabled_ascii",
                     s->auth_file[0] ? s->auth_file : "no");
     err |= stat_u64(out, "item_size_max", cfg->item_size_max);

@@ -54,6 +54,9 @@ static const char usage_text[] =
 "-F, --disable-flush-all   disable flush_all command\n"
 "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
 "-W  --disable-watch       disable watch commands (live logging)\n"
+"-S, --enable-sasl         turn on Sasl authentication of the binary protocol\n"
+"                          (Cyrus SASL, service \"memcached\": $SASL_CONF_PATH or\n"
+"                          /etc/sasl2/memcached.conf; forces -B binary, no UDP)\n"
 "-Y, --auth-file=<file>    enable ASCII protocol authentication (forces -B\n"
 "                          ascii, no UDP). format: user:pass\\nuser2:pass2\\n;\n"
 "                          read again on SIGHUP\n"
@@ -141,7 +144,7 @@ static const char usage_text[] =
 "                          page names (default: read-only, configured peers)\n"
 "   - http_peers:          other memcached servers the console shows,\n"
 "                          host:port,host:port,... (default: none)\n"
-"   - not supported (refused): ssl_*, ext_*, proxy_* and -S, -Z\n"
+"   - not supported (refused): ssl_*, ext_*, proxy_* and -Z\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGQUIT stops at once.\n";
 

@@ -79,6 +79,7 @@
 #include "server/udp.h"
 #include "server/watchlog.h"
 #include "server/worker_watch.h"
+#include "server/sasl.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
@@ -563,6 +564,27 @@ static void cb_watch_close(void *arg, void *watch)
     worker_watch_close(&w->watch, watch);
 }
 
+static int cb_sasl_mechs(void *arg, void **state, const char **list,
+                         unsigned *len)
+{
+    (void)arg;
+    return server_sasl_mechs(state, list, len);
+}
+
+static int cb_sasl_step(void *arg, void **state, int start, const char *mech,
+                        const char *data, unsigned len, const char **out,
+                        unsigned *outlen)
+{
+    (void)arg;
+    return server_sasl_step(state, start, mech, data, len, out, outlen);
+}
+
+static void cb_sasl_free(void *arg, void *state)
+{
+    (void)arg;
+    server_sasl_free(state);
+}
+
 /* ---- life ------------------------------------------------------------ */
 
 /* The master's handlers and mask came through fork: start from a clean
@@ -690,6 +712,11 @@ int worker_run(struct worker_config *cfg)
     w.env.watch_open = cb_watch_open;
     w.env.watch_read = cb_watch_read;
     w.env.watch_close = cb_watch_close;
+    if (w.s->sasl) {
+        w.env.sasl_mechs = cb_sasl_mechs;
+        w.env.sasl_step = cb_sasl_step;
+        w.env.sasl_free = cb_sasl_free;
+    }
 
     conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
     w.conns.on_close = on_conn_close;

@@ -24,6 +24,7 @@ TESTS=(
     "$PY test_crawler.py"
     "$PY test_watch.py"
     "$PY test_auth.py"
+    "$PY test_sasl.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
