@@ -469,15 +469,19 @@ static void begin_stop(struct worker *w, int immediate, const char *why)
 
 /* ---- protocol callbacks --------------------------------------------- */
 
+/* memcached: "shutdown" stops at once (its SIGINT), "shutdown graceful"
+ * as SIGUSR1 does (requests in flight finish; a memory file is written
+ * back and marked clean). Here: SIGQUIT and SIGUSR1 to the master. */
 static void cb_shutdown(void *arg, int graceful)
 {
     struct worker *w = arg;
+    int sig = graceful ? SIGUSR1 : SIGQUIT;
     log_info(&w->cfg->log, "worker %d: \"shutdown%s\" command: asking the "
              "master (pid %d) to stop", w->cfg->index,
              graceful ? " graceful" : "", (int)w->cfg->master_pid);
-    if (kill(w->cfg->master_pid, SIGTERM) < 0)
-        log_error(&w->cfg->log, "kill(%d, SIGTERM): %s",
-                  (int)w->cfg->master_pid, strerror(errno));
+    if (kill(w->cfg->master_pid, sig) < 0)
+        log_error(&w->cfg->log, "kill(%d, %d): %s",
+                  (int)w->cfg->master_pid, sig, strerror(errno));
 }
 
 /* "stats conns": the listeners first, then the connections. */

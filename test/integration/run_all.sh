@@ -25,6 +25,7 @@ TESTS=(
     "$PY test_watch.py"
     "$PY test_auth.py"
     "$PY test_sasl.py"
+    "$PY test_shutdown.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
