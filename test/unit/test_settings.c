@@ -346,7 +346,11 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-a", "999"), -1);
     CU_ASSERT(contains(err, "octal"));
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-D", "ab"), -1);
-    CU_ASSERT_EQUAL(load(&s, NULL, 1, "-S"), -1);
+    /* -S is served (SASL on the binary protocol); not with ascii */
+    CU_ASSERT_EQUAL(load(&s, NULL, 1, "-S"), 0);
+    CU_ASSERT_EQUAL(s.sasl, 1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 3, "-S", "-B", "ascii"), 0);
+    CU_ASSERT_EQUAL(settings_validate(&s, err, sizeof(err)), -1);
     CU_ASSERT(contains(err, "SASL"));
     CU_ASSERT_EQUAL(load(&s, NULL, 1, "-Z"), -1);
     CU_ASSERT(contains(err, "TLS"));
