@@ -1227,6 +1227,26 @@ static int choose_mode(struct proto_conn *pc, unsigned char first)
     return 0;
 }
 
+/* ST_DUMP, ST_WATCH: output of the connection's own. Returns 1 to stop
+ * feeding (the dump or the watcher waits for its client or for news,
+ * PROTO_YIELD | PROTO_MORE set when it produced something), 0 when a dump
+ * ended (back to ST_CMD). */
+static int produce(struct proto_conn *pc, struct buf *out, int *flags)
+{
+    const struct proto_env *env = pc->env;
+    if (pc->state == ST_DUMP) {
+        if (!proto_dump_step(env, &pc->dump, out)) {
+            *flags |= PROTO_YIELD | PROTO_MORE;
+            return 1;
+        }
+        pc->state = ST_CMD;
+        return 0;
+    }
+    if (env->watch_read && env->watch_read(env->arg, pc->watch, out) > 0)
+        *flags |= PROTO_YIELD | PROTO_MORE;
+    return 1;
+}
+
 size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
                   struct buf *out, int *flags)
 {
@@ -1246,22 +1266,13 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
     if (pc->mode == MODE_BINARY)
         return proto_bin_feed(pc->bin, in, len, out, flags);
     while (rc == 0) {
-        if (pc->state == ST_DUMP) {
-            /* the next part of a dump, once the last one went out */
-            if (!proto_dump_step(pc->env, &pc->dump, out)) {
-                *flags |= PROTO_YIELD | PROTO_MORE;
+        if (pc->state == ST_DUMP || pc->state == ST_WATCH) {
+            if (produce(pc, out, flags)) {
+                if (pc->state == ST_WATCH)
+                    pos = len;      /* what a watcher sends is dropped */
                 break;
             }
-            pc->state = ST_CMD;
             continue;
-        }
-        if (pc->state == ST_WATCH) {
-            /* a watcher sends nothing more: what it sends is dropped */
-            pos = len;
-            if (pc->env->watch_read &&
-                pc->env->watch_read(pc->env->arg, pc->watch, out) > 0)
-                *flags |= PROTO_YIELD | PROTO_MORE;
-            break;
         }
         if (pos >= len)
             break;
