@@ -392,8 +392,10 @@ int conn_set_stats(const struct conn_set *set, struct buf *out)
         err |= buf_printf(out, "STAT %d:listen_addr %s\r\n", c->fd,
                           c->listen_addr ? c->listen_addr : "unknown");
         err |= buf_printf(out, "STAT %d:state %s\r\n", c->fd, state);
+        /* memcached subtracts whole-second clocks */
         err |= buf_printf(out, "STAT %d:secs_since_last_cmd %u\r\n", c->fd,
-                          (unsigned)(now - c->last_active));
+                          (unsigned)((long long)now -
+                                     (long long)c->last_active));
     }
     free(v);
     return err ? -1 : 0;
