@@ -318,7 +318,8 @@ int udp_server_stats(const struct udp_server *us, struct buf *out)
         err |= buf_printf(out, "STAT %d:addr %s\r\n", fd, us->socks->name[i]);
         err |= buf_printf(out, "STAT %d:state conn_read\r\n", fd);
         err |= buf_printf(out, "STAT %d:secs_since_last_cmd %u\r\n", fd,
-                          (unsigned)(now - us->last[i]));
+                          (unsigned)((long long)now -
+                                     (long long)us->last[i]));
     }
     return err ? -1 : 0;
 }
