@@ -27,6 +27,7 @@
 #define SHMC_DEFAULT_MAXCONNS 1024      /* -c */
 #define SHMC_DEFAULT_BACKLOG 1024       /* -b */
 #define SHMC_DEFAULT_UNIX_MASK 0700     /* -a */
+#define SHMC_DEFAULT_REPL_PORT 11212    /* -o repl_port (repcached's) */
 
 /* ---- engine defaults (memcached 1.6) ---- */
 #define SHMC_DEFAULT_MEM_MB 64          /* -m */

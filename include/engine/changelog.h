@@ -15,9 +15,11 @@
  * what the consumer has not released: a change that finds no room is
  * counted in `dropped` (the consumer must then copy everything: resync).
  *
- * Tombstones remember recent deletions per stripe (the stripe's lock
- * guards its entries): the version a key was deleted at, so that an older
- * change of the key arriving later from elsewhere is refused.
+ * Tombstones remember the latest deletions per stripe (the stripe's lock
+ * guards its entries): the key and the version it was deleted at, so that
+ * an older change of the key arriving later from elsewhere is refused, and
+ * a full copy tells the peer what went. TOMBS_PER_STRIPE of them: a
+ * deletion older than the ones kept is forgotten.
  */
 #ifndef SHMC_ENGINE_CHANGELOG_H
 #define SHMC_ENGINE_CHANGELOG_H
@@ -27,7 +29,7 @@
 
 #include "engine/region.h"
 
-#define TOMBS_PER_STRIPE 8
+#define TOMBS_PER_STRIPE 4
 
 struct changelog {
     struct shlock lock;     /* head, dropped, the bytes past head */
@@ -42,6 +44,8 @@ struct changelog {
 struct tomb {
     uint64_t hash;          /* the key's hash; 0 = empty */
     uint64_t version;       /* the deletion's */
+    uint8_t nkey;
+    char key[ENGINE_KEY_MAX];   /* a full copy ships deletions too */
 };
 
 enum { CL_PAD = 0, CL_SET = 1, CL_DEL = 2, CL_FLUSH = 3 };
@@ -57,7 +61,8 @@ void changelog_flush(struct engine_worker *w, int64_t oldest_live,
 /* The deletion version remembered for the key of hash hv in stripe s (0:
  * none), and remembering one. Holding stripe s. */
 uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv);
-void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version);
+void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version,
+              const char *key, size_t nkey);
 
 /* The log lock's repair: nothing to repair (see above). */
 int changelog_repair(struct engine_worker *w, uint32_t idx, int dead);

@@ -189,7 +189,8 @@ struct engine_item_info {
     size_t nkey;
     uint32_t flags;
     uint32_t nbytes;       /* value length */
-    uint64_t cas;
+    uint64_t cas;          /* as clients see it: 0 with -C */
+    uint64_t version;      /* the item's CAS, also with -C (replication) */
     uint32_t exptime;      /* absolute unix time, 0 = never */
     uint32_t atime;        /* last access, absolute unix time */
     uint8_t clsid;         /* slab class */
@@ -466,6 +467,14 @@ void engine_apply_flush(struct engine_worker *w, int64_t oldest_live,
  * (a lock unusable). */
 long engine_unmark(struct engine_worker *w, uint64_t *cursor,
                    uint64_t max_buckets);
+/* Sending a full copy: the deletions the log remembers (the latest few
+ * per stripe), stripe by stripe from *cursor: fn(key, version) under the
+ * stripe's lock. Returns how many, or -1 (a lock unusable). */
+long engine_walk_deletions(struct engine_worker *w, uint64_t *cursor,
+                           uint64_t max_stripes,
+                           void (*fn)(void *arg, const char *key,
+                                      size_t nkey, uint64_t version),
+                           void *arg);
 long engine_purge(struct engine_worker *w, uint64_t horizon,
                   uint64_t *cursor, uint64_t max_buckets);
 

@@ -72,7 +72,7 @@ static enum engine_status apply_del(struct engine_worker *w,
         if (r != 0 && keyop_remove_locked(w, &l, link, r, 0) < 0)
             st = ENGINE_ERROR;
         if (st == ENGINE_STORED)
-            tomb_put(w->e, l.stripe, l.hash, c->version);
+            tomb_put(w->e, l.stripe, l.hash, c->version, c->key, c->nkey);
     }
     unlock_stripe(w, l.stripe);
     observe(w->e, c->version);

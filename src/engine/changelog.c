@@ -114,7 +114,8 @@ uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv)
     return 0;
 }
 
-void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version)
+void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version,
+              const char *key, size_t nkey)
 {
     if (e->tombs == NULL)
         return;
@@ -131,6 +132,36 @@ void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version)
         return;
     victim->hash = hv;
     victim->version = version;
+    victim->nkey = (uint8_t)nkey;
+    memcpy(victim->key, key, nkey);
+}
+
+long engine_walk_deletions(struct engine_worker *w, uint64_t *cursor,
+                           uint64_t max_stripes,
+                           void (*fn)(void *arg, const char *key,
+                                      size_t nkey, uint64_t version),
+                           void *arg)
+{
+    struct engine *e = w->e;
+    uint64_t s = *cursor, n = 0;
+    long seen = 0;
+    if (e->tombs == NULL) {
+        *cursor = ENGINE_WALK_END;
+        return 0;
+    }
+    for (; s < e->r->nstripes && n < max_stripes; s++, n++) {
+        if (lock_stripe(w, (uint32_t)s) < 0)
+            return -1;
+        const struct tomb *t = e->tombs + s * TOMBS_PER_STRIPE;
+        for (unsigned i = 0; i < TOMBS_PER_STRIPE; i++)
+            if (t[i].hash != 0) {
+                fn(arg, t[i].key, t[i].nkey, t[i].version);
+                seen++;
+            }
+        unlock_stripe(w, (uint32_t)s);
+    }
+    *cursor = s >= e->r->nstripes ? ENGINE_WALK_END : s;
+    return seen;
 }
 
 /* ---- the consumer (engine.h) ------------------------------------------- */
