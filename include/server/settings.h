@@ -134,6 +134,16 @@ struct settings {
     int check_only;            /* --check: verify the memory file, exit */
     int upgrade_timeout;       /* -o upgrade_timeout: seconds a new binary
                                   has to be ready (SIGUSR2), 30 */
+    /* replication (src/repl/): repcached's -x */
+    char repl_peer[SHMC_HOST_MAX]; /* -x HOST[:PORT], "" = none */
+    int repl_port;             /* -o repl_port: ours, and the peer's when
+                                  -x names none; 0 = 11212 */
+    int repl_sync;             /* -o repl_sync: acknowledge a write once
+                                  the peer applied it */
+    int repl_sync_timeout_ms;  /* -o repl_sync_timeout_ms, 1000 */
+    size_t repl_queue;         /* -o repl_queue (MB): the change log, 16 */
+    int repl_timeout_ms;       /* -o repl_timeout_ms: a silent link is
+                                  dropped after this long, 5000 */
     /* the operator's console (src/console/) */
     int http_port;             /* -o http_port, 0 = no console */
     char http_addr[SHMC_HOST_MAX]; /* -o http_addr, 127.0.0.1 */
@@ -174,6 +184,9 @@ struct proto_shared;
  * the larger of -m and memory_reserve; the master may raise it). */
 void settings_engine_config(const struct settings *s,
                             struct engine_config *cfg);
+
+/* The replication port: -o repl_port, or 11212. */
+int settings_repl_port(const struct settings *s);
 
 /* What the protocol layer is told of the settings. */
 void settings_proto_config(const struct settings *s, struct proto_config *pc);

@@ -74,8 +74,38 @@ struct server_slot {
     struct proto_counters p;
 } __attribute__((aligned(64)));
 
+/* Replication's figures: written by the replication process (src/repl/),
+ * except sync_timeouts, which workers count atomically. */
+enum repl_state {
+    REPL_OFF = 0,           /* no -x */
+    REPL_DOWN,              /* no link to the peer (connecting) */
+    REPL_SYNCING,           /* a full copy is under way (either way) */
+    REPL_CONNECTED,         /* both ways up, streaming changes */
+};
+
+struct repl_stats {
+    uint32_t state;         /* enum repl_state */
+    uint32_t out_up;        /* our changes go to the peer */
+    uint32_t in_up;         /* the peer's changes come in */
+    uint32_t pad;
+    uint64_t queued_bytes;  /* our change log not yet applied by the peer */
+    uint64_t sent;          /* changes sent (items, deletions, flushes) */
+    uint64_t sent_bytes;
+    uint64_t applied;       /* the peer's changes applied here */
+    uint64_t applied_bytes;
+    uint64_t apply_failed;  /* the peer's changes that did not fit here */
+    uint64_t copies_sent;   /* full copies to the peer (resyncs) */
+    uint64_t copies_received;
+    uint64_t copy_items;    /* items of the last full copy sent */
+    uint64_t refused;       /* connections from addresses not the peer */
+    uint64_t link_downs;    /* links lost */
+    uint64_t lag_ms;        /* change to its acknowledgment, last seen */
+    uint64_t sync_timeouts; /* repl_sync writes acknowledged unsynced */
+};
+
 struct srvstate {
     struct server_info info;
+    struct repl_stats repl __attribute__((aligned(64)));
     struct proto_shared proto __attribute__((aligned(64)));
     struct server_slot slot[ENGINE_MAX_SLOTS];
     struct server_proc proc[ENGINE_MAX_SLOTS];

@@ -95,6 +95,12 @@ static const struct field fields[] = {
     F(large_pages, "-L", FIXED, 0),
     F(config_file, "--config", FIXED, 0),
     F(memory_file, "-e", FIXED, 0),
+    F(repl_peer, "-x", FIXED, 0),
+    F(repl_port, "repl_port", FIXED, 0),
+    F(repl_queue, "repl_queue", FIXED, 0),
+    F(repl_sync, "repl_sync", WORKER, RELOAD_WORKER),
+    F(repl_sync_timeout_ms, "repl_sync_timeout_ms", WORKER, RELOAD_WORKER),
+    F(repl_timeout_ms, "repl_timeout_ms", MASTER, RELOAD_HELPERS),
     F(memory_file_wait, "memory_file_wait", FIXED, 0),
     F(upgrade_timeout, "upgrade_timeout", MASTER, 0),
 };

@@ -58,6 +58,8 @@ enum opt_id {
     O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_TUNING,
     O_HTTP_PORT, O_HTTP_ADDR, O_HTTP_WRITE, O_HTTP_PEERS,
     O_MEMFILE, O_MEMFILE_WAIT, O_CHECK, O_UPGRADE_TIMEOUT,
+    O_REPL_PEER, O_REPL_PORT, O_REPL_SYNC, O_REPL_SYNC_TIMEOUT, O_REPL_QUEUE,
+    O_REPL_TIMEOUT,
 };
 
 struct optdef {
@@ -112,6 +114,9 @@ static const struct optdef opts[] = {
       "TLS/SSL is not supported by shmcached" },
     { "auth-file", 'Y', ARG_REQ, O_AUTHFILE, CMD, NULL },
     { "memory-file", 'e', ARG_REQ, O_MEMFILE, CMD, NULL },
+    /* repcached's -x: the replication peer (its -X cannot be: memcached's
+     * --disable-dumping) */
+    { "repl-peer", 'x', ARG_REQ, O_REPL_PEER, CMD, NULL },
     /* verify a memory file (-e) and exit: an operator's fsck */
     { "check", 0, ARG_NONE, O_CHECK, W_CMD, NULL },
     { "napi-ids", 'N', ARG_REQ, O_NAPI, CMD, NULL },
@@ -126,6 +131,11 @@ static const struct optdef opts[] = {
     { "memory_reserve", 0, ARG_REQ, O_MEM_RESERVE, EXT, NULL },
     { "memory_file_wait", 0, ARG_REQ, O_MEMFILE_WAIT, EXT, NULL },
     { "upgrade_timeout", 0, ARG_REQ, O_UPGRADE_TIMEOUT, EXT, NULL },
+    { "repl_port", 0, ARG_REQ, O_REPL_PORT, EXT, NULL },
+    { "repl_sync", 0, ARG_OPT, O_REPL_SYNC, EXT, NULL },
+    { "repl_sync_timeout_ms", 0, ARG_REQ, O_REPL_SYNC_TIMEOUT, EXT, NULL },
+    { "repl_queue", 0, ARG_REQ, O_REPL_QUEUE, EXT, NULL },
+    { "repl_timeout_ms", 0, ARG_REQ, O_REPL_TIMEOUT, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
     { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
     { "http_port", 0, ARG_REQ, O_HTTP_PORT, EXT, NULL },
@@ -229,6 +239,10 @@ void settings_defaults(struct settings *s)
     s->worker_restart_backoff_ms = 100;
     s->memory_file_wait = 15;
     s->upgrade_timeout = 30;
+    s->repl_port = 0;                   /* 11212 once -x is given */
+    s->repl_sync_timeout_ms = 1000;
+    s->repl_timeout_ms = 5000;
+    s->repl_queue = (size_t)16 << 20;
     s->dump_enabled = 1;
     snprintf(s->http_addr, sizeof(s->http_addr), "127.0.0.1");
 }
@@ -495,6 +509,16 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_CHECK: s->check_only = on; return 0;
     case O_UPGRADE_TIMEOUT:
         return parse_int(c, val, 1, 3600, &s->upgrade_timeout);
+    case O_REPL_PEER:
+        return copy_str(c, s->repl_peer, sizeof(s->repl_peer), val);
+    case O_REPL_PORT: return parse_int(c, val, 1, 65535, &s->repl_port);
+    case O_REPL_SYNC: s->repl_sync = on; return 0;
+    case O_REPL_SYNC_TIMEOUT:
+        return parse_int(c, val, 1, 3600000, &s->repl_sync_timeout_ms);
+    case O_REPL_TIMEOUT:
+        return parse_int(c, val, 100, 3600000, &s->repl_timeout_ms);
+    case O_REPL_QUEUE:
+        return parse_size(c, val, (size_t)1 << 20, &s->repl_queue);
     case O_MAXCONNS_FAST: s->maxconns_fast = on; return 0;
     case O_NO_MAXCONNS_FAST: s->maxconns_fast = !on; return 0;
     case O_HASHPOWER: return parse_int(c, val, 0, 64, &s->hashpower);
@@ -897,6 +921,16 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("unknown protocol (ascii, binary or auto)");
     if (s->worker_restart_backoff_ms < 0)
         BAD("worker_backoff_ms must be 0 or more");
+    if (s->repl_peer[0] != '\0') {
+        char host[SHMC_HOST_MAX];
+        int port;
+        if (listener_split(s->repl_peer, settings_repl_port(s), host,
+                           sizeof(host), &port) < 0 || host[0] == '\0')
+            BAD("invalid replication peer (-x) '%s': HOST[:PORT]",
+                s->repl_peer);
+        if (s->repl_queue < ((size_t)1 << 20))
+            BAD("repl_queue must be at least 1 (MB)");
+    }
     if (s->nlisten < 0 || s->nlisten > SETTINGS_MAX_LISTEN)
         BAD("too many listen addresses (max %d)", SETTINGS_MAX_LISTEN);
     for (int i = 0; i < s->nlisten; i++) {
@@ -931,6 +965,7 @@ void settings_engine_config(const struct settings *s,
     cfg->hashpower = s->hashpower;
     cfg->use_cas = !s->disable_cas;
     cfg->evict = s->evict_to_free;
+    cfg->changelog_size = s->repl_peer[0] ? s->repl_queue : 0;
 }
 
 void settings_proto_config(const struct settings *s, struct proto_config *pc)
@@ -958,4 +993,9 @@ void settings_proto_config(const struct settings *s, struct proto_config *pc)
     }
     pc->detail_delimiter = s->stat_key_prefix ? (char)s->stat_key_prefix
                                               : ':';
+}
+
+int settings_repl_port(const struct settings *s)
+{
+    return s->repl_port ? s->repl_port : SHMC_DEFAULT_REPL_PORT;
 }

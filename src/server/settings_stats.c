@@ -157,5 +157,12 @@ int settings_stats(const struct settings *s, struct engine *e,
     err |= stat_str(out, "http_addr", s->http_addr[0] ? s->http_addr : "NULL");
     err |= stat_yesno(out, "http_write", s->http_write);
     err |= stats_peers(s, out);
+    err |= stat_str(out, "repl_peer", s->repl_peer[0] ? s->repl_peer : "NULL");
+    err |= stat_u64(out, "repl_port", (uint64_t)settings_repl_port(s));
+    err |= stat_yesno(out, "repl_sync", s->repl_sync);
+    err |= stat_u64(out, "repl_sync_timeout_ms",
+                    (uint64_t)s->repl_sync_timeout_ms);
+    err |= stat_u64(out, "repl_queue", s->repl_queue);
+    err |= stat_u64(out, "repl_timeout_ms", (uint64_t)s->repl_timeout_ms);
     return err ? -1 : 0;
 }

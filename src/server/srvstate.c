@@ -122,4 +122,17 @@ void srvstate_stats_more(const struct srvstate *st, struct buf *out)
     buf_printf(out, "STAT reloads %llu\r\n", (unsigned long long)i->reloads);
     buf_printf(out, "STAT reload_failures %llu\r\n",
                (unsigned long long)i->reload_failures);
+    const struct repl_stats *r = &st->repl;
+    static const char *const names[] = { "off", "down", "syncing",
+                                         "connected" };
+    uint32_t s = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+    buf_printf(out, "STAT repl_state %s\r\n", names[s <= 3 ? s : 0]);
+    if (s == REPL_OFF)
+        return;
+#define R(name) buf_printf(out, "STAT repl_" #name " %llu\r\n", \
+        (unsigned long long)__atomic_load_n(&r->name, __ATOMIC_RELAXED));
+    R(queued_bytes) R(sent) R(sent_bytes) R(applied)
+    R(applied_bytes) R(apply_failed) R(copies_sent) R(copies_received) R(copy_items)
+    R(refused) R(link_downs) R(lag_ms) R(sync_timeouts)
+#undef R
 }

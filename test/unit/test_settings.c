@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "server/settings.h"
+#include "engine/engine.h"
 #include "unit.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -324,11 +325,41 @@ static void test_memory_file(void)
     CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "upgrade_timeout=0"), -1);
 }
 
+/* Replication: -x as repcached, the -o options, defaults, and the peer
+ * checked by validation. */
+static void test_repl_options(void)
+{
+    struct settings s;
+    struct engine_config cfg;
+    char verr[256];
+    CU_ASSERT_EQUAL(load(&s, NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(s.repl_peer, "");
+    CU_ASSERT_EQUAL(settings_repl_port(&s), 11212);
+    settings_engine_config(&s, &cfg);
+    CU_ASSERT_EQUAL(cfg.changelog_size, 0);     /* no peer: no log */
+    CU_ASSERT_EQUAL(load(&s, NULL, 4, "-x", "10.0.0.2:4000", "-o",
+                         "repl_port=4001,repl_sync,repl_sync_timeout_ms=50,"
+                         "repl_queue=2,repl_timeout_ms=700"), 0);
+    CU_ASSERT_STRING_EQUAL(s.repl_peer, "10.0.0.2:4000");
+    CU_ASSERT_EQUAL(settings_repl_port(&s), 4001);
+    CU_ASSERT_EQUAL(s.repl_sync, 1);
+    CU_ASSERT_EQUAL(s.repl_sync_timeout_ms, 50);
+    CU_ASSERT_EQUAL(s.repl_timeout_ms, 700);
+    settings_engine_config(&s, &cfg);
+    CU_ASSERT_EQUAL(cfg.changelog_size, (size_t)2 << 20);
+    CU_ASSERT_EQUAL(settings_validate(&s, verr, sizeof(verr)), 0);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "repl_timeout_ms=5"), -1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-o", "repl_port=70000"), -1);
+    CU_ASSERT_EQUAL(load(&s, NULL, 2, "-x", "[::1"), 0);
+    CU_ASSERT_EQUAL(settings_validate(&s, verr, sizeof(verr)), -1);
+    CU_ASSERT(strstr(verr, "replication peer") != NULL);
+}
+
 static void test_errors(void)
 {
     struct settings s;
-    CU_ASSERT_EQUAL(load(&s, NULL, 1, "-x"), -1);
-    CU_ASSERT(contains(err, "unknown option -x"));
+    CU_ASSERT_EQUAL(load(&s, NULL, 1, "-J"), -1);
+    CU_ASSERT(contains(err, "unknown option -J"));
     CU_ASSERT_EQUAL(load(&s, NULL, 1, "--bogus"), -1);
     CU_ASSERT(contains(err, "--bogus"));
     CU_ASSERT_EQUAL(load(&s, NULL, 1, "-p"), -1);
@@ -593,7 +624,8 @@ UNIT_SUITE(settings, NULL, NULL,
            UNIT_TEST(test_extended),
            UNIT_TEST(test_extended_errors),
            UNIT_TEST(test_http_options),
-           UNIT_TEST(test_errors), UNIT_TEST(test_memory_file),
+           UNIT_TEST(test_errors),
+           UNIT_TEST(test_repl_options), UNIT_TEST(test_memory_file),
            UNIT_TEST(test_help_version),
            UNIT_TEST(test_config_file),
            UNIT_TEST(test_config_errors),
