@@ -23,7 +23,7 @@ struct helper_def;
  * helpers[0..nhelpers) are the helper processes (helper.h) the master runs
  * beside the workers while their wanted() says so (at most HELPERS_MAX). */
 int master_run(const struct settings *s, int argc, char **argv,
-               const struct helper_def *helpers, int nhelpers);
+               const struct helper_def *const *helpers, int nhelpers);
 
 /* Delay before restarting a worker that crashed `streak` times in a row
  * shortly after its start: 0 for the first crash, then base_ms doubling

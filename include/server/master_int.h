@@ -74,7 +74,7 @@ struct master {
     int nworkers;
     struct wproc old[ENGINE_MAX_SLOTS]; /* retiring workers (pid != 0) */
     uint64_t wrestarts[ENGINE_MAX_SLOTS]; /* restarts per worker index */
-    const struct helper_def *hdef;      /* helper processes */
+    const struct helper_def *const *hdef;   /* helper processes */
     int nhelpers;
     struct wproc h[HELPERS_MAX];
     struct handoff_queue relay; /* connections on their way to w[] */

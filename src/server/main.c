@@ -2,12 +2,14 @@
  * main.c - shmcached's entry point: settings (defaults, --config file,
  * command line), validation, then the master process. Parse and validation
  * errors print one line to stderr and exit 1, as memcached does. The
- * helper processes the master runs beside the workers: the console.
+ * helper processes the master runs beside the workers: the console and
+ * replication (each runs only when its settings ask for it).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "console/console.h"
+#include "repl/repl.h"
 #include "server/cachefile.h"
 #include "server/master.h"
 #include "server/settings.h"
@@ -26,5 +28,8 @@ int main(int argc, char **argv)
         return EXIT_SUCCESS;        /* -h, -V, -i */
     if (s.check_only)
         return cachefile_check(&s);
-    return master_run(&s, argc, argv, &console_helper, 1);
+    static const struct helper_def *const helpers[] = {
+        &console_helper, &repl_helper,
+    };
+    return master_run(&s, argc, argv, helpers, 2);
 }

@@ -528,7 +528,7 @@ static int startup(struct master *m, sigset_t *waitmask)
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
     for (int k = 0; k < m->nhelpers; k++)
-        if (m->hdef[k].wanted(s))
+        if (m->hdef[k]->wanted(s))
             spawn_helper(m, k);
     log_info(&m->log, "master %d: %d worker(s), %d listener(s)",
              (int)getpid(), m->nworkers, m->ls.n);
@@ -546,7 +546,7 @@ static int startup(struct master *m, sigset_t *waitmask)
 }
 
 int master_run(const struct settings *s, int argc, char **argv,
-               const struct helper_def *helpers, int nhelpers)
+               const struct helper_def *const *helpers, int nhelpers)
 {
     struct master *m = calloc(1, sizeof(*m));
     if (m == NULL) {

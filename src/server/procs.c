@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,7 +98,8 @@ int spawn(struct master *m, int i)
     }
     if (pid == 0) {
         /* child: keep only its own end of its own socketpair, and no
-         * client socket waiting in the relay queue */
+         * client socket waiting in the relay queue; named for ps/top */
+        prctl(PR_SET_NAME, "shmc-worker");
         for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
             if (m->w[j].ctl_fd >= 0)
                 close(m->w[j].ctl_fd);
@@ -332,6 +334,9 @@ void helper_child(struct master *m, int k)
         close(m->up.fd);        /* the masters' socketpair is theirs */
     listeners_close(&m->ls);
     udp_close(&m->udp);
+    char comm[16];
+    snprintf(comm, sizeof(comm), "shmc-%s", m->hdef[k]->name);
+    prctl(PR_SET_NAME, comm);           /* for ps and top (15 bytes) */
     struct helper_env env = {
         .index = k,
         .engine = m->engine,
@@ -341,13 +346,13 @@ void helper_child(struct master *m, int k)
         .master_pid = getppid(),
         .log = m->log,
     };
-    _exit(m->hdef[k].run(&env));
+    _exit(m->hdef[k]->run(&env));
 }
 
 void spawn_helper(struct master *m, int k)
 {
     struct wproc *hp = &m->h[k];
-    const char *name = m->hdef[k].name;
+    const char *name = m->hdef[k]->name;
     double now = mono();
 
     hp->restart_due = 0;
@@ -379,7 +384,7 @@ void spawn_helper(struct master *m, int k)
 void helper_died(struct master *m, int k, int status)
 {
     struct wproc *hp = &m->h[k];
-    const char *name = m->hdef[k].name;
+    const char *name = m->hdef[k]->name;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char why[160];
     describe(status, why, sizeof(why));
@@ -390,7 +395,7 @@ void helper_died(struct master *m, int k, int status)
         log_msg(&m->log, code == HELPER_EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
                 "%s (pid %d) %s", name, (int)pid, why);
         hp->restart_due = !m->stopping && !m->leaving &&
-                          m->hdef[k].wanted(m->s);
+                          m->hdef[k]->wanted(m->s);
         hp->restart_at = 0;
         return;
     }
@@ -414,7 +419,7 @@ void restart_helpers(struct master *m)
 {
     for (int k = 0; k < m->nhelpers; k++) {
         struct wproc *hp = &m->h[k];
-        int want = m->hdef[k].wanted(m->s);
+        int want = m->hdef[k]->wanted(m->s);
         if (hp->pid != 0) {
             hp->stop_asked = 1;
             if (kill(hp->pid, SIGTERM) < 0 && errno != ESRCH)
