@@ -30,6 +30,7 @@
 #define SHMC_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -45,6 +46,22 @@ struct server_counters;
 struct logger;
 struct proto_env;
 struct proto_conn;
+
+/* Synchronous replication (repl_sync): the replies to a batch of requests
+ * that changed the cache wait until the peer has the changes. The
+ * connection reads nothing more meanwhile (its order is kept), and its
+ * replies go out when settled() says so or after `timeout` seconds. */
+struct conn_sync {
+    /* where this process's change log ends now (0: nothing logged) */
+    uint64_t (*mark)(void *arg);
+    /* 1: every change up to pos is with the peer (or there is no link to
+     * wait for); 0: wait */
+    int (*settled)(void *arg, uint64_t pos);
+    void (*timed_out)(void *arg);       /* a wait ran out: count it */
+    double timeout;
+    double poll;            /* seconds between two looks at settled() */
+    void *arg;
+};
 
 struct conn_set {
     struct ev_loop *loop;
@@ -66,6 +83,10 @@ struct conn_set {
     void *arg;
     struct conn *head;      /* live connections */
     unsigned count;
+    const struct conn_sync *sync;       /* NULL: replies go out at once */
+    struct conn *wait_head, *wait_tail; /* waiting for the peer, oldest
+                                           first */
+    ev_timer sync_timer;    /* runs while a connection waits */
 };
 
 struct conn {
@@ -84,8 +105,17 @@ struct conn {
     unsigned eof : 1;       /* the client closed its side */
     unsigned char reason;   /* why it closes (CONN_CLOSE_*), for the
                                watchers' conn_close lines */
+    unsigned waiting : 1;   /* replies held for the peer (conn_sync) */
+    uint64_t feed_mark;     /* conn_sync mark() before the batch */
+    uint64_t wait_pos;      /* ... and after it: what the peer must have */
+    ev_tstamp wait_until;
     struct conn *prev, *next;
+    struct conn *wait_prev, *wait_next;
 };
+
+/* Turns synchronous replication on (sync kept by pointer) or off (NULL);
+ * connections waiting when it goes off are released. */
+void conn_set_sync(struct conn_set *set, const struct conn_sync *sync);
 
 /* Initialises an empty set; limits get defaults the caller may change. */
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,

@@ -24,7 +24,14 @@
  *    sends next waits in the socket for the worker that adopts it;
  *  - hand-off releases a connection only through set->on_ready, which is
  *    called only from conn_process() and conn_set_handoff() (never inside
- *    proto_feed), and, like a close, ends every use of c.
+ *    proto_feed), and, like a close, ends every use of c;
+ *  - synchronous replication (set->sync): a batch whose requests changed
+ *    the cache (this process's change log moved during proto_feed) holds
+ *    its output: c->waiting, on set->wait_head's list (oldest first, so
+ *    positions and deadlines both grow along it), no reading, no sending,
+ *    no direct send inside proto_feed either. A timer releases the head of
+ *    the list while settled() or its deadline says so. A waiting
+ *    connection is not at a boundary for hand-off or drain.
  */
 #include "server/conn.h"
 
@@ -53,6 +60,7 @@
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static int boundary(const struct conn *c);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void on_sync_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct proto_env *env,
@@ -68,6 +76,8 @@ void conn_set_init(struct conn_set *set, struct ev_loop *loop,
     set->in_max = ((size_t)1 << 20) + 16384;
     set->out_high = (size_t)256 << 10;
     set->buf_keep = (size_t)64 << 10;
+    ev_init(&set->sync_timer, on_sync_timer);
+    set->sync_timer.data = set;
 }
 
 static size_t buf_caps(const struct conn *c)
@@ -104,8 +114,8 @@ static void conn_update(struct conn *c)
     account(c, before);
 
     size_t high = over_budget(set) ? 0 : set->out_high;
-    int want_write = pending(c) > 0 || c->yielded;
-    int want_read = !c->closing && !c->eof && !c->yielded &&
+    int want_write = (pending(c) > 0 || c->yielded) && !c->waiting;
+    int want_read = !c->closing && !c->eof && !c->yielded && !c->waiting &&
                     pending(c) <= high &&
                     !(set->handoff && boundary(c));
 
@@ -123,6 +133,10 @@ static void conn_update(struct conn *c)
  * it is closing or the client has gone. Returns 0, or -1 if closed. */
 static int conn_flush(struct conn *c)
 {
+    if (c->waiting) {
+        conn_update(c);
+        return 0;
+    }
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off,
                          c->out.len - c->out_off, MSG_NOSIGNAL);
@@ -159,8 +173,10 @@ static size_t conn_send_now(void *arg, struct buf *out,
     struct iovec v[1 + PROTO_SEND_MAX_IOV];
     int k = 0;
     size_t pend = out->len - c->out_off;
-    if (n > PROTO_SEND_MAX_IOV || c->closing)
-        return 0;
+    if (n > PROTO_SEND_MAX_IOV || c->closing ||
+        (c->set->sync != NULL &&
+         c->set->sync->mark(c->set->sync->arg) != c->feed_mark))
+        return 0;       /* closing, or replies that must wait (conn_sync) */
     if (pend > 0)
         v[k++] = (struct iovec){ out->data + c->out_off, pend };
     memcpy(v + k, iov, (size_t)n * sizeof(*iov));
@@ -191,14 +207,93 @@ int conn_at_boundary(const struct conn *c)
 
 static int ready_to_leave(const struct conn *c)
 {
-    return c->set->handoff && !c->busy && !c->closing && boundary(c) &&
-           c->set->on_ready != NULL;
+    return c->set->handoff && !c->busy && !c->closing && !c->waiting &&
+           boundary(c) && c->set->on_ready != NULL;
+}
+
+/* ---- synchronous replication (conn_sync) ----------------------------- */
+
+static void wait_remove(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c->wait_next;
+    else
+        set->wait_head = c->wait_next;
+    if (c->wait_next)
+        c->wait_next->wait_prev = c->wait_prev;
+    else
+        set->wait_tail = c->wait_prev;
+    c->wait_prev = c->wait_next = NULL;
+    c->waiting = 0;
+    if (set->wait_head == NULL)
+        ev_timer_stop(set->loop, &set->sync_timer);
+}
+
+/* After a batch: hold its replies if it changed the cache and the peer
+ * does not have the changes yet. */
+static void wait_maybe(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    const struct conn_sync *sy = set->sync;
+    uint64_t pos = sy->mark(sy->arg);
+    if (pos == c->feed_mark || sy->settled(sy->arg, pos))
+        return;
+    c->waiting = 1;
+    c->wait_pos = pos;
+    c->wait_until = ev_now(set->loop) + sy->timeout;
+    c->wait_next = NULL;
+    c->wait_prev = set->wait_tail;
+    if (set->wait_tail)
+        set->wait_tail->wait_next = c;
+    else
+        set->wait_head = c;
+    set->wait_tail = c;
+    if (!ev_is_active(&set->sync_timer)) {
+        ev_timer_set(&set->sync_timer, sy->poll, sy->poll);
+        ev_timer_start(set->loop, &set->sync_timer);
+    }
+}
+
+static int conn_process(struct conn *c);
+
+/* The replies may go: sends them and serves what input waited. */
+static void wait_release(struct conn *c)
+{
+    wait_remove(c);
+    conn_process(c);        /* flushes, serves what input waited */
+}
+
+static void on_sync_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct conn_set *set = t->data;
+    const struct conn_sync *sy = set->sync;
+    ev_tstamp now = ev_now(loop);
+    struct conn *c;
+    while ((c = set->wait_head) != NULL) {
+        if (sy != NULL && !sy->settled(sy->arg, c->wait_pos)) {
+            if (now < c->wait_until)
+                break;
+            sy->timed_out(sy->arg);
+        }
+        wait_release(c);
+    }
+}
+
+void conn_set_sync(struct conn_set *set, const struct conn_sync *sync)
+{
+    set->sync = sync;
+    if (sync == NULL)
+        on_sync_timer(set->loop, &set->sync_timer, 0);
 }
 
 /* Runs the buffered input through the protocol, then flushes.
  * Returns 0, or -1 if the connection was closed or handed off. */
 static int conn_process(struct conn *c)
 {
+    if (c->waiting)
+        return 0;               /* served once the peer has the changes */
     c->yielded = 0;
     size_t feed = c->in.len;
     if (c->set->handoff) {
@@ -215,8 +310,12 @@ static int conn_process(struct conn *c)
         }
         int flags = 0;
         c->busy = 1;
+        if (c->set->sync != NULL)
+            c->feed_mark = c->set->sync->mark(c->set->sync->arg);
         size_t used = proto_feed(c->pc, c->in.data, feed, &c->out, &flags);
         c->busy = 0;
+        if (c->set->sync != NULL)
+            wait_maybe(c);
         buf_consume(&c->in, used);
         account(c, before);
         if (flags & PROTO_CLOSE) {
@@ -512,6 +611,8 @@ static void conn_end(struct conn *c, int handed_off)
     struct conn_set *set = c->set;
     ev_io_stop(set->loop, &c->rio);
     ev_io_stop(set->loop, &c->wio);
+    if (c->waiting)
+        wait_remove(c);
     if (set->on_close)
         set->on_close(set->arg, c);
     proto_conn_free(c->pc);
@@ -569,7 +670,7 @@ unsigned conn_set_drain(struct conn_set *set, ev_tstamp now, double quiet)
     for (; c != NULL; c = next) {
         next = c->next;
         int unread = 0;
-        if (c->in.len == 0 && pending(c) == 0 && !c->yielded &&
+        if (c->in.len == 0 && pending(c) == 0 && !c->yielded && !c->waiting &&
             boundary(c) && now - c->last_active >= quiet &&
             (ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0))
             conn_close(c);

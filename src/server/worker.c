@@ -74,6 +74,7 @@
 #include "server/handoff.h"
 #include "server/listener.h"
 #include "proto/proto.h"
+#include "server/replsync.h"
 #include "server/settings.h"
 #include "server/srvstate.h"
 #include "server/udp.h"
@@ -98,6 +99,7 @@ struct worker {
     struct conn_set conns;
     struct udp_server udp;  /* -U: datagrams on the shared UDP sockets */
     struct worker_watch watch; /* "watch": this worker's log and watchers */
+    struct replsync rsync;  /* repl_sync's waits (replsync.h) */
     struct server_counters *counters;   /* this worker's, in cfg->state */
     ev_io lio[LISTENER_MAX];
     char lname[LISTENER_MAX][SHMC_ADDR_MAX]; /* for "stats conns" */
@@ -728,6 +730,8 @@ int worker_run(struct worker_config *cfg)
     w.conns.in_max = w.pcfg.line_max_get + w.conns.read_chunk;
     if (w.s->read_buf_mem_limit > 0)
         w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
+    conn_set_sync(&w.conns, replsync_init(&w.rsync, w.s, cfg->engine,
+                                          cfg->slot, cfg->state, &cfg->log));
 
     worker_watch_init(&w.watch, cfg->watch, w.qidx,
                       w.s->watcher_logbuf_size, &cfg->state->proto, w.loop,

@@ -35,10 +35,11 @@ struct rig {
     int peer;                   /* the client's end */
 };
 
-static int rig_open(struct rig *r, int reqs_per_event)
+static int rig_open_with(struct rig *r, int reqs_per_event,
+                         void (*adjust)(struct engine_config *cfg))
 {
     memset(r, 0, sizeof(*r));
-    if (fixture_open(&r->f, 8, NULL) != 0)
+    if (fixture_open(&r->f, 8, adjust) != 0)
         return -1;
     proto_config_defaults(&r->pc);
     r->pc.reqs_per_event = reqs_per_event;
@@ -54,6 +55,11 @@ static int rig_open(struct rig *r, int reqs_per_event)
     r->peer = sv[1];
     r->c = conn_open(&r->set, sv[0], "unix:test");
     return r->c ? 0 : -1;
+}
+
+static int rig_open(struct rig *r, int reqs_per_event)
+{
+    return rig_open_with(r, reqs_per_event, NULL);
 }
 
 static void rig_close(struct rig *r)
@@ -335,6 +341,99 @@ static void test_conn_pending_empty(void)
     rig_close(&r);
 }
 
+/* ---- repl_sync: replies held until the peer has the changes ---------- */
+
+static uint64_t released;           /* the fake peer has up to here */
+static unsigned timeouts;
+
+static uint64_t fake_mark(void *arg)
+{
+    return engine_changelog_last(((struct rig *)arg)->f.w);
+}
+
+static int fake_settled(void *arg, uint64_t pos)
+{
+    (void)arg;
+    return pos <= released;
+}
+
+static void fake_timed_out(void *arg)
+{
+    (void)arg;
+    timeouts++;
+}
+
+/* Lets the loop run for about ms milliseconds (timers fire). */
+static void spin_for(struct rig *r, int ms)
+{
+    for (int i = 0; i < ms * 5; i++) {
+        usleep(200);
+        ev_run(r->loop, EVRUN_NOWAIT);
+    }
+}
+
+static void with_log(struct engine_config *cfg)
+{
+    cfg->changelog_size = (size_t)1 << 20;
+}
+
+static void test_conn_sync(void)
+{
+    struct rig r;
+    char buf[4096];
+    CU_ASSERT_FATAL(rig_open_with(&r, 20, with_log) == 0);
+    struct conn_sync sy = {
+        .mark = fake_mark, .settled = fake_settled,
+        .timed_out = fake_timed_out, .timeout = 30, .poll = 0.0005,
+        .arg = &r,
+    };
+    released = 0;
+    timeouts = 0;
+    conn_set_sync(&r.set, &sy);
+    /* a batch that writes waits, reads included, and nothing more is read
+     * meanwhile */
+    put(&r, "set a 0 0 1\r\nx\r\nget a\r\n");
+    CU_ASSERT_EQUAL(take(&r, buf, sizeof(buf)), 0);
+    put(&r, "get a\r\n");
+    CU_ASSERT_EQUAL(take(&r, buf, sizeof(buf)), 0);
+    CU_ASSERT(r.c->waiting);
+    released = engine_changelog_last(r.f.w);
+    spin_for(&r, 5);
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
+                                "VALUE a 0 1\r\nx\r\nEND\r\n");
+    CU_ASSERT(!r.c->waiting);
+    /* reads alone, and writes that change nothing, never wait */
+    put(&r, "get a\r\nadd a 0 0 1\r\ny\r\n");
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "VALUE a 0 1\r\nx\r\nEND\r\nNOT_STORED\r\n");
+    /* a wait that runs out answers anyway, and says so */
+    sy.timeout = 0.02;
+    put(&r, "delete a\r\n");
+    CU_ASSERT_EQUAL(take(&r, buf, sizeof(buf)), 0);
+    spin_for(&r, 30);
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "DELETED\r\n");
+    CU_ASSERT_EQUAL(timeouts, 1);
+    /* turning repl_sync off releases who waits */
+    sy.timeout = 30;
+    put(&r, "set b 0 0 1\r\nz\r\n");
+    CU_ASSERT_EQUAL(take(&r, buf, sizeof(buf)), 0);
+    conn_set_sync(&r.set, NULL);
+    take(&r, buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "STORED\r\n");
+    CU_ASSERT_EQUAL(timeouts, 1);
+    /* a connection closed while it waits leaves the wait list */
+    conn_set_sync(&r.set, &sy);
+    put(&r, "set c 0 0 1\r\nz\r\n");
+    spin(&r, 5);
+    CU_ASSERT(r.set.wait_head == r.c);
+    conn_close(r.c);
+    CU_ASSERT_PTR_NULL(r.set.wait_head);
+    CU_ASSERT(!ev_is_active(&r.set.sync_timer));
+    rig_close(&r);
+}
+
 UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_request_reply),
            UNIT_TEST(test_conn_yield),
@@ -343,4 +442,5 @@ UNIT_SUITE(conn, NULL, NULL,
            UNIT_TEST(test_conn_eof),
            UNIT_TEST(test_conn_idle_and_drain),
            UNIT_TEST(test_conn_handoff),
-           UNIT_TEST(test_conn_pending_empty))
+           UNIT_TEST(test_conn_pending_empty),
+           UNIT_TEST(test_conn_sync))
