@@ -30,6 +30,7 @@ TESTS=(
     "$PY test_reload.py"
     "$PY test_restart.py"
     "$PY test_upgrade.py"
+    "$PY test_repl.py"
     "bash test_init.sh"
     "$PY test_console.py"
     "$PY test_console_browser.py"
