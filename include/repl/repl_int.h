@@ -12,6 +12,7 @@
 #include <ev.h>
 
 #include "core/buf.h"
+#include "core/ftimer.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "server/listener.h"
@@ -84,7 +85,7 @@ struct repl {
     struct ev_loop *loop;
     struct listeners ls;            /* the replication port */
     ev_io lio[LISTENER_MAX];
-    ev_timer tick;                  /* 1 ms: ship changes, ACK, stats */
+    struct ftimer tick;             /* 1 ms: ship changes, ACK, stats */
     ev_signal sigterm, sigquit;
     struct sockaddr_storage peer[REPL_PEERS_MAX];   /* who may connect */
     int npeer;

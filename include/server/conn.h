@@ -35,6 +35,7 @@
 #include <ev.h>
 
 #include "core/buf.h"
+#include "core/ftimer.h"
 #include "core/limits.h"
 
 /* Why a connection closed: memcached's conn_close reasons. */
@@ -86,7 +87,7 @@ struct conn_set {
     const struct conn_sync *sync;       /* NULL: replies go out at once */
     struct conn *wait_head, *wait_tail; /* waiting for the peer, oldest
                                            first */
-    ev_timer sync_timer;    /* runs while a connection waits */
+    struct ftimer sync_timer; /* runs while a connection waits */
 };
 
 struct conn {

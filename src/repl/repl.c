@@ -229,10 +229,10 @@ static int open_port(struct repl *r)
 
 /* ---- life ---------------------------------------------------------------- */
 
-static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+static void on_tick(struct ftimer *t)
 {
-    (void)loop, (void)revents;
     struct repl *r = t->data;
+    ev_now_update(r->loop);
     sender_pump(r);
     receiver_tick(r);
     repl_publish(r);
@@ -306,9 +306,11 @@ static void serve(struct repl *r)
 {
     /* repl_sync: writers wait for the tick, so it comes more often */
     double every = r->s->repl_sync ? TICK_SYNC : TICK;
-    ev_timer_init(&r->tick, on_tick, every, every);
-    r->tick.data = r;
-    ev_timer_start(r->loop, &r->tick);
+    ftimer_init(&r->tick, r->loop, on_tick, r);
+    if (ftimer_start(&r->tick, every) < 0) {
+        log_error(&r->log, "replication: timerfd: %s", strerror(errno));
+        return;
+    }
     ev_signal_init(&r->sigterm, on_signal, SIGTERM);
     ev_signal_init(&r->sigquit, on_signal, SIGQUIT);
     ev_signal_start(r->loop, &r->sigterm);
@@ -326,7 +328,7 @@ static void serve(struct repl *r)
     receiver_stop(r, NULL);
     for (int i = 0; i < r->ls.n; i++)
         ev_io_stop(r->loop, &r->lio[i]);
-    ev_timer_stop(r->loop, &r->tick);
+    ftimer_close(&r->tick);
     ev_signal_stop(r->loop, &r->sigterm);
     ev_signal_stop(r->loop, &r->sigquit);
 }

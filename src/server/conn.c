@@ -60,7 +60,7 @@
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static int boundary(const struct conn *c);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
-static void on_sync_timer(struct ev_loop *loop, ev_timer *t, int revents);
+static void on_sync_timer(struct ftimer *t);
 
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct proto_env *env,
@@ -76,8 +76,7 @@ void conn_set_init(struct conn_set *set, struct ev_loop *loop,
     set->in_max = ((size_t)1 << 20) + 16384;
     set->out_high = (size_t)256 << 10;
     set->buf_keep = (size_t)64 << 10;
-    ev_init(&set->sync_timer, on_sync_timer);
-    set->sync_timer.data = set;
+    ftimer_init(&set->sync_timer, loop, on_sync_timer, set);
 }
 
 static size_t buf_caps(const struct conn *c)
@@ -227,7 +226,7 @@ static void wait_remove(struct conn *c)
     c->wait_prev = c->wait_next = NULL;
     c->waiting = 0;
     if (set->wait_head == NULL)
-        ev_timer_stop(set->loop, &set->sync_timer);
+        ftimer_stop(&set->sync_timer);
 }
 
 /* After a batch: hold its replies if it changed the cache and the peer
@@ -239,6 +238,12 @@ static void wait_maybe(struct conn *c)
     uint64_t pos = sy->mark(sy->arg);
     if (pos == c->feed_mark || sy->settled(sy->arg, pos))
         return;
+    if (!ftimer_active(&set->sync_timer) &&
+        ftimer_start(&set->sync_timer, sy->poll) < 0) {
+        log_warn(set->log, "<%d no timer to wait for the peer (%s): "
+                 "answering at once", c->fd, strerror(errno));
+        return;
+    }
     c->waiting = 1;
     c->wait_pos = pos;
     c->wait_until = ev_now(set->loop) + sy->timeout;
@@ -249,10 +254,6 @@ static void wait_maybe(struct conn *c)
     else
         set->wait_head = c;
     set->wait_tail = c;
-    if (!ev_is_active(&set->sync_timer)) {
-        ev_timer_set(&set->sync_timer, sy->poll, sy->poll);
-        ev_timer_start(set->loop, &set->sync_timer);
-    }
 }
 
 static int conn_process(struct conn *c);
@@ -264,12 +265,12 @@ static void wait_release(struct conn *c)
     conn_process(c);        /* flushes, serves what input waited */
 }
 
-static void on_sync_timer(struct ev_loop *loop, ev_timer *t, int revents)
+static void on_sync_timer(struct ftimer *t)
 {
-    (void)revents;
     struct conn_set *set = t->data;
     const struct conn_sync *sy = set->sync;
-    ev_tstamp now = ev_now(loop);
+    ev_now_update(set->loop);
+    ev_tstamp now = ev_now(set->loop);
     struct conn *c;
     while ((c = set->wait_head) != NULL) {
         if (sy != NULL && !sy->settled(sy->arg, c->wait_pos)) {
@@ -285,7 +286,7 @@ void conn_set_sync(struct conn_set *set, const struct conn_sync *sync)
 {
     set->sync = sync;
     if (sync == NULL)
-        on_sync_timer(set->loop, &set->sync_timer, 0);
+        on_sync_timer(&set->sync_timer);
 }
 
 /* Runs the buffered input through the protocol, then flushes.
@@ -684,6 +685,7 @@ void conn_set_close_all(struct conn_set *set)
         set->head->reason = CONN_CLOSE_SHUTDOWN;
         conn_close(set->head);
     }
+    ftimer_close(&set->sync_timer);
 }
 
 unsigned conn_set_poke(struct conn_set *set)

@@ -430,7 +430,7 @@ static void test_conn_sync(void)
     CU_ASSERT(r.set.wait_head == r.c);
     conn_close(r.c);
     CU_ASSERT_PTR_NULL(r.set.wait_head);
-    CU_ASSERT(!ev_is_active(&r.set.sync_timer));
+    CU_ASSERT(!ftimer_active(&r.set.sync_timer));
     rig_close(&r);
 }
 
