@@ -108,6 +108,36 @@ static const struct fam general[] = {
       "lock_repairs" },
     { "shmcached_slot_reaps_total", "counter",
       "Engine slots of dead processes reaped by the master.", "slot_reaps" },
+    /* replication (-x): present only when a peer is set */
+    { "shmcached_repl_queued_bytes", "gauge",
+      "Change log the peer has not acknowledged yet.", "repl_queued_bytes" },
+    { "shmcached_repl_sent_total", "counter",
+      "Changes sent to the peer.", "repl_sent" },
+    { "shmcached_repl_sent_bytes_total", "counter",
+      "Bytes of changes sent to the peer.", "repl_sent_bytes" },
+    { "shmcached_repl_applied_total", "counter",
+      "Changes of the peer applied here.", "repl_applied" },
+    { "shmcached_repl_applied_bytes_total", "counter",
+      "Value bytes of the peer's changes applied here.",
+      "repl_applied_bytes" },
+    { "shmcached_repl_apply_failed_total", "counter",
+      "Changes of the peer that did not fit in this cache.",
+      "repl_apply_failed" },
+    { "shmcached_repl_copies_sent_total", "counter",
+      "Full copies sent to the peer.", "repl_copies_sent" },
+    { "shmcached_repl_copies_received_total", "counter",
+      "Full copies received from the peer.", "repl_copies_received" },
+    { "shmcached_repl_refused_total", "counter",
+      "Connections to the replication port from an address not the peer's.",
+      "repl_refused" },
+    { "shmcached_repl_link_downs_total", "counter",
+      "Replication links lost.", "repl_link_downs" },
+    { "shmcached_repl_lag_milliseconds", "gauge",
+      "From a change to the peer's acknowledgment, last measured.",
+      "repl_lag_ms" },
+    { "shmcached_repl_sync_timeouts_total", "counter",
+      "repl_sync writes answered before the peer confirmed them.",
+      "repl_sync_timeouts" },
 };
 
 /* From "stats settings", when lru_crawler is "yes" (as the exporter). */
@@ -439,6 +469,12 @@ int metrics_render(const struct snapshot *s, const struct metrics_proc *procs,
     err |= commands(out, &s->stats);
     for (size_t i = 0; i < N(general); i++)
         err |= plain(out, &s->stats, &general[i]);
+    const char *rs = kv_get(&s->stats, "repl_state");
+    if (rs != NULL && strcmp(rs, "off") != 0)
+        err |= head(out, "shmcached_repl_connected", "gauge",
+                    "Both replication links are up and streaming.") |
+               buf_printf(out, "shmcached_repl_connected %d\n",
+                          strcmp(rs, "connected") == 0);
     const char *mall = kv_get(&s->slabs, "total_malloced");
     if (mall != NULL)
         err |= head(out, "memcached_malloced_bytes", "gauge",

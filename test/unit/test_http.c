@@ -97,7 +97,9 @@ static const char stats_text[] =
     "STAT get_hits 10\r\nSTAT get_misses 4\r\nSTAT cmd_set 9\r\n"
     "STAT cas_hits 1\r\nSTAT cas_misses 2\r\nSTAT cas_badval 3\r\n"
     "STAT evictions 0\r\nSTAT limit_maxbytes 67108864\r\n"
-    "STAT worker_restarts 2\r\nSTAT reloads 1\r\nEND\r\n";
+    "STAT worker_restarts 2\r\nSTAT reloads 1\r\n"
+    "STAT repl_state connected\r\nSTAT repl_queued_bytes 64\r\n"
+    "STAT repl_lag_ms 3\r\nSTAT repl_sync_timeouts 0\r\nEND\r\n";
 static const char items_text[] =
     "STAT items:1:number 2\r\nSTAT items:1:age 7\r\n"
     "STAT items:1:hits_to_cold 5\r\nSTAT items:12:number 1\r\nEND\r\n";
@@ -147,6 +149,10 @@ static void test_metrics(void)
         "status=\"hit\"} 2\n",
         "shmcached_worker_restarts_total 2\n",
         "shmcached_reloads_total 1\n",
+        "shmcached_repl_connected 1\n",
+        "shmcached_repl_queued_bytes 64\n",
+        "shmcached_repl_lag_milliseconds 3\n",
+        "shmcached_repl_sync_timeouts_total 0\n",
         "shmcached_process_id{role=\"worker\",index=\"0\"} 77\n",
         "# TYPE memcached_items_evicted_total counter\n",
     };
