@@ -1,0 +1,258 @@
+#!/usr/bin/python3
+"""What replication costs, and how fast a peer is brought up to date.
+
+1. Writes: memcaslap's set-only load (1 KB values, 32 connections) against
+   node A in three set-ups, alternating rounds (BENCH_REPL_ROUNDS, default
+   3, of BENCH_DURATION seconds, default 4):
+     single  one shmcached, no -x
+     async   A and B replicating (-x), the default
+     sync    the same with -o repl_sync on A (a write is answered once B
+             acknowledged it)
+   For each: ops/s as memcaslap reports them, server CPU per write (utime +
+   stime of every process of both nodes, from /proc, divided by the writes),
+   and the replication lag A reports (repl_lag_ms, sampled every 100 ms:
+   median and max) with the links' state. Medians over the rounds.
+2. Full copy: A is filled with BENCH_REPL_MB (default 1024) MB of 1000-byte
+   values, then B starts empty; the time from B's start until it holds
+   every item, and the rate.
+Everything on 127.0.0.1; servers stopped by pid. Prints a table and writes
+it to build/bench_repl.md.
+"""
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "test", "bench"))
+import benchlib  # noqa: E402
+
+SHMC = os.path.join(ROOT, "build", "shmcached")
+ROUNDS = int(os.environ.get("BENCH_REPL_ROUNDS", "3"))
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+COPY_MB = int(os.environ.get("BENCH_REPL_MB", "1024"))
+MEMASLAP = "/usr/bin/memcaslap"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ask(port, line, end=b"END\r\n"):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(line.encode())
+        out = b""
+        deadline = time.monotonic() + 10
+        while not out.endswith(end) and time.monotonic() < deadline:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    return out.decode("latin-1")
+
+
+def stats(port):
+    return dict(l.split(" ", 2)[1:] for l in ask(port, "stats\r\n")
+                .split("\r\n") if l.startswith("STAT "))
+
+
+def start(args, mem):
+    port = free_port()
+    argv = [SHMC, "-u", "root", "-U", "0", "-l", "127.0.0.1", "-p",
+            str(port), "-t", "1", "-m", str(mem), "-c", "4096"] + args
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            ask(port, "version\r\n", b"\r\n")
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    raise SystemExit("server did not start: %s" % argv)
+
+
+def stop(p):
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
+def wait_connected(port, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stats(port).get("repl_state") == "connected":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def setup(kind, mem=1024):
+    """Returns ([procs], port of A)."""
+    if kind == "single":
+        p, port = start([], mem)
+        return [p], port
+    ra, rb = free_port(), free_port()
+    extra = ["-o", "repl_sync"] if kind == "sync" else []
+    pa, a = start(["-o", "repl_port=%d" % ra, "-x", "127.0.0.1:%d" % rb]
+                  + extra, mem)
+    pb, b = start(["-o", "repl_port=%d" % rb, "-x", "127.0.0.1:%d" % ra],
+                  mem)
+    if not (wait_connected(a) and wait_connected(b)):
+        raise SystemExit("the pair did not connect")
+    return [pa, pb], a
+
+
+def cpu_ticks(procs):
+    return sum(benchlib.proc_ticks(q) for p in procs
+               for q in benchlib.tree(p.pid))
+
+
+def one_round(kind, cfg, out):
+    procs, port = setup(kind)
+    try:
+        lags, states = [], set()
+        halt = threading.Event()
+
+        def sample():
+            while not halt.is_set():
+                try:
+                    st = stats(port)
+                    if "repl_lag_ms" in st:
+                        lags.append(int(st["repl_lag_ms"]))
+                        states.add(st["repl_state"])
+                except OSError:
+                    pass
+                halt.wait(0.1)
+        t = threading.Thread(target=sample)
+        c0 = cpu_ticks(procs)
+        t.start()
+        log = os.path.join(out, "%s.log" % kind)
+        with open(log, "w") as f:
+            subprocess.run([MEMASLAP, "-s", "127.0.0.1:%d" % port, "-F", cfg,
+                            "-c", "32", "-w", "1k", "-T", "1", "-t",
+                            "%ds" % DURATION], stdout=f,
+                           stderr=subprocess.STDOUT, timeout=DURATION + 60)
+        halt.set()
+        t.join()
+        c1 = cpu_ticks(procs)
+        lines = [l for l in open(log, errors="replace")
+                 if l.startswith("Run time:")]
+        if not lines:
+            raise SystemExit("memcaslap failed: see %s" % log)
+        p = lines[-1].split()
+        ops, tps = int(p[4]), int(p[6])
+        us = (c1 - c0) / benchlib.clk_tck() * 1e6 / max(ops, 1)
+        st = stats(port)
+        return {"ops/s": tps, "CPU us/write (both nodes)": us,
+                "lag ms median": statistics.median(lags) if lags else 0,
+                "lag ms max": max(lags) if lags else 0,
+                "sync timeouts": int(st.get("repl_sync_timeouts", 0)),
+                "states": ",".join(sorted(states)) or "-"}
+    finally:
+        for p in procs:
+            stop(p)
+
+
+def fill(port, mb):
+    n = mb * 1024 * 1024 // 1100
+    val = b"v" * 1000
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        for base in range(0, n, 2000):
+            s.sendall(b"".join(b"set k%09d 0 0 1000 noreply\r\n%s\r\n"
+                               % (i, val) for i in range(base, min(n, base
+                                                                + 2000))))
+        s.sendall(b"mn\r\n")
+        buf = b""
+        while not buf.endswith(b"MN\r\n"):
+            buf += s.recv(65536)
+    return int(stats(port)["curr_items"])
+
+
+def full_copy():
+    ra, rb = free_port(), free_port()
+    mem = COPY_MB + COPY_MB // 4 + 64
+    pa, a = start(["-o", "repl_port=%d" % ra, "-x", "127.0.0.1:%d" % rb],
+                  mem)
+    pb = None
+    try:
+        items = fill(a, COPY_MB)
+        t0 = time.monotonic()
+        pb, b = start(["-o", "repl_port=%d" % rb, "-x", "127.0.0.1:%d" % ra],
+                      mem)
+        deadline = t0 + 600
+        while time.monotonic() < deadline:
+            if int(stats(b)["curr_items"]) >= items and \
+               stats(a).get("repl_queued_bytes") == "0":
+                break
+            time.sleep(0.05)
+        secs = time.monotonic() - t0
+        got = int(stats(b)["curr_items"])
+        return items, got, secs
+    finally:
+        stop(pa)
+        if pb is not None:
+            stop(pb)
+
+
+def main():
+    if not os.path.exists(MEMASLAP):
+        raise SystemExit("memcaslap missing (libmemcached-tools)")
+    out = tempfile.mkdtemp(prefix="bench_repl_", dir=os.path.join(ROOT,
+                                                                  "build"))
+    cfg = os.path.join(out, "set1k.cfg")
+    with open(cfg, "w") as f:
+        f.write("key\n16 16 1\nvalue\n1024 1024 1\ncmd\n0 1.0\n1 0.0\n")
+    kinds = ["single", "async", "sync"]
+    res = dict((k, []) for k in kinds)
+    for r in range(ROUNDS):
+        for k in kinds:
+            x = one_round(k, cfg, out)
+            res[k].append(x)
+            print("  round %d %-6s %8d ops/s %7.2f us CPU/write  lag "
+                  "median %s ms max %s ms  sync timeouts %d  states %s"
+                  % (r + 1, k, x["ops/s"], x["CPU us/write (both nodes)"],
+                     x["lag ms median"], x["lag ms max"], x["sync timeouts"],
+                     x["states"]))
+            sys.stdout.flush()
+    rows = ["| set-only, 1 KB values, 32 conns | ops/s | vs single | CPU "
+            "us/write (all processes) | lag ms (median / max) |",
+            "|---|---|---|---|---|"]
+    base = statistics.median(x["ops/s"] for x in res["single"])
+    for k in kinds:
+        ops = statistics.median(x["ops/s"] for x in res[k])
+        cpu = statistics.median(x["CPU us/write (both nodes)"]
+                                for x in res[k])
+        lag = "-" if k == "single" else "%s / %s" % (
+            statistics.median(x["lag ms median"] for x in res[k]),
+            max(x["lag ms max"] for x in res[k]))
+        rows.append("| %s | %d | %.2f | %.2f | %s |" % (k, ops, ops / base,
+                                                          cpu, lag))
+    items, got, secs = full_copy()
+    rows.append("")
+    rows.append("Full copy to an empty peer: %d MB, %d items of 1000 bytes:"
+                " %d items in %.2f s (%.0f MB/s)" % (
+                    COPY_MB, items, got, secs, COPY_MB / secs))
+    text = "\n".join(rows)
+    head = ("## Replication (test/bench/repl.py, %d rounds x %d s, -t 1)\n\n"
+            "machine: %s\n\n" % (ROUNDS, DURATION, benchlib.machine()))
+    print(head + text)
+    with open(os.path.join(ROOT, "build", "bench_repl.md"), "w") as f:
+        f.write(head + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
