@@ -4,11 +4,14 @@
  *
  * Record layout in the ring, 8-byte aligned, never split across the end
  * (a PAD record fills the end when the next one does not fit):
- *   u32 len | u8 op | u8 nkey | u16 0 | u32 ms | u32 0 | u64 version | key
+ *   u32 len | u8 op | u8 nkey | u16 0 | u32 ms | u32 seq | u64 version | key
  * where ms is the time of the change (milliseconds, low 32 bits) for the
- * consumer's lag figure, and a FLUSH record's "key" is (oldest_live,
- * oldest_cas). Positions are byte counts since the log began; a position's
- * place in the ring is pos % size.
+ * consumer's lag figure, seq the record's number (low 32 bits of
+ * `appended` before it) so that the records not yet released can be
+ * counted, and a FLUSH record's "key" is (oldest_live, oldest_cas). A PAD
+ * may be only 8 bytes long (the end of the ring): only its first 8 bytes
+ * (len, op) are ever written or read. Positions are byte counts since the
+ * log began; a position's place in the ring is pos % size.
  */
 #include "engine/changelog.h"
 
@@ -19,6 +22,7 @@
 #include "engine/lock.h"
 
 #define REC_HDR 24u
+#define PAD_HDR 8u              /* what a PAD record has of a header */
 
 struct rec {
     uint32_t len;
@@ -26,7 +30,7 @@ struct rec {
     uint8_t nkey;
     uint16_t pad;
     uint32_t ms;
-    uint32_t pad2;
+    uint32_t seq;
     uint64_t version;
 };
 _Static_assert(sizeof(struct rec) == REC_HDR, "record header");
@@ -57,16 +61,16 @@ static int put(struct changelog *cl, int op, const void *key, size_t nkey,
         return -1;
     if (pad > 0) {
         struct rec p = { .len = (uint32_t)pad, .op = CL_PAD };
-        memcpy(cl->ring + at, &p, sizeof(p));
+        memcpy(cl->ring + at, &p, PAD_HDR);     /* pad may be 8 bytes */
         at = 0;
     }
     struct rec r = { .len = (uint32_t)len, .op = (uint8_t)op,
                      .nkey = (uint8_t)nkey, .ms = now_ms(),
-                     .version = version };
+                     .seq = (uint32_t)cl->appended, .version = version };
     memcpy(cl->ring + at, &r, sizeof(r));
     memcpy(cl->ring + at + REC_HDR, key, nkey);
     __atomic_store_n(&cl->head, head + pad + len, __ATOMIC_RELEASE);
-    cl->appended++;
+    __atomic_store_n(&cl->appended, cl->appended + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -179,15 +183,22 @@ int engine_changelog_read(struct engine *e, uint64_t *pos,
         if (*pos < cl->tail || head - *pos > cl->size)
             return -1;              /* released already: not in the ring */
         struct rec r;
-        memcpy(&r, cl->ring + *pos % cl->size, sizeof(r));
-        if (r.len < REC_HDR && !(r.op == CL_PAD && r.len >= 8))
+        const char *at = cl->ring + *pos % cl->size;
+        memcpy(&r, at, PAD_HDR);
+        if (r.op == CL_PAD) {
+            if (r.len < PAD_HDR || r.len % 8)
+                return -1;
+            *pos += r.len;
+            continue;
+        }
+        memcpy(&r, at, sizeof(r));
+        if (r.len < REC_HDR || r.len % 8)
             return -1;
         *pos += r.len;
-        if (r.op == CL_PAD)
-            continue;
         memset(c, 0, sizeof(*c));
         c->end = *pos;
         c->ms = r.ms;
+        c->seq = r.seq;
         c->version = r.version;
         const char *body = cl->ring + (*pos - r.len) % cl->size + REC_HDR;
         if (r.op == CL_FLUSH) {
@@ -216,6 +227,31 @@ void engine_changelog_state(struct engine *e, struct engine_changelog_state *st)
     st->tail = __atomic_load_n(&cl->tail, __ATOMIC_ACQUIRE);
     st->dropped = __atomic_load_n(&cl->dropped, __ATOMIC_ACQUIRE);
     st->appended = __atomic_load_n(&cl->appended, __ATOMIC_RELAXED);
+}
+
+uint64_t engine_changelog_pending(struct engine *e)
+{
+    /* the consumer's call: [tail, head) is not rewritten until it releases
+     * it, and only it moves tail, so no lock is needed */
+    const struct changelog *cl = e->changelog;
+    if (cl == NULL)
+        return 0;
+    uint32_t appended = (uint32_t)__atomic_load_n(&cl->appended,
+                                                  __ATOMIC_ACQUIRE);
+    uint64_t head = __atomic_load_n(&cl->head, __ATOMIC_ACQUIRE);
+    uint64_t pos = cl->tail;
+    while (pos < head) {
+        struct rec r;
+        memcpy(&r, cl->ring + pos % cl->size, PAD_HDR);
+        if (r.op != CL_PAD) {
+            memcpy(&r, cl->ring + pos % cl->size, sizeof(r));
+            return (uint32_t)(appended - r.seq);
+        }
+        if (r.len < PAD_HDR)
+            break;
+        pos += r.len;
+    }
+    return 0;
 }
 
 void engine_changelog_release(struct engine *e, uint64_t pos)
