@@ -402,6 +402,7 @@ struct engine_change {
     uint64_t end;               /* the position after this record */
     uint64_t version;
     uint32_t ms;                /* when (ms of the unix clock, low bits) */
+    uint32_t seq;               /* its number (low 32 bits of appended) */
     size_t nkey;
     char key[ENGINE_KEY_MAX];
     int64_t oldest_live;        /* FLUSH */
@@ -420,6 +421,8 @@ struct engine_changelog_state {
 };
 void engine_changelog_state(struct engine *e,
                             struct engine_changelog_state *st);
+/* The consumer's count of the records it has not released yet. */
+uint64_t engine_changelog_pending(struct engine *e);
 /* The consumer no longer needs what lies before pos. */
 void engine_changelog_release(struct engine *e, uint64_t pos);
 /* Empties the log (tail = head) and clears `dropped`: the consumer starts

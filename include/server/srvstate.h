@@ -89,6 +89,7 @@ struct repl_stats {
     uint32_t in_up;         /* the peer's changes come in */
     uint32_t pad;
     uint64_t queued_bytes;  /* our change log not yet applied by the peer */
+    uint64_t queued_items;  /* ... in changes */
     uint64_t sent;          /* changes sent (items, deletions, flushes) */
     uint64_t sent_bytes;
     uint64_t applied;       /* the peer's changes applied here */

@@ -111,6 +111,8 @@ static const struct fam general[] = {
     /* replication (-x): present only when a peer is set */
     { "shmcached_repl_queued_bytes", "gauge",
       "Change log the peer has not acknowledged yet.", "repl_queued_bytes" },
+    { "shmcached_repl_queued_items", "gauge",
+      "Changes the peer has not acknowledged yet.", "repl_queued_items" },
     { "shmcached_repl_sent_total", "counter",
       "Changes sent to the peer.", "repl_sent" },
     { "shmcached_repl_sent_bytes_total", "counter",

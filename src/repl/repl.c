@@ -133,6 +133,8 @@ void repl_publish(struct repl *r)
     __atomic_store_n(&st->in_up, in_up, __ATOMIC_RELAXED);
     __atomic_store_n(&st->state, s, __ATOMIC_RELEASE);
     __atomic_store_n(&st->queued_bytes, cl.head - cl.tail, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->queued_items, engine_changelog_pending(r->engine),
+                     __ATOMIC_RELAXED);
 }
 
 /* ---- the port ------------------------------------------------------------ */

@@ -131,7 +131,7 @@ void srvstate_stats_more(const struct srvstate *st, struct buf *out)
         return;
 #define R(name) buf_printf(out, "STAT repl_" #name " %llu\r\n", \
         (unsigned long long)__atomic_load_n(&r->name, __ATOMIC_RELAXED));
-    R(queued_bytes) R(sent) R(sent_bytes) R(applied)
+    R(queued_bytes) R(queued_items) R(sent) R(sent_bytes) R(applied)
     R(applied_bytes) R(apply_failed) R(copies_sent) R(copies_received) R(copy_items)
     R(refused) R(link_downs) R(lag_ms) R(sync_timeouts)
 #undef R
