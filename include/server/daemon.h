@@ -1,6 +1,7 @@
 /*
  * daemon.h - process-level start-up steps of the master: resource limits,
- * the default memory reserve, daemonizing, the pidfile, the privilege drop.
+ * the default memory reserve, daemonizing, the pidfile, the privilege drop;
+ * and the first steps of every child the master forks.
  * Every function logs its failures to lg; none exits except the parent in
  * daemon_detach().
  */
@@ -27,6 +28,14 @@ void daemon_absolute(const char *path, char *out, size_t len);
 int daemon_write_pidfile(const char *path, const struct logger *lg);
 /* Removes path if non-empty (a missing file is fine). */
 void daemon_remove_pidfile(const char *path, const struct logger *lg);
+/* The first steps of a child of the master (a worker or a helper): the
+ * master's signal handlers reset (SIGTERM/SIGQUIT/SIGCHLD default; SIGINT,
+ * SIGHUP, SIGPIPE, SIGUSR1/2 ignored: Ctrl-C reaches the whole process
+ * group, and those are the master's), the mask left blocked for the
+ * caller's libev watchers, and SIGTERM asked for when the master dies.
+ * Returns 0, or -1 when the master is already gone (it may die before the
+ * death signal is asked for). */
+int daemon_child_init(int master_pid, const struct logger *lg);
 /* -u: chown the unix socket, drop groups, setgid/setuid. 0 or -1. */
 int daemon_drop_privileges(const struct passwd *pw, const char *unix_path,
                            const struct logger *lg);

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +50,7 @@
 
 #include "console/console_int.h"
 #include "engine/engine.h"
+#include "server/daemon.h"
 #include "server/settings.h"
 #include "server/srvstate.h"
 
@@ -355,22 +355,6 @@ static void on_signal(struct ev_loop *loop, ev_signal *sw, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-static void reset_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &sa, NULL);       /* Ctrl-C: the master decides */
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-}
-
 static void setup_env(struct console *c)
 {
     settings_proto_config(c->s, &c->pcfg);
@@ -414,10 +398,7 @@ static int console_run(struct helper_env *env)
 {
     struct proc *p = calloc(1, sizeof(*p));
     int status = HELPER_EXIT_FAILED;
-    reset_signals();
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        log_warn(&env->log, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-    if (p == NULL || getppid() != env->master_pid)
+    if (daemon_child_init(env->master_pid, &env->log) < 0 || p == NULL)
         goto out;
     struct console *c = &p->c;
     c->s = env->settings;

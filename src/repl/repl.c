@@ -24,13 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "repl/repl_int.h"
 #include "server/conn.h"
+#include "server/daemon.h"
 
 #define READ_CHUNK 65536
 #define TICK 0.001              /* seconds between two looks at the log */
@@ -259,23 +259,6 @@ static void node_token(struct repl *r)
     a->magic = REPL_APP_MAGIC;
 }
 
-static void reset_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-}
-
 static int setup(struct repl *r, struct helper_env *env)
 {
     r->s = env->settings;
@@ -339,10 +322,8 @@ static int repl_run(struct helper_env *env)
 {
     struct repl *r = calloc(1, sizeof(*r));
     int status = HELPER_EXIT_FAILED;
-    reset_signals();
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        log_warn(&env->log, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-    if (r != NULL && getppid() == env->master_pid && setup(r, env) == 0) {
+    if (daemon_child_init(env->master_pid, &env->log) == 0 && r != NULL &&
+        setup(r, env) == 0) {
         serve(r);
         listeners_close(&r->ls);
         ev_loop_destroy(r->loop);

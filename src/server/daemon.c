@@ -11,9 +11,11 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,4 +148,24 @@ int daemon_drop_privileges(const struct passwd *pw, const char *unix_path,
         return -1;
     }
     return 0;
+}
+
+int daemon_child_init(int master_pid, const struct logger *lg)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        log_warn(lg, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+    return getppid() == (pid_t)master_pid ? 0 : -1;
 }

@@ -47,7 +47,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +71,7 @@
 #include "server/connquota.h"
 #include "engine/engine.h"
 #include "server/handoff.h"
+#include "server/daemon.h"
 #include "server/listener.h"
 #include "proto/proto.h"
 #include "server/replsync.h"
@@ -593,27 +593,6 @@ static void cb_sasl_free(void *arg, void *state)
 
 /* ---- life ------------------------------------------------------------ */
 
-/* The master's handlers and mask came through fork: start from a clean
- * state (signals stay blocked until libev's watchers are in place). */
-static void reset_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    /* Ctrl-C reaches the whole process group: the master alone decides,
-     * and stops the workers with SIGTERM */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);      /* the master's signals */
-    sigaction(SIGUSR2, &sa, NULL);
-}
-
 static void setup_watchers(struct worker *w)
 {
     const struct listeners *ls = w->cfg->listeners;
@@ -680,11 +659,7 @@ int worker_run(struct worker_config *cfg)
     w.qidx = engine_worker_slot(cfg->slot);
     int status = WORKER_EXIT_OK;
 
-    reset_signals();
-    /* Stop when the master dies; it may have died before this line. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        log_warn(&cfg->log, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-    if (getppid() != cfg->master_pid) {
+    if (daemon_child_init(cfg->master_pid, &cfg->log) < 0) {
         log_warn(&cfg->log, "worker %d: the master is gone", cfg->index);
         goto out;
     }
