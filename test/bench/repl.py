@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """What replication costs, and how fast a peer is brought up to date.
 
-1. Writes: memcaslap's set-only load (1 KB values, 32 connections) against
-   node A in three set-ups, alternating rounds (BENCH_REPL_ROUNDS, default
+1. Writes: memcaslap's set-only load (1 KB values, 32 connections), and
+   bench.sh's mix100 (90% get / 10% set, 100-byte values), against node A
+   in three set-ups, alternating rounds (BENCH_REPL_ROUNDS, default
    3, of BENCH_DURATION seconds, default 4):
      single  one shmcached, no -x
      async   A and B replicating (-x), the default
      sync    the same with -o repl_sync on A (a write is answered once B
              acknowledged it)
-   For each: ops/s as memcaslap reports them, server CPU per write (utime +
-   stime of every process of both nodes, from /proc, divided by the writes),
+   For each: ops/s as memcaslap reports them, server CPU per operation
+   (utime + stime of every process of both nodes, from /proc, divided by
+   the operations),
    and the replication lag A reports (repl_lag_ms, sampled every 100 ms:
    median and max) with the links' state. Medians over the rounds.
 2. Full copy: A is filled with BENCH_REPL_MB (default 1024) MB of 1000-byte
@@ -102,6 +104,7 @@ def wait_connected(port, timeout=60):
 
 def setup(kind, mem=1024):
     """Returns ([procs], port of A)."""
+    kind = kind.split("-")[0]
     if kind == "single":
         p, port = start([], mem)
         return [p], port
@@ -121,7 +124,8 @@ def cpu_ticks(procs):
                for q in benchlib.tree(p.pid))
 
 
-def one_round(kind, cfg, out):
+def one_round(kind, cfgs, out):
+    cfg = cfgs["mix" if kind.endswith("mix") else "set"]
     procs, port = setup(kind)
     try:
         lags, states = [], set()
@@ -157,7 +161,7 @@ def one_round(kind, cfg, out):
         ops, tps = int(p[4]), int(p[6])
         us = (c1 - c0) / benchlib.clk_tck() * 1e6 / max(ops, 1)
         st = stats(port)
-        return {"ops/s": tps, "CPU us/write (both nodes)": us,
+        return {"ops/s": tps, "CPU us/write (both nodes)": us,  # per op
                 "lag ms median": statistics.median(lags) if lags else 0,
                 "lag ms max": max(lags) if lags else 0,
                 "sync timeouts": int(st.get("repl_sync_timeouts", 0)),
@@ -213,10 +217,14 @@ def main():
         raise SystemExit("memcaslap missing (libmemcached-tools)")
     out = tempfile.mkdtemp(prefix="bench_repl_", dir=os.path.join(ROOT,
                                                                   "build"))
-    cfg = os.path.join(out, "set1k.cfg")
-    with open(cfg, "w") as f:
+    cfg = {"set": os.path.join(out, "set1k.cfg"),
+           "mix": os.path.join(out, "mix100.cfg")}
+    with open(cfg["set"], "w") as f:
         f.write("key\n16 16 1\nvalue\n1024 1024 1\ncmd\n0 1.0\n1 0.0\n")
-    kinds = ["single", "async", "sync"]
+    with open(cfg["mix"], "w") as f:     # bench.sh's mix100
+        f.write("key\n16 16 1\nvalue\n100 100 1\ncmd\n0 0.1\n1 0.9\n")
+    kinds = ["single", "async", "sync", "single-mix", "async-mix",
+             "sync-mix"]
     res = dict((k, []) for k in kinds)
     for r in range(ROUNDS):
         for k in kinds:
@@ -228,19 +236,23 @@ def main():
                      x["lag ms median"], x["lag ms max"], x["sync timeouts"],
                      x["states"]))
             sys.stdout.flush()
-    rows = ["| set-only, 1 KB values, 32 conns | ops/s | vs single | CPU "
-            "us/write (all processes) | lag ms (median / max) |",
-            "|---|---|---|---|---|"]
-    base = statistics.median(x["ops/s"] for x in res["single"])
+    rows = ["| load (32 conns) | set-up | ops/s | vs single | CPU us/op (all "
+            "processes) | lag ms (median / max) |",
+            "|---|---|---|---|---|---|"]
     for k in kinds:
+        base = statistics.median(x["ops/s"] for x in
+                                 res["single-mix" if k.endswith("mix")
+                                     else "single"])
         ops = statistics.median(x["ops/s"] for x in res[k])
         cpu = statistics.median(x["CPU us/write (both nodes)"]
                                 for x in res[k])
-        lag = "-" if k == "single" else "%s / %s" % (
+        lag = "-" if k.startswith("single") else "%s / %s" % (
             statistics.median(x["lag ms median"] for x in res[k]),
             max(x["lag ms max"] for x in res[k]))
-        rows.append("| %s | %d | %.2f | %.2f | %s |" % (k, ops, ops / base,
-                                                          cpu, lag))
+        load = ("mix100: 90% get / 10% set, 100 B" if k.endswith("mix")
+                else "set-only, 1 KB")
+        rows.append("| %s | %s | %d | %.2f | %.2f | %s |" % (
+            load, k.split("-")[0], ops, ops / base, cpu, lag))
     items, got, secs = full_copy()
     rows.append("")
     rows.append("Full copy to an empty peer: %d MB, %d items of 1000 bytes:"

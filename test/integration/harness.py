@@ -195,6 +195,24 @@ def child_pids(pid):
     return kids
 
 
+def kill_tree(srv):
+    """SIGKILL the master and every process it forked, at once."""
+    pids = [srv.pid] + child_pids(srv.pid)
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    srv.proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:      # the workers, reaped by init
+        if not any(os.path.exists("/proc/%d" % p) and
+                   open("/proc/%d/stat" % p).read().split()[2] != "Z"
+                   for p in pids[1:] if os.path.exists("/proc/%d" % p)):
+            break
+        time.sleep(0.02)
+
+
 class ConnectionClosed(Exception):
     pass
 

@@ -29,6 +29,7 @@ class Loader(threading.Thread):
         self.keys = ["ld%d_%d" % (tid, j) for j in range(12)]
         self.acked = dict((k, 0) for k in self.keys)
         self.written = dict((k, 0) for k in self.keys)
+        self.acked_at = {}          # key: [(version, when acknowledged)]
         self.ver = 0
         self.ops = 0
         self.errors = []            # unexpected: error replies, bad values
@@ -96,6 +97,7 @@ class Loader(threading.Thread):
             self.errors.append("set %s: %r" % (key, r))
             return
         self.acked[key] = ver
+        self.acked_at.setdefault(key, []).append((ver, time.monotonic()))
 
     def check_value(self, key, data):
         m = re.match(rb"v(\d+):", data)

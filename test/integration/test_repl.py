@@ -43,7 +43,8 @@ import threading
 import time
 
 from harness import (RawClient, Server, SkipTest, check, child_pids, eq,
-                     free_port, is_shmcached, run_tests, server_binary)
+                     free_port, is_shmcached, kill_tree, run_tests,
+                     server_binary)
 from loadgen import start_load, stop_load
 
 TMP = tempfile.mkdtemp(prefix="shmc_repl_")
@@ -145,17 +146,6 @@ def same_items(p, q, keys):
             diff.append((k, x, y))
     return diff
 
-
-def kill_tree(srv):
-    """SIGKILL the master and every child at once; waits for the master."""
-    pids = [srv.pid] + child_pids(srv.pid)
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    srv.proc.wait(timeout=10)
-    time.sleep(0.1)
 
 
 def repl_pid(srv):
@@ -302,21 +292,43 @@ def sync_kill_loses_nothing():
             ls = start_load(p.a.port, allow_reset=True)
             time.sleep(1.5)
             st = stats(p.a)
+            killed_at = time.monotonic()
             kill_tree(p.a)
             res = stop_load(ls, verify=False)
             check(res["ops"] > 100, "the load ran: %d ops" % res["ops"])
-            for l in ls:
-                l.port = p.b.port
-            lost = sum(l.lost_writes() for l in ls)
+            lost, window = lost_on(p.b, ls, killed_at)
             acked = sum(1 for l in ls for v in l.acked.values() if v)
             name = "sync" if sync else "async"
-            FIGURES[name] = "%d ops, %d keys acked, %d lost, %s timeouts" % (
-                res["ops"], acked, lost, st.get("repl_sync_timeouts"))
+            FIGURES[name] = ("%d ops, %d keys acked, %d lost (acknowledged "
+                             "in the last %.0f ms before the kill), %s "
+                             "timeouts" % (res["ops"], acked, lost,
+                                           window * 1000,
+                                           st.get("repl_sync_timeouts")))
             print("  repl %s: kill -9 of the writer's node under load: %s"
                   % (name, FIGURES[name]))
             if sync:
                 eq(st["repl_sync_timeouts"], "0", "no sync timed out")
                 eq(lost, 0, "acknowledged writes lost with repl_sync")
+
+
+def lost_on(srv, loaders, killed_at):
+    """Keys whose last acknowledged write is not on srv, and how long
+    before killed_at the oldest such write was acknowledged."""
+    lost, window = 0, 0.0
+    with RawClient(srv.port) as c:
+        for l in loaders:
+            for k in l.keys:
+                if l.acked[k] == 0:
+                    continue
+                r = c.cmd("get %s\r\n" % k, b"END\r\n").encode("latin-1")
+                m = re.search(rb"\r\nv(\d+):", r)
+                have = int(m.group(1)) if m else 0
+                if have >= l.acked[k]:
+                    continue
+                lost += 1
+                first = min(t for v, t in l.acked_at[k] if v > have)
+                window = max(window, killed_at - first)
+    return lost, window
 
 
 def warm_restart_catches_up():
@@ -614,30 +626,69 @@ def partition_and_heal():
                            stderr=subprocess.DEVNULL)
 
 
-# ---- twemproxy in front of a replicated pair ------------------------------
+# ---- twemproxy --------------------------------------------------------------
 
 
-def nutcracker_failover():
-    need_shmcached()
+def nutcracker_binary():
     nc = shutil.which("nutcracker") or "/usr/sbin/nutcracker"
     if not os.path.exists(nc):
         raise SkipTest("nutcracker is not installed")
-    with Pair() as p:
-        port = free_port()
-        conf = os.path.join(TMP, "nutcracker.yml")
-        with open(conf, "w") as f:
-            f.write("pair:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n"
-                    "  distribution: ketama\n  auto_eject_hosts: true\n"
-                    "  server_retry_timeout: 30000\n"
-                    "  server_failure_limit: 1\n  timeout: 400\n"
-                    "  servers:\n   - 127.0.0.1:%d:1 a\n"
-                    "   - 127.0.0.1:%d:1 b\n" % (port, p.a.port, p.b.port))
-        proc = subprocess.Popen([nc, "-c", conf, "-s", str(free_port())],
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+    return nc
+
+
+def start_nutcracker(servers, name):
+    """nutcracker with ketama in front of servers; (process, its port)."""
+    port = free_port()
+    conf = os.path.join(TMP, "%s.yml" % name)
+    with open(conf, "w") as f:
+        f.write("%s:\n  listen: 127.0.0.1:%d\n  hash: md5\n"
+                "  distribution: ketama\n  auto_eject_hosts: true\n"
+                "  server_retry_timeout: 30000\n"
+                "  server_failure_limit: 1\n  timeout: 400\n  servers:\n"
+                % (name, port))
+        for i, srv in enumerate(servers):
+            f.write("   - 127.0.0.1:%d:1 s%d\n" % (srv.port, i))
+    proc = subprocess.Popen([nutcracker_binary(), "-c", conf, "-s",
+                             str(free_port())], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for("nutcracker", lambda: _connects(port))
+    return proc, port
+
+
+def nutcracker_ketama():
+    """Two independent servers behind twemproxy: keys spread, multi-get
+    across both, each key on one server only."""
+    need_shmcached()
+    with Server(["-t", "2"]) as a, Server(["-t", "2"]) as b:
+        proc, port = start_nutcracker([a, b], "spread")
         try:
-            wait_for("nutcracker", lambda: _connects(port))
+            keys = ["sp%d" % i for i in range(200)]
+            with RawClient(port) as c:
+                for k in keys:
+                    eq(c.cmd("set %s 3 0 %d\r\n%s\r\n" % (k, len(k), k))
+                       .strip(), "STORED")
+                r = c.cmd("get %s\r\n" % " ".join(keys[:50]), b"END\r\n")
+                eq(r.count("VALUE "), 50, "a multi-get across both")
+            on_a = set(k for k in keys if meta(a.port, k) is not None)
+            on_b = set(k for k in keys if meta(b.port, k) is not None)
+            eq(len(on_a) + len(on_b), len(keys), "each key once")
+            eq(on_a & on_b, set())
+            check(len(on_a) > 40 and len(on_b) > 40,
+                  "ketama spreads the keys: %d / %d" % (len(on_a),
+                                                        len(on_b)))
+        finally:
+            proc.terminate()
+            proc.wait(5)
+
+
+def nutcracker_failover():
+    """A replicated pair behind twemproxy: a node dies, every key hits."""
+    need_shmcached()
+    nutcracker_binary()
+    with Pair() as p:
+        proc, port = start_nutcracker([p.a, p.b], "pair")
+        try:
             keys = ["tw%d" % i for i in range(200)]
             with RawClient(port) as c:
                 for k in keys:
@@ -690,6 +741,7 @@ TESTS_ALL = [
     ("repl_process_killed_under_load", repl_process_killed_under_load),
     ("strangers_and_garbage", strangers_and_garbage),
     ("partition_and_heal", partition_and_heal),
+    ("nutcracker_ketama", nutcracker_ketama),
     ("nutcracker_failover", nutcracker_failover),
 ]
 

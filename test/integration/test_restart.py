@@ -30,8 +30,8 @@ import tempfile
 import time
 
 from harness import (RawClient, Server, SkipTest, check, child_pids, eq,
-                     free_port, is_shmcached, run_tests, server_binary,
-                     skip_under_asan)
+                     free_port, is_shmcached, kill_tree, run_tests,
+                     server_binary, skip_under_asan)
 from loadgen import start_load, stop_load
 
 FIGURES = {}
@@ -98,23 +98,6 @@ def test_graceful_stops_keep_everything():
     eq(count_present(port, 900), 900, "items kept after shutdown graceful")
     srv.stop()
 
-
-def kill_tree(srv):
-    """SIGKILL the master and every process it forked, at once."""
-    pids = [srv.pid] + child_pids(srv.pid)
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    srv.proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:      # the workers, reaped by init
-        if not any(os.path.exists("/proc/%d" % p) and
-                   open("/proc/%d/stat" % p).read().split()[2] != "Z"
-                   for p in pids[1:] if os.path.exists("/proc/%d" % p)):
-            break
-        time.sleep(0.02)
 
 
 def check_file(path):
