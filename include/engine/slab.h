@@ -1,5 +1,5 @@
 /*
- * slab.h - slab classes, chunk allocation, LRU lists (engine internal).
+ * slab.h - slab classes, chunk allocation, eviction (engine internal).
  *
  * Memory is cut into 1 MiB pages, handed to a class on demand (carving cuts
  * the whole page into chunks of the class size and frees them all) until the
@@ -15,8 +15,9 @@
  * _locked require the class lock; the others take it themselves and report
  * an unusable lock to the caller (lock.h: fail closed).
  *
- * Layer: above the locks (lock.h) and the hash chains (hashtab.h), which
- * eviction needs to take a victim off its chain; below the key primitives.
+ * Layer: above the locks (lock.h), the eviction order (lru.h) and the hash
+ * chains (hashtab.h), which eviction needs to take a victim off its chain;
+ * below the key primitives.
  */
 #ifndef SHMC_ENGINE_SLAB_H
 #define SHMC_ENGINE_SLAB_H
@@ -53,17 +54,10 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now);
  * leaves its LRU and the counts. Caller holds the class lock and, for a
  * LINKED item, has taken it off its chain. */
 void slab_free_locked(struct engine *e, struct class *c, ref_t r);
-/* Moves a LINKED item to the head of its LRU if its last move is older
- * than LRU_BUMP_SECS. Caller holds the item's stripe; an unusable class
- * lock skips the bump (it is an optimisation, not an outcome). */
-void slab_bump(struct engine_worker *w, ref_t r, uint32_t now);
 
 /* Carves one more page for class id. Holding the class lock. 0 or -1. */
 int slab_carve_locked(struct engine_worker *w, unsigned id);
 
-/* LRU list helpers, also used by the class repair. */
-void lru_link_locked(struct engine *e, struct class *c, ref_t r);
-void lru_unlink_locked(struct engine *e, struct class *c, ref_t r);
 
 /* The repairs of the class and pages locks (slab_repair.c, lock.h). */
 int slab_repair_class(struct engine_worker *w, uint32_t id, int dead);

@@ -41,6 +41,7 @@
 #include "engine/item.h"
 #include "engine/keyop.h"
 #include "engine/lock.h"
+#include "engine/lru.h"
 #include "engine/slab.h"
 
 /* memcached's item header with CAS: its `size` figure in me. */
@@ -182,7 +183,7 @@ enum engine_status engine_mget(struct engine_worker *w, const char *key,
     if (!o->no_bump) {
         if (!o->no_fetched)
             it->iflags |= IF_FETCHED;
-        slab_bump(w, r, l.now);
+        lru_bump(w, r, l.now);
     }
     unsigned cls = it->clsid;
     unlock_stripe(w, l.stripe);

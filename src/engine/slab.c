@@ -1,10 +1,10 @@
 /*
- * slab.c - slab classes, chunk allocation and the per-class LRU.
+ * slab.c - slab classes, chunk allocation, eviction in LRU order.
  *
  * Design (see slab.h): fixed 1 MiB pages carved per class on demand; a free
- * list and an LRU list per class, both doubly or singly linked through the
- * chunk headers with refs; item state in the header is what crash repair
- * trusts (slab_repair.c rebuilds the lists from it).
+ * list per class, singly linked through the chunk headers with refs, and
+ * the eviction order kept by lru.c; item state in the header is what crash
+ * repair trusts (slab_repair.c rebuilds the lists from it).
  *
  * Invariants kept under the class lock:
  *   - a FREE chunk is on the free list, a LINKED item on the LRU (being on
@@ -26,6 +26,7 @@
 #include "engine/hashtab.h"
 #include "engine/item.h"
 #include "engine/lock.h"
+#include "engine/lru.h"
 
 static inline uint32_t align8(double v)
 {
@@ -91,32 +92,6 @@ unsigned slab_chunk_class(const struct engine *e, ref_t r)
 }
 
 /* ---- lists ----------------------------------------------------------- */
-
-void lru_link_locked(struct engine *e, struct class *c, ref_t r)
-{
-    struct item *it = ITEM(e, r);
-    it->prev = 0;
-    it->next = c->lru_head;
-    if (c->lru_head)
-        ITEM(e, c->lru_head)->prev = r;
-    else
-        c->lru_tail = r;
-    c->lru_head = r;
-}
-
-void lru_unlink_locked(struct engine *e, struct class *c, ref_t r)
-{
-    struct item *it = ITEM(e, r);
-    if (it->prev)
-        ITEM(e, it->prev)->next = it->next;
-    else
-        c->lru_head = it->next;
-    if (it->next)
-        ITEM(e, it->next)->prev = it->prev;
-    else
-        c->lru_tail = it->prev;
-    it->prev = it->next = 0;
-}
 
 static void push_free(struct engine *e, struct class *c, ref_t r)
 {
@@ -235,7 +210,8 @@ static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
     struct class *c = &e->classes[id];
     int tries = 5;
 
-    for (ref_t r = c->lru_tail; r != 0 && tries-- > 0; r = ITEM(e, r)->prev) {
+    for (ref_t r = lru_oldest(c); r != 0 && tries-- > 0;
+         r = lru_newer(e, r)) {
         int dead = item_dead(e, ITEM(e, r), now);
         if (!dead && !e->r->cfg.evict)
             continue;
@@ -366,23 +342,6 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
 }
 
-void slab_bump(struct engine_worker *w, ref_t r, uint32_t now)
-{
-    struct item *it = ITEM(w->e, r);
-    if (now - it->atime < LRU_BUMP_SECS)
-        return;
-    unsigned id = it->clsid;
-    struct class *c = &w->e->classes[id];
-    if (lock_class(w, id) < 0)
-        return;
-    if (it->state == ST_LINKED && c->lru_head != r) {
-        lru_unlink_locked(w->e, c, r);
-        lru_link_locked(w->e, c, r);
-    }
-    it->atime = now;
-    unlock_class(w, id);
-}
-
 /* ---- background sweep -------------------------------------------------- */
 
 unsigned engine_sweep(struct engine_worker *w, unsigned budget)
@@ -393,12 +352,12 @@ unsigned engine_sweep(struct engine_worker *w, unsigned budget)
 
     for (unsigned id = 1; id <= e->r->nclasses; id++) {
         struct class *c = &e->classes[id];
-        if (c->lru_tail == 0 || lock_class(w, id) < 0)
+        if (lru_oldest(c) == 0 || lock_class(w, id) < 0)
             continue;
         unsigned seen = 0;
-        ref_t r = c->lru_tail;
+        ref_t r = lru_oldest(c);
         while (r != 0 && seen++ < budget) {
-            ref_t prev = ITEM(e, r)->prev;
+            ref_t prev = lru_newer(e, r);
             if (item_dead(e, ITEM(e, r), now) &&
                 drop_victim_locked(w, c, r, now, V_SWEEP) == 0)
                 reclaimed++;

@@ -20,6 +20,7 @@
  * lose nothing. The repair is idempotent: a repairer that dies half way
  * leaves the lock dirty and the next one starts again from the states.
  */
+#include "engine/lru.h"
 #include "engine/slab.h"
 
 #include <stdlib.h>

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine/lock.h"
+#include "engine/lru.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 
@@ -103,9 +104,9 @@ int engine_class_stats(struct engine *e, unsigned id,
     st->expired_unfetched = c->expired_unfetched;
     st->evicted_unfetched = c->evicted_unfetched;
     st->crawler_reclaimed = c->crawler_reclaimed;
-    if (c->lru_tail) {
+    if (lru_oldest(c)) {
         uint32_t now = (uint32_t)engine_now(e);
-        uint32_t at = ITEM(e, c->lru_tail)->atime;
+        uint32_t at = ITEM(e, lru_oldest(c))->atime;
         st->oldest_age = now > at ? now - at : 0;
     }
     unlock_class(e->master, id);
@@ -127,7 +128,7 @@ void engine_sizes(struct engine *e,
         struct class *c = &e->classes[id];
         if (c->curr_items == 0 || lock_class(e->master, id) < 0)
             continue;
-        for (ref_t r = c->lru_head; r != 0; r = ITEM(e, r)->next) {
+        for (ref_t r = lru_newest(c); r != 0; r = lru_older(e, r)) {
             struct item *it = ITEM(e, r);
             uint64_t size = ITEM_HDR + it->nkey + (uint64_t)it->nbytes;
             uint64_t b = (size + BUCKET - 1) / BUCKET;
@@ -159,8 +160,8 @@ void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
     if (lock_class(e->master, id) < 0)
         return;
     unsigned n = 0;
-    for (ref_t r = e->classes[id].lru_head; r != 0 && (limit == 0 || n < limit);
-         r = ITEM(e, r)->next, n++) {
+    for (ref_t r = lru_newest(&e->classes[id]); r != 0 && (limit == 0 || n < limit);
+         r = lru_older(e, r), n++) {
         struct item *it = ITEM(e, r);
         fn(arg, item_key(it), it->nkey, it->nbytes, it->exptime);
     }

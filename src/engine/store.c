@@ -20,6 +20,7 @@
 #include "engine/item.h"
 #include "engine/keyop.h"
 #include "engine/lock.h"
+#include "engine/lru.h"
 #include "engine/slab.h"
 
 /* ---- the allocation --------------------------------------------------- */
@@ -179,7 +180,7 @@ static enum engine_status store_locked(struct engine_worker *w,
         if (o->mode != ENGINE_SET && o->mode != ENGINE_ADD)
             return ENGINE_NOT_STORED;
     } else if (o->mode == ENGINE_ADD) {
-        slab_bump(w, old, l->now);
+        lru_bump(w, old, l->now);
         return ENGINE_NOT_STORED;
     } else if (cas) {
         st = compare_cas(w, o, ITEM(e, old), ITEM(e, r));
