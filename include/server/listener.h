@@ -36,7 +36,8 @@ struct listeners {
 struct listen_config {
     const char (*addrs)[SHMC_HOST_MAX]; /* "host", "host:port", "[v6]:port" */
     int naddrs;                 /* 0: 127.0.0.1 */
-    int port;                   /* -p: for addresses without a port */
+    int port;                   /* -p: for addresses without a port;
+                                   0 = an ephemeral port, < 0 = no TCP */
     int backlog;                /* -b */
     const char *unix_path;      /* -s; non-empty: unix socket only */
     int unix_mask;              /* -a */

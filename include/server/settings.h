@@ -58,8 +58,9 @@ const char *tuning_hash_name(enum tuning_hash h);
 
 struct settings {
     /* network */
-    int port;                  /* -p, 11211 */
-    int udpport;               /* -U, 0 = UDP off (the default) */
+    int port;                  /* -p, 11211; 0: no TCP; -1: ephemeral */
+    int udpport;               /* -U, 0 = UDP off (the default); -1:
+                                  ephemeral */
     int port_given, udp_given; /* -p / -U appeared (-U alone moves TCP to
                                   the UDP port, as memcached) */
     char socketpath[SHMC_UNIX_PATH_MAX]; /* -s */
@@ -187,6 +188,10 @@ void settings_engine_config(const struct settings *s,
 
 /* The replication port: -o repl_port, or 11212. */
 int settings_repl_port(const struct settings *s);
+
+/* The port the TCP listeners take (listen_config.port): memcached's -p 0
+ * means no TCP (< 0 here), -p -1 an ephemeral port (0 here). */
+int settings_tcp_port(const struct settings *s);
 
 /* What the protocol layer is told of the settings. */
 void settings_proto_config(const struct settings *s, struct proto_config *pc);

@@ -47,7 +47,8 @@ struct udp_sockets {
 
 /* Opens a non-blocking, close-on-exec UDP socket for each address of cfg
  * (none when cfg has a unix socket: -s disables the network, as in
- * memcached), port: the address's own, else udp_port. Returns 0, or -1
+ * memcached), port: the address's own, else udp_port (0: no UDP; -1: an
+ * ephemeral port). Returns 0, or -1
  * after logging memcached's "failed to listen on UDP port N: ..." (nothing
  * stays open). */
 int udp_open(struct udp_sockets *u, const struct listen_config *cfg,

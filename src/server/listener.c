@@ -304,6 +304,8 @@ static int open_all(struct listeners *ls, const struct listen_config *cfg,
     int rc = 0;
     if (cfg->unix_path != NULL && cfg->unix_path[0] != '\0') {
         rc = open_unix(ls, cfg, reuse, lg);
+    } else if (cfg->port < 0) {
+        /* -p 0: no TCP listener, as memcached */
     } else if (cfg->naddrs == 0) {
         rc = open_spec(ls, "127.0.0.1", cfg, reuse, lg);
     } else {

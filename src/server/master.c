@@ -59,6 +59,7 @@
 #include "server/reload.h"
 #include "server/srvstate.h"
 #include "server/sasl.h"
+#include "server/portfile.h"
 
 /* Set by the signal handler, acted on by the master loop. */
 static volatile sig_atomic_t sig_stop;      /* 1 graceful, 2 immediate */
@@ -483,7 +484,7 @@ static int startup(struct master *m, sigset_t *waitmask)
     struct listen_config lc = {
         .addrs = s->listen,
         .naddrs = s->nlisten,
-        .port = s->port,
+        .port = settings_tcp_port(s),
         .backlog = s->backlog,
         .unix_path = s->socketpath,
         .unix_mask = s->access_mask,
@@ -494,6 +495,7 @@ static int startup(struct master *m, sigset_t *waitmask)
      * beside the old master's */
     if (udp_open(&m->udp, &lc, s->udpport, &m->log) < 0)
         return EX_OSERR;
+    portfile_write(&m->ls, &m->udp, &m->log);   /* MEMCACHED_PORT_FILENAME */
     if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
         daemon_absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
     if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)

@@ -199,7 +199,8 @@ int reload_apply(struct settings *cur, int argc, char **argv,
     if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
         const struct settings *n = &plan.next;
         struct listen_config lc = {
-            .addrs = n->listen, .naddrs = n->nlisten, .port = n->port,
+            .addrs = n->listen, .naddrs = n->nlisten,
+            .port = settings_tcp_port(n),
             .backlog = n->backlog, .unix_path = n->socketpath,
             .unix_mask = n->access_mask,
         };

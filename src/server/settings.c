@@ -402,10 +402,10 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     switch (o->id) {
     case O_PORT:
         s->port_given = 1;
-        return parse_int(c, val, 0, 65535, &s->port);
+        return parse_int(c, val, -1, 65535, &s->port);
     case O_UDP:
         s->udp_given = 1;
-        return parse_int(c, val, 0, 65535, &s->udpport);
+        return parse_int(c, val, -1, 65535, &s->udpport);
     case O_UNIX:
         return copy_str(c, s->socketpath, sizeof(s->socketpath), val);
     case O_MASK: {
@@ -854,8 +854,8 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 int settings_validate(const struct settings *s, char *err, size_t errlen)
 {
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
-    if (s->port < 0 || s->port > 65535)
-        BAD("port %d out of range (0..65535)", s->port);
+    if (s->port < -1 || s->port > 65535)
+        BAD("port %d out of range (-1..65535)", s->port);
     if (s->maxbytes == 0)
         BAD("Memory limit (-m) must be greater than 0");
     if (s->maxconns <= 0)
@@ -966,6 +966,11 @@ void settings_engine_config(const struct settings *s,
     cfg->use_cas = !s->disable_cas;
     cfg->evict = s->evict_to_free;
     cfg->changelog_size = s->repl_peer[0] ? s->repl_queue : 0;
+}
+
+int settings_tcp_port(const struct settings *s)
+{
+    return s->port == -1 ? 0 : s->port == 0 ? -1 : s->port;
 }
 
 void settings_proto_config(const struct settings *s, struct proto_config *pc)

@@ -45,8 +45,8 @@ static int stats_process(const struct settings *s, struct engine *e,
     }
     err |= stat_u64(out, "maxbytes", engine_mem_limit(e));
     err |= stat_u64(out, "maxconns", (uint64_t)s->maxconns);
-    err |= stat_u64(out, "tcpport", (uint64_t)s->port);
-    err |= stat_u64(out, "udpport", (uint64_t)s->udpport);
+    err |= buf_printf(out, "STAT tcpport %d\r\n", s->port);
+    err |= buf_printf(out, "STAT udpport %d\r\n", s->udpport);
     err |= stat_str(out, "inter", inter[0] ? inter : "NULL");
     err |= stat_u64(out, "verbosity", (uint64_t)s->verbose);
     err |= stat_u64(out, "oldest", 0);

@@ -84,12 +84,14 @@ static int open_one(struct udp_sockets *u, const struct addrinfo *ai,
 static int open_spec(struct udp_sockets *u, const char *spec, int udp_port,
                      const struct logger *lg)
 {
-    char host[SHMC_HOST_MAX], portbuf[8];
+    char host[SHMC_HOST_MAX], portbuf[16];
     int port;
     if (listener_split(spec, udp_port, host, sizeof(host), &port) < 0) {
         log_error(lg, "invalid listen address '%s'", spec);
         return -1;
     }
+    if (port < 0)
+        port = 0;                   /* -U -1: an ephemeral port */
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     struct addrinfo hints, *res;
     memset(&hints, 0, sizeof(hints));

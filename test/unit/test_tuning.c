@@ -239,7 +239,27 @@ static void test_tuning_stats(void)
     engine_close(e);
 }
 
+/* memcached's ports: -p 0 no TCP, -p -1 and -U -1 ephemeral; -U alone
+ * moves TCP to the UDP port. */
+static void test_ports(void)
+{
+    struct settings s;
+    CU_ASSERT_EQUAL(load(&s, 2, "-p", "-1"), 0);
+    CU_ASSERT_EQUAL(settings_tcp_port(&s), 0);
+    CU_ASSERT_EQUAL(load(&s, 2, "-p", "0"), 0);
+    CU_ASSERT(settings_tcp_port(&s) < 0);
+    CU_ASSERT_EQUAL(load(&s, 2, "-p", "11300"), 0);
+    CU_ASSERT_EQUAL(settings_tcp_port(&s), 11300);
+    CU_ASSERT_EQUAL(load(&s, 2, "-U", "-1"), 0);
+    CU_ASSERT_EQUAL(s.udpport, -1);
+    CU_ASSERT_EQUAL(settings_tcp_port(&s), 0);
+    CU_ASSERT_EQUAL(load(&s, 4, "-U", "11301", "-p", "11302"), 0);
+    CU_ASSERT_EQUAL(settings_tcp_port(&s), 11302);
+    CU_ASSERT_EQUAL(load(&s, 2, "-p", "-2"), -1);
+}
+
 UNIT_SUITE(tuning, NULL, NULL,
+           UNIT_TEST(test_ports),
            UNIT_TEST(test_tuning_defaults),
            UNIT_TEST(test_tuning_values),
            UNIT_TEST(test_chunk_max_units),
