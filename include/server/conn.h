@@ -135,6 +135,9 @@ struct conn *conn_open(struct conn_set *set, int fd, const char *listen_addr);
  * "unix:/path". Returns 0, or -1 (buf gets "unknown"). */
 int conn_sockname(int fd, int peer, char *buf, size_t len);
 
+/* memcached's name of c's state ("conn_nread", "conn_waiting", ...). */
+const char *conn_state_name(const struct conn *c);
+
 /* "stats conns": one block of STAT <fd>:addr / listen_addr / state /
  * secs_since_last_cmd lines per connection. Returns 0 or -1 (ENOMEM). */
 int conn_set_stats(const struct conn_set *set, struct buf *out);

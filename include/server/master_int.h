@@ -26,6 +26,7 @@
 #include "server/srvstate.h"
 #include "server/udp.h"
 #include "server/watchlog.h"
+#include "server/connsnap.h"
 #include "proto/proto_auth.h"
 #include "server/upgrade.h"
 #include "server/worker.h"
@@ -68,6 +69,7 @@ struct master {
     struct listeners ls;
     struct udp_sockets udp;     /* -U: opened at start, never reloaded */
     struct watchlog *watch;     /* the watchers' log rings */
+    struct connsnap *conns;     /* every worker's connections */
     struct proto_authfile auth; /* -Y: loaded at start and on SIGHUP */
     struct conn_quota *quota;
     struct wproc w[ENGINE_MAX_SLOTS];   /* current workers, by index */

@@ -41,6 +41,7 @@ struct srvstate;
 struct udp_sockets;
 struct watchlog;
 struct proto_authfile;
+struct connsnap;
 
 /* Control messages on the worker <-> master socketpair (SOCK_SEQPACKET,
  * one message per packet). "verbosity N": a worker sends it when a
@@ -67,6 +68,7 @@ struct worker_config {
     const struct udp_sockets *udp;  /* -U: shared by every worker */
     struct watchlog *watch;         /* "watch": log rings of every slot */
     const struct proto_authfile *auth; /* -Y: the credentials */
+    struct connsnap *conns;         /* "stats conns" of every worker */
     struct srvstate *state;         /* the server's shared state: this
                                        worker counts in the slot of its
                                        engine slot number */

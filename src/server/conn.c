@@ -460,6 +460,16 @@ int conn_sockname(int fd, int peer, char *buf, size_t len)
     return 0;
 }
 
+const char *conn_state_name(const struct conn *c)
+{
+    return c->busy ? "conn_parse_cmd"
+         : proto_conn_producing(c->pc) ? "conn_watch"
+         : !boundary(c) ? "conn_nread"
+         : pending(c) > 0 ? "conn_mwrite"
+         : c->closing ? "conn_closing"
+         : c->in.len > 0 ? "conn_read" : "conn_waiting";
+}
+
 static int by_fd(const void *a, const void *b)
 {
     const struct conn *x = *(const struct conn *const *)a;
@@ -482,12 +492,7 @@ int conn_set_stats(const struct conn_set *set, struct buf *out)
     qsort(v, n, sizeof(*v), by_fd);
     for (size_t i = 0; i < n; i++) {
         const struct conn *c = v[i];
-        const char *state = c->busy ? "conn_parse_cmd"
-                            : proto_conn_producing(c->pc) ? "conn_watch"
-                            : !boundary(c) ? "conn_nread"
-                            : pending(c) > 0 ? "conn_mwrite"
-                            : c->closing ? "conn_closing"
-                            : c->in.len > 0 ? "conn_read" : "conn_waiting";
+        const char *state = conn_state_name(c);
         err |= buf_printf(out, "STAT %d:addr %s\r\n", c->fd, c->addr);
         err |= buf_printf(out, "STAT %d:listen_addr %s\r\n", c->fd,
                           c->listen_addr ? c->listen_addr : "unknown");

@@ -472,6 +472,12 @@ static int startup(struct master *m, sigset_t *waitmask)
             return EXIT_FAILURE;
         }
     }
+    m->conns = connsnap_create();
+    if (m->conns == NULL) {
+        log_error(&m->log, "mmap (connection snapshots): %s",
+                  strerror(errno));
+        return EX_OSERR;
+    }
     m->watch = watchlog_create(s->worker_logbuf_size, &m->state->proto);
     if (m->watch == NULL) {
         log_error(&m->log, "mmap (watch log): %s", strerror(errno));
@@ -598,6 +604,7 @@ int master_run(const struct settings *s, int argc, char **argv,
     conn_quota_destroy(m->quota);
     srvstate_destroy(m->state);
     watchlog_destroy(m->watch);
+    connsnap_destroy(m->conns);
     /* every process is gone: a memory file is written back and marked
      * clean, unless the stop was immediate (SIGQUIT), a failed start, or
      * an upgrade (the new server has it) */

@@ -119,6 +119,7 @@ int spawn(struct master *m, int i)
             .listeners = &m->ls,
             .udp = &m->udp,
             .watch = m->watch,
+            .conns = m->conns,
             .auth = &m->auth,
             .quota = m->quota,
             .state = m->state,
@@ -188,6 +189,7 @@ void release(struct master *m, struct wproc *wp, int detached,
     conn_quota_reset(m->quota, wp->slotno);
     srvstate_slot_dead(m->state, wp->slotno);
     watchlog_slot_dead(m->watch, wp->slotno);
+    connsnap_clear(m->conns, wp->slotno);
     srvstate_proc_set(m->state, wp->slotno, NULL);
     if (wp->ctl_fd >= 0)
         close(wp->ctl_fd);

@@ -81,6 +81,7 @@
 #include "server/watchlog.h"
 #include "server/worker_watch.h"
 #include "server/sasl.h"
+#include "server/connsnap.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
@@ -104,7 +105,7 @@ struct worker {
     ev_io lio[LISTENER_MAX];
     char lname[LISTENER_MAX][SHMC_ADDR_MAX]; /* for "stats conns" */
     int nlisten;
-    ev_timer resume, tick, drain, handoff;
+    ev_timer resume, tick, drain, handoff, snap;
     ev_io ctl;
     int qidx;               /* quota index: the engine slot number */
     int retiring;           /* handing connections off */
@@ -269,6 +270,14 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     struct worker *w = t->data;
     if (w->s->idle_timeout > 0)
         conn_set_close_idle(&w->conns, ev_now(loop), w->s->idle_timeout);
+}
+
+/* This worker's connections, for the other workers' "stats conns". */
+static void on_snap(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct worker *w = t->data;
+    connsnap_publish(w->cfg->conns, w->qidx, &w->conns, ev_now(loop));
 }
 
 static void on_drain(struct ev_loop *loop, ev_timer *t, int revents)
@@ -490,6 +499,9 @@ static void cb_shutdown(void *arg, int graceful)
 static void cb_conns(void *arg, struct buf *out)
 {
     struct worker *w = arg;
+    /* the other workers' connections first (their last snapshots) */
+    if (connsnap_stats(w->cfg->conns, w->qidx, ev_now(w->loop), out) < 0)
+        log_error(&w->cfg->log, "stats conns: out of memory");
     for (int i = 0; i < w->nlisten; i++) {
         int fd = w->lio[i].fd;
         buf_printf(out, "STAT %d:addr %s\r\n", fd, w->lname[i]);
@@ -610,6 +622,10 @@ static void setup_watchers(struct worker *w)
     w->drain.data = w;
     ev_timer_init(&w->handoff, on_handoff_tick, 0., 0.005);
     w->handoff.data = w;
+    ev_timer_init(&w->snap, on_snap, CONNSNAP_PERIOD, CONNSNAP_PERIOD);
+    w->snap.data = w;
+    if (w->cfg->conns)
+        ev_timer_start(w->loop, &w->snap);
     ev_timer_init(&w->tick, on_tick, 1., 1.);
     w->tick.data = w;
     if (w->s->idle_timeout > 0)
@@ -640,6 +656,8 @@ static void teardown(struct worker *w)
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->drain);
     ev_timer_stop(w->loop, &w->handoff);
+    ev_timer_stop(w->loop, &w->snap);
+    connsnap_clear(w->cfg->conns, w->qidx);
     ev_io_stop(w->loop, &w->ctl);
     ev_signal_stop(w->loop, &w->sigterm);
     ev_signal_stop(w->loop, &w->sigquit);

@@ -26,6 +26,7 @@ TESTS=(
     "$PY test_auth.py"
     "$PY test_sasl.py"
     "$PY test_shutdown.py"
+    "$PY test_stats_conns.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
