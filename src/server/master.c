@@ -501,7 +501,6 @@ static int startup(struct master *m, sigset_t *waitmask)
      * beside the old master's */
     if (udp_open(&m->udp, &lc, s->udpport, &m->log) < 0)
         return EX_OSERR;
-    portfile_write(&m->ls, &m->udp, &m->log);   /* MEMCACHED_PORT_FILENAME */
     if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
         daemon_absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
     if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
@@ -538,6 +537,9 @@ static int startup(struct master *m, sigset_t *waitmask)
     for (int k = 0; k < m->nhelpers; k++)
         if (m->hdef[k]->wanted(s))
             spawn_helper(m, k);
+    /* MEMCACHED_PORT_FILENAME: written once the signal handlers are in
+     * place (a harness that reads it may stop the server at once) */
+    portfile_write(&m->ls, &m->udp, &m->log);
     log_info(&m->log, "master %d: %d worker(s), %d listener(s)",
              (int)getpid(), m->nworkers, m->ls.n);
     if (m->up.inherited) {
