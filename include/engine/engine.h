@@ -45,7 +45,12 @@ struct engine_config {
     size_t item_size_max;    /* largest value+key accepted (-I) */
     size_t slab_chunk_max;   /* largest chunk; bigger items are chained
                                 (0 = page size / 2) */
-    int hashpower;           /* log2 of bucket count; 0 = sized from mem_limit */
+    int hashpower;           /* log2 of the starting bucket count; 0 = sized
+                                from mem_limit */
+    int hash_expand;         /* grow the table as items grow (1, the
+                                default; 0: -o no_hashexpand). Behaviour,
+                                not shape: a reopened file takes it as
+                                asked */
     int use_cas;             /* 0 disables CAS (-C) */
     int evict;               /* 0 = -M: fail with out of memory instead */
     size_t changelog_size;   /* bytes of the change log (replication),
@@ -292,6 +297,18 @@ size_t engine_mem_limit(const struct engine *e);
 /* Reclaims up to `budget` expired or flushed items across classes (the
  * background sweep). Returns the number reclaimed. */
 unsigned engine_sweep(struct engine_worker *w, unsigned budget);
+
+/* Hash table growth: the table doubles when the cache holds more than 1.5
+ * items per bucket (memcached's rule) and cfg.hash_expand is on, up to the
+ * largest table the region has room for (from the memory reserve and the
+ * smallest item). One call starts a doubling if one is due, then splits up
+ * to max_buckets buckets, each under its own bucket lock (workers go on
+ * meanwhile; a lookup waits at most for one split). Returns 1 while a
+ * doubling is under way or due (call again soon), 0 when there is nothing
+ * to do, -1 when a bucket lock is unusable (nothing is left half done;
+ * call again later). Any process may call it: the master does on its
+ * tick. */
+int engine_hash_grow(struct engine_worker *w, unsigned max_buckets);
 
 /* ---- statistics ----------------------------------------------------- */
 

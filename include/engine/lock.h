@@ -7,11 +7,22 @@
  *
  * LOCKS AND WHAT EACH PROTECTS
  *
- *   stripe[s]   (nstripes, bucket b -> stripe b & (nstripes-1))
+ *   stripe[s]   (nstripes, bucket b -> stripe b & (nstripes-1); a key's
+ *               stripe is its hash & (nstripes-1), for life: hashtab.h)
  *               the hash chains of its buckets (bucket heads, item.hnext);
  *               the contents of every item on those chains (value, flags,
  *               exptime, cas, nbytes, stime, iflags); a worker's journal
- *               entries naming stripe s.
+ *               entries naming stripe s; the split of a bucket of s into
+ *               its image (growth, hashgrow.h: both share s) with the
+ *               splitter's slot.j_split, and the step of the hash state
+ *               word past that bucket.
+ *   (no lock)   region.hash_state, the table's power and buckets in use,
+ *               is only ever replaced whole: starting a doubling moves no
+ *               key (a compare-and-swap from the settled state, by
+ *               anyone); every other change is the step past the bucket
+ *               just split, made holding that bucket's stripe. So a
+ *               process holding a key's stripe reads the word once and the
+ *               key's bucket holds still until it lets go.
  *   class[c]    (one per slab class)
  *               the free list and LRU list of class c (item.prev/next),
  *               item.state and item.chain of class-c chunks, the class's
@@ -49,9 +60,17 @@
  *   changing anything; the next acquirer tries the repair again.
  *
  *   kind     repair (where)                    what it does
- *   stripe   keyop_repair_stripe (keyop.c)     walks every chain of the
- *            stripe, cutting one at a link that is not an item of this
- *            bucket (never expected: chain changes are single stores); then
+ *   stripe   keyop_repair_stripe (keyop.c)     first, if the dead slot
+ *            recorded a split of a bucket of this stripe (slot.j_split)
+ *            and the state word is still the one it recorded, finishes
+ *            the split (hash_split restarts from any state it leaves:
+ *            both chains well formed, every item on one of them) and
+ *            steps the word past the bucket (hashgrow_repair,
+ *            hashgrow.c); a word already moved on means the split was
+ *            whole; the record is cleared either way. Then walks every
+ *            chain of the stripe's buckets in use, cutting one at a link
+ *            that is not an item of this bucket (never expected: chain
+ *            changes are single stores); then
  *            finishes the dead holder's journal entries for the stripe: a
  *            new item that reached the chain is made LINKED and put on its
  *            LRU; an old item that left the chain but is still LINKED is
@@ -70,7 +89,12 @@
  *   engine_worker_reap(slot) (engine.c; the master, after waitpid) takes
  *   every lock whose recorded holder is the slot (running any pending
  *   repair), then frees the chunks still ALLOC by the slot, clears its
- *   journal and frees the slot.
+ *   journal (and split record) and frees the slot.
+ *
+ *   The start of a doubling is one compare-and-swap and leaves nothing to
+ *   repair; a doubling that a death (or a stop) interrupts stays half done,
+ *   correct for every lookup, and the next engine_hash_grow() goes on
+ *   where it is (also in a memory file reopened by the next server).
  */
 #ifndef SHMC_ENGINE_LOCK_H
 #define SHMC_ENGINE_LOCK_H

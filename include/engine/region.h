@@ -12,7 +12,8 @@
  *   | classes[]       |  one per slab class: lock, free list, LRU, counts
  *   | detail          |  stats detail: per-prefix counters
  *   | stripes[]       |  bucket locks (bucket b is guarded by b % nstripes)
- *   | buckets[]       |  hash table heads (ref_t)
+ *   | buckets[]       |  hash table heads (ref_t), room for 2^hash_max of
+ *   |                 |  them; 2^power used (hashtab.h: the table grows)
  *   | page_class[]    |  which class owns each 1 MiB page (PAGE_NONE = not carved)
  *   | pages           |  mem_reserve / 1 MiB pages of chunks
  *   +-----------------+ region_size
@@ -40,7 +41,7 @@ struct changelog;
 struct tomb;
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
-#define REGION_VERSION 2u      /* any change of a shared layout bumps it */
+#define REGION_VERSION 3u      /* any change of a shared layout bumps it */
 #define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
 #define PAGE_NONE      0xffu
 #define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */
@@ -152,6 +153,9 @@ struct slot {
     uint32_t live_overflow;  /* the live set was full once: scan on reap */
     uint64_t last_log;       /* change log position after this slot's last
                                 record (the slot's process only) */
+    uint64_t j_split;        /* the hash table state word of the bucket
+                                split in flight (hashgrow.h), 0 = none:
+                                written holding the bucket's stripe */
     ref_t live[SLOT_LIVE_MAX];
     struct engine_counters c __attribute__((aligned(64)));
     struct engine_class_counters cls[ENGINE_MAX_CLASSES];
@@ -215,7 +219,8 @@ struct region {
 
     uint32_t nclasses;          /* classes 1..nclasses are used */
     uint32_t big;               /* class of chained items (largest) */
-    uint32_t hashpower;
+    uint32_t hash_init;         /* the table's starting power (fixed) */
+    uint32_t hash_max;          /* the power buckets[] has room for */
     uint32_t nstripes;
     uint64_t npages;            /* reserved pages */
     uint64_t off_slots, off_classes, off_stripes, off_buckets,
@@ -242,6 +247,12 @@ struct region {
     uint64_t oldest_cas;
     uint64_t lock_repairs;      /* atomic */
     uint64_t slot_reaps;        /* atomic */
+
+    /* The hash table's size and growth (hashtab.h, hashgrow.h): power and
+     * buckets in use in one word, read by every lookup, so on a cache line
+     * of its own. */
+    uint64_t hash_state __attribute__((aligned(64)));
+    char hash_pad[56];
 };
 
 /* stats detail: prefixes in an open-addressing table (detail.c). */

@@ -143,38 +143,62 @@ void engine_apply_flush(struct engine_worker *w, int64_t oldest_live,
 
 /* ---- a full copy: unmark, then purge ------------------------------------ */
 
-/* Visits the buckets from *cursor, one stripe lock at a time; for each
- * item, fn decides (under the lock) whether it goes. */
+/* For each item of bucket b (its stripe l->stripe held), fn decides
+ * whether it goes. Returns the items changed. */
+static long sweep_chain(struct engine_worker *w, struct lookup *l,
+                        uint32_t b, int (*fn)(struct item *it, uint64_t arg),
+                        uint64_t arg)
+{
+    struct engine *e = w->e;
+    long changed = 0;
+    ref_t *link = &e->buckets[b];
+    l->bucket = b;
+    while (*link != 0) {
+        ref_t r = *link;
+        int gone = fn(ITEM(e, r), arg);
+        if (gone > 0 && keyop_remove_locked(w, l, link, r, 0) == 0) {
+            changed++;
+            continue;                   /* *link now names the next */
+        }
+        changed += gone < 0;            /* only marks changed */
+        link = &ITEM(e, r)->hnext;
+    }
+    return changed;
+}
+
+/* Visits the table from *cursor in engine_walk's order (hashtab.h: every
+ * item that stays is met once, also while the table grows), one stripe
+ * lock at a time; for each item, fn decides (under the lock) whether it
+ * goes. */
 static long sweep_buckets(struct engine_worker *w, uint64_t *cursor,
                           uint64_t max_buckets,
                           int (*fn)(struct item *it, uint64_t arg),
                           uint64_t arg)
 {
     struct engine *e = w->e;
-    uint64_t nb = 1ull << e->r->hashpower, b = *cursor;
+    uint64_t v = *cursor;
     long changed = 0;
-    for (uint64_t n = 0; b < nb && n < max_buckets; b++, n++) {
-        if (e->buckets[b] == 0)
-            continue;
-        struct lookup l = { .bucket = (uint32_t)b,
-                            .stripe = hash_stripe(e, (uint32_t)b),
-                            .now = now32(e), .log = 0 };
-        if (lock_stripe(w, l.stripe) < 0)
+    if (v == ENGINE_WALK_END)
+        return 0;
+    for (uint64_t n = 0; n < max_buckets; n++) {
+        uint32_t b[2];
+        struct lookup l = { .stripe = hash_stripe(e, v), .now = now32(e),
+                            .log = 0 };
+        if (lock_stripe(w, l.stripe) < 0) {
+            *cursor = v;
             return -1;
-        ref_t *link = &e->buckets[b];
-        while (*link != 0) {
-            ref_t r = *link;
-            int gone = fn(ITEM(e, r), arg);
-            if (gone > 0 && keyop_remove_locked(w, &l, link, r, 0) == 0) {
-                changed++;
-                continue;               /* *link now names the next */
-            }
-            changed += gone < 0;        /* only marks changed */
-            link = &ITEM(e, r)->hnext;
         }
+        uint64_t st = hash_state(e);
+        unsigned nb = hash_walk_buckets(st, v, b);
+        for (unsigned i = 0; i < nb; i++)
+            changed += sweep_chain(w, &l, b[i], fn, arg);
         unlock_stripe(w, l.stripe);
+        if ((v = hash_walk_next(st, v)) == 0) {
+            *cursor = ENGINE_WALK_END;
+            return changed;
+        }
     }
-    *cursor = b >= nb ? ENGINE_WALK_END : b;
+    *cursor = v;
     return changed;
 }
 

@@ -6,8 +6,15 @@
  * kept forever would show up as a hang of the test rather than pass.
  *
  * Invariants checked (quiescent region: no operation in flight):
- *   1. every chain entry is a LINKED item, hashed to its bucket, and on no
- *      other chain (being LINKED is being on the LRU: 2 counts them);
+ *   0. the hash table's state word is one of its geometry (also in the
+ *      middle of a growth), no slot records a split in flight, and every
+ *      bucket past those in use, up to 2^power, is empty (those the
+ *      growth under way will split into; the room above is never
+ *      written before the power reaches it);
+ *   1. every chain entry of a bucket in use is a LINKED item, hashed to
+ *      that bucket by the state word (the new or the old numbering, as the
+ *      growth has reached it), and on no other chain (being LINKED is being
+ *      on the LRU: 2 counts them);
  *   2. every LRU entry is a LINKED item of that class that is hashed, the
  *      list is well linked both ways, and its length is curr_items;
  *   3. every free list entry is a FREE chunk of the class; length free_count;
@@ -53,10 +60,36 @@ static int fail(struct checker *k, const char *fmt, ...)
 static int bit(const uint8_t *m, ref_t r) { return (m[r >> 3] >> (r & 7)) & 1; }
 static void setbit(uint8_t *m, ref_t r) { m[r >> 3] |= (uint8_t)(1u << (r & 7)); }
 
+/* The table's state word and what lies past the buckets in use: a state
+ * of this geometry, no split recorded in flight, and nothing on a chain
+ * the growth under way has not reached yet. */
+static int check_table(struct checker *k, uint64_t st)
+{
+    struct engine *e = k->e;
+    unsigned p = hs_power(st);
+    uint64_t used = hs_used(st);
+    if (p < e->r->hash_init || p > e->r->hash_max ||
+        (p == e->r->hash_init ? used != 1ull << p
+                              : used < 1ull << (p - 1) || used > 1ull << p))
+        return fail(k, "hash state power %u, %llu buckets used", p,
+                    (unsigned long long)used);
+    for (int i = 0; i < ENGINE_MAX_SLOTS; i++)
+        if (e->slots[i].j_split != 0)
+            return fail(k, "slot %d records a split in flight", i);
+    for (uint64_t b = used; b < 1ull << p; b++)
+        if (e->buckets[b] != 0)
+            return fail(k, "bucket %llu past the %llu in use holds %u",
+                        (unsigned long long)b, (unsigned long long)used,
+                        e->buckets[b]);
+    return 0;
+}
+
 static int check_chains(struct checker *k)
 {
     struct engine *e = k->e;
-    uint64_t nb = 1ull << e->r->hashpower;
+    uint64_t st = hash_state(e), nb = hs_used(st);
+    if (check_table(k, st) < 0)
+        return -1;
     for (uint64_t b = 0; b < nb; b++) {
         for (ref_t r = e->buckets[b]; r != 0; r = ITEM(e, r)->hnext) {
             struct item *it = ITEM(e, r);
@@ -68,7 +101,7 @@ static int check_chains(struct checker *k)
             setbit(k->hashed, r);
             if (it->state != ST_LINKED)
                 return fail(k, "hashed item %u in state %d", r, it->state);
-            if (hash_bucket(e, hash_key(item_key(it), it->nkey)) != b)
+            if (hash_bucket_in(st, hash_key(item_key(it), it->nkey)) != b)
                 return fail(k, "item %u in wrong bucket", r);
         }
     }

@@ -27,6 +27,7 @@
 
 #include "engine/changelog.h"
 #include "engine/detail.h"
+#include "engine/hashtab.h"
 #include "engine/keyop.h"
 #include "engine/life.h"
 #include "engine/lock.h"
@@ -49,6 +50,7 @@ void engine_config_defaults(struct engine_config *cfg)
     cfg->item_size_max = SHMC_DEFAULT_ITEM_MAX;
     cfg->slab_chunk_max = SLAB_PAGE_SIZE / 2;
     cfg->hashpower = 0;
+    cfg->hash_expand = 1;
     cfg->use_cas = 1;
     cfg->evict = 1;
 }
@@ -153,6 +155,7 @@ const char *engine_format(struct engine *e, const struct engine_config *cfg,
     if ((err = init_locks(e)) != NULL)
         return err;
     e->detail->delimiter = ':';
+    r->hash_state = hash_state_make(r->hash_init, 1ull << r->hash_init);
     memset(e->page_class, PAGE_NONE, r->npages);
     e->slots[0].in_use = 1;
     e->slots[0].pid = (int32_t)getpid();
@@ -298,6 +301,7 @@ struct engine_worker *engine_worker_attach(struct engine *e, int pid)
         memset(s->live, 0, sizeof(s->live));
         memset(&s->j_op, 0, sizeof(s->j_op));
         memset(&s->j_evict, 0, sizeof(s->j_evict));
+        s->j_split = 0;
         w->e = e;
         w->s = s;
         w->slot = i;
@@ -449,6 +453,7 @@ int engine_reap_slot(struct engine *e, int slot, struct engine_reap *out)
     memset(s->live, 0, sizeof(s->live));
     journal_clear(&s->j_op);
     journal_clear(&s->j_evict);
+    __atomic_store_n(&s->j_split, 0, __ATOMIC_RELEASE);
     s->pid = 0;
     __atomic_add_fetch(&e->r->slot_reaps, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);

@@ -10,13 +10,19 @@
  *   old item off the chain, still LINKED -> freed.
  * Every other combination is already consistent (the change had not begun,
  * or had ended). Chains themselves are never broken: every chain change is
- * one aligned store (hashtab.h).
+ * one aligned store (hashtab.h). A bucket split the dead process left half
+ * done (hash table growth) is finished before anything else
+ * (hashgrow_repair), so that every item is on its bucket's chain again.
+ *
+ * A key's stripe depends on its hash alone; its bucket is read only once
+ * the stripe is held (the table may be growing: hashtab.h).
  */
 #include "engine/keyop.h"
 
 #include <string.h>
 
 #include "engine/changelog.h"
+#include "engine/hashgrow.h"
 #include "engine/hashtab.h"
 #include "engine/item.h"
 #include "engine/lock.h"
@@ -26,11 +32,11 @@ int keyop_lock(struct engine_worker *w, const char *key, size_t nkey,
                struct lookup *l)
 {
     l->hash = hash_key(key, nkey);
-    l->bucket = hash_bucket(w->e, l->hash);
     l->log = w->e->changelog != NULL;
-    l->stripe = hash_stripe(w->e, l->bucket);
+    l->stripe = hash_stripe(w->e, l->hash);
     if (lock_stripe(w, l->stripe) < 0)
         return -1;
+    l->bucket = hash_bucket(w->e, l->hash);     /* stable: stripe held */
     l->now = now32(w->e);
     return 0;
 }
@@ -186,7 +192,7 @@ void keyop_fill_info(const struct engine *e, struct item *it,
 static int walk_chains(struct engine_worker *w, uint32_t s)
 {
     struct engine *e = w->e;
-    uint64_t nb = 1ull << e->r->hashpower;
+    uint64_t st = hash_state(e), nb = hs_used(st);
     uint64_t limit = e->r->npages * (SLAB_PAGE_SIZE / 8);   /* > any chain */
 
     for (uint64_t b = s; b < nb; b += e->r->nstripes) {
@@ -197,7 +203,7 @@ static int walk_chains(struct engine_worker *w, uint32_t s)
             struct item *it = ITEM(e, r);
             if (slab_chunk_class(e, r) == 0 || ++steps > limit ||
                 (it->state != ST_LINKED && it->state != ST_ALLOC) ||
-                hash_bucket(e, hash_key(item_key(it), it->nkey)) != b) {
+                hash_bucket_in(st, hash_key(item_key(it), it->nkey)) != b) {
                 log_error(&e->log, "engine: repair cut hash chain %llu",
                           (unsigned long long)b);
                 __atomic_store_n(l, 0, __ATOMIC_RELEASE);
@@ -249,6 +255,7 @@ static int finish_journal(struct engine_worker *w, uint32_t s,
 int keyop_repair_stripe(struct engine_worker *w, uint32_t s, int dead)
 {
     struct engine *e = w->e;
+    hashgrow_repair(w, s, dead);        /* first: the chains whole again */
     if (walk_chains(w, s) < 0)
         return -1;
     if (dead >= 0 && dead < ENGINE_MAX_SLOTS &&

@@ -133,9 +133,9 @@ static int refuse(const struct region *r, uint64_t size,
     DIFF(use_cas, "cas enabled (-C)", "%d")
     DIFF(changelog_size, "the replication queue (bytes)", "%zu")
 #undef DIFF
-    if (r->hashpower != want.hashpower) {
+    if (r->hash_init != want.hash_init) {
         say(why, "hashpower differs (the file has %u, asked %u)",
-            r->hashpower, want.hashpower);
+            r->hash_init, want.hash_init);
         return 1;
     }
     if (!r->clean && strcmp(r->boot_id, boot) != 0) {
@@ -209,6 +209,7 @@ static struct engine *open_warm(int fd, uint64_t size,
     struct region *r = e->r;
     if (cfg != NULL) {
         r->cfg.evict = cfg->evict;      /* -M is a behaviour, not a shape */
+        r->cfg.hash_expand = cfg->hash_expand;  /* so is no_hashexpand */
         r->mem_limit = cfg->mem_limit;  /* as asked, not as last adjusted */
         r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) /
                          SLAB_PAGE_SIZE;

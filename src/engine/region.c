@@ -20,10 +20,52 @@
 
 #define MAX_REGION_BYTES (32ull << 30)   /* 32-bit refs of 8-byte units */
 #define MAX_STRIPES 4096u
+#define HASH_POWER_CAP 30u  /* room reserved for growth: 4 GiB of buckets
+                               at most, past any item count 32 GiB holds */
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) & ~(a - 1);
+}
+
+/* The largest table growth may need: the power at which the most items
+ * the reserve can hold (every item takes at least a chunk of the smallest
+ * class, header + -n rounded up to 8, as slab.c cuts it) are no more than
+ * 1.5 per bucket, so that no doubling is ever due past it; never below
+ * the starting power, at most HASH_POWER_CAP (and region_layout lowers it
+ * further when the region would pass 32 GiB). */
+static unsigned hash_max_power(const struct engine_config *cfg,
+                               uint64_t reserve, unsigned init)
+{
+    uint64_t smallest = (ITEM_HDR + cfg->min_chunk + 7) & ~7ull;
+    uint64_t items = align_up(reserve, SLAB_PAGE_SIZE) / SLAB_PAGE_SIZE *
+                     (SLAB_PAGE_SIZE / smallest);
+    unsigned p = init;
+    while (p < HASH_POWER_CAP && (3ull << p) / 2 < items)
+        p++;
+    return p;
+}
+
+/* Every offset past the buckets, for a table with room for 2^r->hash_max
+ * of them. Returns the region's size. */
+static uint64_t layout_from_buckets(struct region *r)
+{
+    const struct engine_config *cfg = &r->cfg;
+    uint64_t off = r->off_buckets;
+    off += align_up((1ull << r->hash_max) * sizeof(ref_t), 64);
+    r->off_page_class = off;
+    off += align_up(r->npages, 64);
+    r->off_changelog = r->off_tombs = 0;
+    if (cfg->changelog_size > 0) {
+        r->off_changelog = align_up(off, 64);
+        off = r->off_changelog + sizeof(struct changelog) +
+              align_up(cfg->changelog_size, 8);
+        r->off_tombs = align_up(off, 64);
+        off = r->off_tombs +
+              (uint64_t)r->nstripes * TOMBS_PER_STRIPE * sizeof(struct tomb);
+    }
+    r->off_pages = align_up(off, 4096);
+    return r->off_pages + r->npages * SLAB_PAGE_SIZE;
 }
 
 uint64_t region_layout(struct region *r)
@@ -37,7 +79,8 @@ uint64_t region_layout(struct region *r)
         while (hp < 27 && (1ull << hp) < cfg->mem_limit / 128)
             hp++;
     }
-    r->hashpower = hp;
+    r->hash_init = hp;
+    r->hash_max = hash_max_power(cfg, reserve, hp);
     r->nstripes = (1u << hp) < MAX_STRIPES ? (1u << hp) : MAX_STRIPES;
     r->npages = align_up(reserve, SLAB_PAGE_SIZE) / SLAB_PAGE_SIZE +
                 ENGINE_MAX_CLASSES;
@@ -51,20 +94,11 @@ uint64_t region_layout(struct region *r)
     r->off_stripes = off;
     off += r->nstripes * sizeof(struct shlock);
     r->off_buckets = off;
-    off += align_up((1ull << hp) * sizeof(ref_t), 64);
-    r->off_page_class = off;
-    off += align_up(r->npages, 64);
-    r->off_changelog = r->off_tombs = 0;
-    if (cfg->changelog_size > 0) {
-        r->off_changelog = align_up(off, 64);
-        off = r->off_changelog + sizeof(struct changelog) +
-              align_up(cfg->changelog_size, 8);
-        r->off_tombs = align_up(off, 64);
-        off = r->off_tombs +
-              (uint64_t)r->nstripes * TOMBS_PER_STRIPE * sizeof(struct tomb);
+    uint64_t size = layout_from_buckets(r);
+    while (size > MAX_REGION_BYTES && r->hash_max > hp) {
+        r->hash_max--;          /* room for growth yields to the pages */
+        size = layout_from_buckets(r);
     }
-    r->off_pages = align_up(off, 4096);
-    uint64_t size = r->off_pages + r->npages * SLAB_PAGE_SIZE;
     return size > MAX_REGION_BYTES ? 0 : size;
 }
 
@@ -89,6 +123,19 @@ char *region_map_new(uint64_t size, int *fd, const char **err)
     return base;
 }
 
+/* Is the hash table's state word one of a table of this geometry? */
+static int hash_state_ok(const struct region *r)
+{
+    uint64_t st = __atomic_load_n(&r->hash_state, __ATOMIC_ACQUIRE);
+    unsigned p = (unsigned)(st & 0xff);
+    uint64_t used = st >> 8;
+    if (p < r->hash_init || p > r->hash_max)
+        return 0;
+    if (p == r->hash_init)
+        return used == 1ull << p;
+    return used >= 1ull << (p - 1) && used <= 1ull << p;
+}
+
 const char *region_check(const struct region *r, uint64_t size)
 {
     struct region tmp;
@@ -104,10 +151,13 @@ const char *region_check(const struct region *r, uint64_t size)
     tmp.cfg = r->cfg;
     uint64_t want = region_layout(&tmp);
     if (want == 0 || r->region_size != size || want != r->region_size ||
-        tmp.off_pages != r->off_pages || tmp.hashpower != r->hashpower ||
+        tmp.off_pages != r->off_pages || tmp.hash_init != r->hash_init ||
+        tmp.hash_max != r->hash_max || tmp.off_buckets != r->off_buckets ||
         tmp.nstripes != r->nstripes || tmp.npages != r->npages ||
         tmp.off_changelog != r->off_changelog)
         return "region geometry differs from what its configuration makes";
+    if (!hash_state_ok(r))
+        return "region hash table state is out of its geometry";
     return NULL;
 }
 

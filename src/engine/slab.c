@@ -177,10 +177,11 @@ static int drop_victim_locked(struct engine_worker *w, struct class *c,
 {
     struct engine *e = w->e;
     struct item *it = ITEM(e, r);
-    uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
-    uint32_t s = hash_stripe(e, b);
+    uint64_t hv = hash_key(item_key(it), it->nkey);
+    uint32_t s = hash_stripe(e, hv);
     if (try_stripe(w, s) != 0)
         return -1;
+    uint32_t b = hash_bucket(e, hv);    /* stable once the stripe is held */
     journal_set(&w->s->j_evict, s, 0, r);
     hash_unlink(e, b, r);
     int unfetched = !(it->iflags & IF_FETCHED);

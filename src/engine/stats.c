@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hashtab.h"
 #include "engine/lock.h"
 #include "engine/lru.h"
 #include "engine/region.h"
@@ -46,8 +47,10 @@ void engine_stats(struct engine *e, struct engine_stats *st)
     st->lock_repairs = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     st->slot_reaps = __atomic_load_n(&e->r->slot_reaps, __ATOMIC_RELAXED);
     st->limit_maxbytes = e->r->mem_limit;
-    st->hash_power_level = e->r->hashpower;
-    st->hash_bytes = (1ull << e->r->hashpower) * sizeof(ref_t);
+    uint64_t hs = hash_state(e);
+    st->hash_power_level = hs_power(hs);
+    st->hash_bytes = (1ull << hs_power(hs)) * sizeof(ref_t);
+    st->hash_is_expanding = hs_growing(hs);
     st->slab_classes = e->r->nclasses;
 }
 

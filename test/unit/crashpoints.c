@@ -6,6 +6,7 @@
  * changed.
  */
 #include "crashpoints.h"
+#include "growrig.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -232,13 +233,76 @@ static void repair_verify(struct fixture *f)
     expect_items(f, 50);
 }
 
+/* -- a bucket split of the hash table's growth (growrig.h) -- */
+
+/* the second item to go is on both chains */
+static void split_die(struct fixture *f, struct engine_worker *w)
+{
+    grow_split_prefix(f, grow_split_begin(f, w), 3);
+    die();
+}
+
+/* the split is whole, the state word not yet stepped past it */
+static void split_unstepped_die(struct fixture *f, struct engine_worker *w)
+{
+    uint64_t st = grow_split_begin(f, w);
+    uint64_t half = 1ull << (hs_power(st) - 1);
+    hash_split(f->e, (uint32_t)(hs_used(st) - half), (uint32_t)hs_used(st),
+               half);
+    die();
+}
+
+/* stepped too; only the record is left */
+static void split_stepped_die(struct fixture *f, struct engine_worker *w)
+{
+    uint64_t st = grow_split_begin(f, w);
+    uint64_t half = 1ull << (hs_power(st) - 1);
+    hash_split(f->e, (uint32_t)(hs_used(st) - half), (uint32_t)hs_used(st),
+               half);
+    f->e->r->hash_state = hash_state_make(hs_power(st), hs_used(st) + 1);
+    die();
+}
+
+/* the repair of a dead splitter, itself killed after its first step (the
+ * image's chain cut where it entered the old one) */
+static void split_repair_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    uint64_t st = grow_split_begin(f, w);
+    grow_split_prefix(f, st, 3);
+    e->stripes[hash_stripe(e, hs_used(st))].dirty = 1;  /* a death before */
+    ref_t first = e->buckets[hs_used(st)];
+    ITEM(e, first)->hnext = 0;
+    die();
+}
+
+static void split_verify(struct fixture *f)
+{
+    CU_ASSERT_EQUAL(grow_missing(f), 0);
+    CU_ASSERT_EQUAL(grow_items(f), GROW_ITEMS + GROW_MIX);
+    grow_finish(f);
+    fx_check(f);
+    CU_ASSERT_EQUAL(hs_power(f->e->r->hash_state), GROW_POWER + 1);
+    CU_ASSERT_FALSE(hs_growing(f->e->r->hash_state));
+    CU_ASSERT_EQUAL(grow_missing(f), 0);
+    CU_ASSERT_EQUAL(grow_items(f), GROW_ITEMS + GROW_MIX);
+}
+
 const struct crashpoint crashpoints[] = {
-    { "mid-switch", 4, switch_setup, switch_die, switch_verify, 2 },
-    { "mid-delete", 4, delete_setup, delete_die, delete_verify, 2 },
-    { "with-allocations", 8, NULL, alloc_die, alloc_verify, 0 },
-    { "with-allocations-overflow", 8, NULL, alloc_many_die, alloc_verify, 0 },
-    { "mid-carve", 4, NULL, carve_die, carve_verify, 2 },
-    { "mid-evict", 4, evict_setup, evict_die, evict_verify, 2 },
-    { "mid-class-repair", 4, repair_setup, repair_die, repair_verify, 1 },
+    { "mid-switch", 4, switch_setup, switch_die, switch_verify, 2, NULL },
+    { "mid-delete", 4, delete_setup, delete_die, delete_verify, 2, NULL },
+    { "with-allocations", 8, NULL, alloc_die, alloc_verify, 0, NULL },
+    { "with-allocations-overflow", 8, NULL, alloc_many_die, alloc_verify, 0,
+      NULL },
+    { "mid-carve", 4, NULL, carve_die, carve_verify, 2, NULL },
+    { "mid-evict", 4, evict_setup, evict_die, evict_verify, 2, NULL },
+    { "mid-class-repair", 4, repair_setup, repair_die, repair_verify, 1, NULL },
+    { "mid-split", 4, grow_setup, split_die, split_verify, 1, grow_adjust },
+    { "split-unstepped", 4, grow_setup, split_unstepped_die, split_verify,
+      1, grow_adjust },
+    { "split-stepped", 4, grow_setup, split_stepped_die, split_verify, 1,
+      grow_adjust },
+    { "mid-split-repair", 4, grow_setup, split_repair_die, split_verify, 1,
+      grow_adjust },
 };
 const size_t ncrashpoints = sizeof(crashpoints) / sizeof(crashpoints[0]);

@@ -22,6 +22,8 @@ struct crashpoint {
     void (*die)(struct fixture *f, struct engine_worker *w);
     void (*verify)(struct fixture *f);          /* CUnit assertions */
     unsigned min_repairs;   /* locks the dead process must have left */
+    void (*adjust)(struct engine_config *cfg);  /* the cache's settings
+                                                   (fixture_open), or NULL */
 };
 
 extern const struct crashpoint crashpoints[];

@@ -302,7 +302,7 @@ static void test_crash_points_whole_server(void)
         unlink(path);
         pid_t pid = fork();
         if (pid == 0) {
-            if (fixture_open_file(&f, cp->mb, path, NULL, &info) != 0)
+            if (fixture_open_file(&f, cp->mb, path, cp->adjust, &info) != 0)
                 _exit(2);
             if (cp->setup)
                 cp->setup(&f);
@@ -310,8 +310,8 @@ static void test_crash_points_whole_server(void)
             _exit(3);
         }
         CU_ASSERT_TRUE(killed(pid));
-        CU_ASSERT_FATAL(fixture_open_file(&f, cp->mb, path, NULL, &info)
-                        == 0);
+        CU_ASSERT_FATAL(fixture_open_file(&f, cp->mb, path, cp->adjust,
+                                          &info) == 0);
         if (!info.warm || info.repairs < cp->min_repairs)
             fprintf(stderr, "\n    %s: warm %d, %u repairs (%s)", cp->name,
                     info.warm, info.repairs, info.why);

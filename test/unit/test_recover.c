@@ -72,7 +72,7 @@ static void test_crash_points(void)
     for (size_t i = 0; i < ncrashpoints; i++) {
         const struct crashpoint *cp = &crashpoints[i];
         struct fixture f;
-        CU_ASSERT_FATAL(fixture_open(&f, cp->mb, NULL) == 0);
+        CU_ASSERT_FATAL(fixture_open(&f, cp->mb, cp->adjust) == 0);
         if (cp->setup)
             cp->setup(&f);
         struct engine_worker *w = engine_worker_attach(f.e, 0);
