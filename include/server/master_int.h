@@ -42,6 +42,10 @@ struct conn_quota;
 #define SWEEP_INTERVAL 1.0      /* seconds between expired-item sweeps */
 #define SWEEP_BUDGET 1024
 #define SWEEP_ROUNDS 16
+#define HASH_STEP_BUCKETS 256   /* bucket splits per engine_hash_grow */
+#define HASH_STEP_TIME 0.002    /* seconds of splits per wake-up... */
+#define HASH_BUSY_INTERVAL 0.001 /* ...then as long for everything else */
+#define HASH_IDLE_INTERVAL 0.01 /* seconds between looks at the item count */
 
 struct wproc {
     pid_t pid;                  /* 0: not running */
@@ -85,6 +89,7 @@ struct master {
     int killed;                 /* SIGKILL sent to stragglers */
     double kill_at;
     double next_sweep;
+    double next_hash;           /* the next step of the hash table's growth */
     char pidfile[PATH_MAX];     /* absolute; "" if none written */
     char exe[PATH_MAX];         /* the binary's path at start (upgrade) */
     struct upgrade up;          /* a binary upgrade in progress */

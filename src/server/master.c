@@ -16,7 +16,9 @@
  * once, and acts on the flags there: children that died (procs.c), a stop
  * (SIGTERM, SIGINT, SIGUSR1: graceful; SIGQUIT: immediate), a reload
  * (SIGHUP), a binary upgrade (SIGUSR2, handover.c), control messages from
- * workers, and the background sweep of expired items once a second.
+ * workers, the background sweep of expired items once a second, and the
+ * hash table's growth (steps of splits, two thirds of the time, while it
+ * doubles).
  *
  * Reload (SIGHUP): reload_apply() re-reads the --config file and the
  * original argv, validates, applies what the master owns (verbosity,
@@ -213,6 +215,24 @@ static void sweep(struct master *m)
         log_trace(&m->log, "sweep: reclaimed %u expired item(s)", total);
 }
 
+/* Hash table growth (engine_hash_grow): while the table doubles, steps of
+ * HASH_STEP_BUCKETS bucket splits (each under its own bucket lock) for
+ * HASH_STEP_TIME, then HASH_BUSY_INTERVAL of rest for the loop's other
+ * work and the workers' CPUs: a doubling of 2^20 buckets takes about a
+ * second and a half, and no worker waits for more than one split.
+ * Otherwise a look at the item count every HASH_IDLE_INTERVAL. */
+static void hash_grow(struct master *m)
+{
+    struct engine_worker *mw = engine_master(m->engine);
+    double until = mono() + HASH_STEP_TIME;
+    int rc;
+    do
+        rc = engine_hash_grow(mw, HASH_STEP_BUCKETS);
+    while (rc > 0 && mono() < until);
+    m->next_hash = mono() + (rc > 0 ? HASH_BUSY_INTERVAL
+                                    : HASH_IDLE_INTERVAL);
+}
+
 /* ---- worker replacement and the relay of connections ------------------ */
 
 
@@ -343,6 +363,7 @@ static void wait_events(struct master *m, double left,
 static void supervise(struct master *m, const sigset_t *waitmask)
 {
     m->next_sweep = mono() + SWEEP_INTERVAL;
+    m->next_hash = mono() + HASH_IDLE_INTERVAL;
     for (;;) {
         if (sig_stop)
             begin_stop(m, sig_stop == 2);
@@ -401,15 +422,21 @@ static void supervise(struct master *m, const sigset_t *waitmask)
             }
             tend_helpers(m, now, &wake);
             m->info->workers = (uint32_t)m->nworkers;
-            /* one master sweeps: not a leaving one, nor one whose
-             * predecessor still runs (they share the master's slot) */
+            /* one master sweeps and grows the table: not a leaving one,
+             * nor one whose predecessor still runs (they share the
+             * master's slot) */
             if (now >= m->next_sweep && !m->leaving &&
                 m->up.predecessor == 0) {
                 sweep(m);
                 m->next_sweep = mono() + SWEEP_INTERVAL;
             }
+            if (now >= m->next_hash && !m->leaving &&
+                m->up.predecessor == 0)
+                hash_grow(m);
             if (m->next_sweep < wake)
                 wake = m->next_sweep;
+            if (m->next_hash < wake)
+                wake = m->next_hash;
         }
         wait_events(m, wake - mono(), waitmask);
     }

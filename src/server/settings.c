@@ -963,6 +963,7 @@ void settings_engine_config(const struct settings *s,
     cfg->item_size_max = s->item_size_max;
     cfg->slab_chunk_max = s->slab_chunk_max;
     cfg->hashpower = s->hashpower;
+    cfg->hash_expand = s->tuning.hash_expand;
     cfg->use_cas = !s->disable_cas;
     cfg->evict = s->evict_to_free;
     cfg->changelog_size = s->repl_peer[0] ? s->repl_queue : 0;
