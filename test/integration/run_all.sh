@@ -30,6 +30,7 @@ TESTS=(
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
+    "$PY test_hashgrow.py"
     "$PY test_upgrade.py"
     "$PY test_repl.py"
     "bash test_init.sh"
