@@ -383,15 +383,16 @@ void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
                       void *arg);
 
 /* Walks the live items bucket by bucket, starting at *cursor (0: the
- * start), holding one bucket's lock at a time: for each item, fn is called
- * under that lock with the item (engine_value_copy() works on it) and the
- * seconds since its last access; fn returns 0 to go on, non-zero to stop
- * after this bucket. The walk also stops after max_buckets buckets. On
- * return *cursor is where to continue, ENGINE_WALK_END once every bucket
- * was seen. Nothing is counted, bumped or marked fetched. An item that
- * exists for the whole walk is seen at least once (a concurrent resize of
- * the hash table may show it twice); items stored or removed meanwhile may
- * or may not be seen. Returns the number of items seen, or -1 when a lock
+ * start; an opaque position, not a bucket number), holding one bucket's
+ * lock at a time (two while the table doubles: a bucket and its image):
+ * for each item, fn is called under that lock with the item
+ * (engine_value_copy() works on it) and the seconds since its last access;
+ * fn returns 0 to go on, non-zero to stop after this bucket. The walk also
+ * stops after max_buckets steps. On return *cursor is where to continue,
+ * ENGINE_WALK_END once every bucket was seen. Nothing is counted, bumped or
+ * marked fetched. An item that exists for the whole walk is seen exactly
+ * once, however the hash table grows meanwhile (hashtab.h); items stored
+ * or removed meanwhile may or may not be seen. Returns the number of items seen, or -1 when a lock
  * is unusable (ENGINE_ERROR). */
 #define ENGINE_WALK_END UINT64_MAX
 typedef int (*engine_walk_fn)(void *arg, const struct engine_item_info *info,
