@@ -218,8 +218,9 @@ static void sweep(struct master *m)
 /* Hash table growth (engine_hash_grow): while the table doubles, steps of
  * HASH_STEP_BUCKETS bucket splits (each under its own bucket lock) for
  * HASH_STEP_TIME, then HASH_BUSY_INTERVAL of rest for the loop's other
- * work and the workers' CPUs: a doubling of 2^20 buckets takes about a
- * second and a half, and no worker waits for more than one split.
+ * work and the workers' CPUs: a doubling to 2^20 buckets takes a fraction
+ * of a second (make bench-hash), and no worker waits for more than one
+ * split.
  * Otherwise a look at the item count every HASH_IDLE_INTERVAL. */
 static void hash_grow(struct master *m)
 {
