@@ -8,6 +8,7 @@ Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
                                 summed over PID and all its descendants
                                 (children found via /proc/<pid>/task/*/children)
   nprocs PID                    print how many processes are in PID's tree
+  tree PID                      print the pids of PID's tree, one a line
   stat PORT NAME...             print "NAME VALUE" lines from "stats"
   fill PORT COUNT SIZE          pipelined "set key:%07d 0 0 SIZE noreply" COUNT times,
                                 then print curr_items / bytes / evictions
@@ -19,6 +20,10 @@ Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
                                 (callgrind output FILE - BASE, the same run
                                 without the REQS requests) / REQS
   memaslap_ops FILE             print "OPS TPS SECONDS" parsed from memaslap output
+  strace_summary FILE REQS WL SRV TSV
+                                system calls per request from `strace -c -f`'s
+                                table in FILE: prints them by name, appends the
+                                total to TSV (metric "syscalls/request (strace)")
   report TSV MD CMD             median table from the rounds in TSV; print it and
                                 write it (with machine info and CMD) to MD
 """
@@ -81,6 +86,38 @@ def cmd_cpu(pid):
 
 def cmd_nprocs(pid):
     print(len(tree(int(pid))))
+
+
+def cmd_tree(pid):
+    for p in tree(int(pid)):
+        print(p)
+
+
+def cmd_strace_summary(path, reqs, wl, srv, tsv):
+    reqs = int(reqs)
+    calls, total = {}, None
+    with open(path, errors="replace") as f:
+        for line in f:
+            p = line.split()
+            if len(p) < 5 or not p[0][0].isdigit():
+                continue
+            name = p[-1]
+            # columns: % time, seconds, usecs/call, calls, [errors], syscall
+            n = int(p[3])
+            if name == "total":
+                total = n
+            else:
+                calls[name] = n
+    if total is None:
+        return 1
+    parts = ", ".join(f"{k} {v / reqs:.3f}"
+                      for k, v in sorted(calls.items(), key=lambda x: -x[1])
+                      if v / reqs >= 0.001)
+    print(f"  {wl} {srv}: {total / reqs:.3f} system calls/request "
+          f"(strace -c -f, {reqs} requests): {parts}")
+    with open(tsv, "a") as f:
+        f.write(f"{wl}\t{srv}\tsyscalls/request (strace)\t{total / reqs:.4f}\n")
+    return 0
 
 
 def cmd_freeport():
@@ -308,8 +345,8 @@ def cmd_report(tsv, md, command):
     print()
     print(f"machine: {mach}")
     print(f"command: {command}")
-    print("medians over rounds; ops/s ratio >= 1 is good, CPU/op ratio <= 1 is good,"
-          " curr_items ratio >= 1 is good")
+    print("medians over rounds; ops/s ratio >= 1 is good, latency, CPU and"
+          " syscall ratios <= 1 are good, curr_items ratio >= 1 is good")
     print(text)
     with open(md, "w") as f:
         f.write("# shmcached vs memcached benchmark (`make bench`)\n\n")
@@ -317,10 +354,11 @@ def cmd_report(tsv, md, command):
         f.write(f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
         f.write(f"- command: `{command}`\n")
         f.write("- medians over alternating rounds (memcached, shmcached, memcached, ...);"
-                " ops/s ratio >= 1 is good, CPU/op ratio <= 1 is good,"
-                " curr_items ratio >= 1 is good\n")
-        f.write("- CPU/op = utime+stime of all server processes (/proc/<pid>/stat,"
-                " master + workers for shmcached) over the round / ops done in the round\n")
+                " ops/s ratio >= 1 is good, latency, CPU and syscall ratios <= 1 are"
+                " good, curr_items ratio >= 1 is good\n")
+        f.write("- CPU/request = utime+stime of all server processes (/proc/<pid>/stat,"
+                " master + workers for shmcached) over the round / requests done in"
+                " the round\n")
         f.write("- timings on a small machine swing by +-20%: read ratios, not absolute numbers\n\n")
         f.write(text + "\n")
 
