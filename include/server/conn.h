@@ -25,6 +25,21 @@
  * unparsed input and unsent output (conn_pending_*) and conn_release()s it.
  * A connection adopted from another worker (conn_adopt) sends the inherited
  * output first, then serves the inherited input as if just read.
+ *
+ * With a ring (conn_set_uring, -o io_uring) the same connection does its
+ * reads and sends through the worker's io_uring instead of readiness
+ * watchers: at most one receive (into its own landing buffer rx, or
+ * straight into a value's allocation) and one send (of out) in flight.
+ * While a send is in flight, out is not touched (no request is parsed;
+ * input waits in `in`); while a receive is in flight, its target is not
+ * touched. Reading "stops" by not queueing the next receive: one receive
+ * already queued may still bring up to read_chunk bytes, kept in `in`.
+ * A connection closed with an operation in flight is cancelled and freed
+ * when its last completion comes (its protocol state too: a receive may
+ * be writing into a value's allocation). Hand-off waits until nothing is
+ * in flight (the receive is cancelled first: it must not take bytes
+ * meant for the adopting worker). A yielded connection waits on the set's
+ * yield list, which the ring's idle hook runs once per round.
  */
 #ifndef SHMC_CONN_H
 #define SHMC_CONN_H
@@ -37,6 +52,7 @@
 #include "core/buf.h"
 #include "core/ftimer.h"
 #include "core/limits.h"
+#include "server/uring.h"
 
 /* Why a connection closed: memcached's conn_close reasons. */
 enum { CONN_CLOSE_ERROR = 0, CONN_CLOSE_NORMAL, CONN_CLOSE_IDLE,
@@ -88,6 +104,8 @@ struct conn_set {
     struct conn *wait_head, *wait_tail; /* waiting for the peer, oldest
                                            first */
     struct ftimer sync_timer; /* runs while a connection waits */
+    struct uring *uring;    /* NULL: libev readiness watchers */
+    struct conn *yield_head; /* ring: yielded, to continue next round */
 };
 
 struct conn {
@@ -112,7 +130,22 @@ struct conn {
     ev_tstamp wait_until;
     struct conn *prev, *next;
     struct conn *wait_prev, *wait_next;
+    /* with a ring (set->uring) */
+    struct uring_op rop, sop;   /* the receive and the send */
+    struct buf rx;              /* where a receive lands (read_chunk) */
+    unsigned rbusy : 1;         /* a receive in flight */
+    unsigned sbusy : 1;         /* a send in flight (of out[out_off..)) */
+    unsigned rdirect : 1;       /* ... straight into a value */
+    unsigned rcancel : 1;       /* the receive was asked to stop */
+    unsigned dead : 1;          /* closed: freed at its last completion */
+    unsigned yq : 1;            /* on set->yield_head's list */
+    struct conn *yield_next;
 };
+
+/* Serves the set's connections through ring u from now on (call before
+ * the first conn_open; u outlives the set's connections). Installs the
+ * ring's idle hook (yielded connections). */
+void conn_set_uring(struct conn_set *set, struct uring *u);
 
 /* Turns synchronous replication on (sync kept by pointer) or off (NULL);
  * connections waiting when it goes off are released. */

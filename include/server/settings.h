@@ -72,6 +72,7 @@ struct settings {
     int maxconns;              /* -c, 1024: total over all workers */
     int maxconns_fast;         /* -o maxconns_fast, 1 */
     int idle_timeout;          /* -o idle_timeout, 0 = off (seconds) */
+    int io_uring;              /* -o io_uring: connections through a ring */
     int reqs_per_event;        /* -R, 20 */
     int read_buf_max;          /* -o read_buf_size: max line (bytes), 2048 key line */
     int proto;                 /* -B: 0 auto, 1 ascii, 2 binary */

@@ -32,6 +32,11 @@
  *    no direct send inside proto_feed either. A timer releases the head of
  *    the list while settled() or its deadline says so. A waiting
  *    connection is not at a boundary for hand-off or drain.
+ *  - with a ring (set->uring, see conn.h): rbusy/sbusy say an operation is
+ *    in flight, and while sbusy proto_feed() is not called (out must stay
+ *    where the kernel reads it); conn_send_now's direct send therefore
+ *    never overtakes a send in flight; a dead connection is off every list
+ *    and only waits for its completions to be freed (conn_reap).
  */
 #include "server/conn.h"
 
@@ -61,6 +66,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static int boundary(const struct conn *c);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void on_sync_timer(struct ftimer *t);
+static void uring_update(struct conn *c, int want_read);
+static void yield_remove(struct conn *c);
 
 void conn_set_init(struct conn_set *set, struct ev_loop *loop,
                    const struct proto_env *env,
@@ -81,7 +88,7 @@ void conn_set_init(struct conn_set *set, struct ev_loop *loop,
 
 static size_t buf_caps(const struct conn *c)
 {
-    return c->in.cap + c->out.cap;
+    return c->in.cap + c->out.cap + c->rx.cap;
 }
 
 static void account(struct conn *c, size_t before)
@@ -118,6 +125,10 @@ static void conn_update(struct conn *c)
                     pending(c) <= high &&
                     !(set->handoff && boundary(c));
 
+    if (set->uring != NULL) {
+        uring_update(c, want_read);
+        return;
+    }
     if (want_write && !ev_is_active(&c->wio))
         ev_io_start(set->loop, &c->wio);
     else if (!want_write && ev_is_active(&c->wio))
@@ -132,8 +143,12 @@ static void conn_update(struct conn *c)
  * it is closing or the client has gone. Returns 0, or -1 if closed. */
 static int conn_flush(struct conn *c)
 {
-    if (c->waiting) {
+    if (c->waiting || c->sbusy) {
         conn_update(c);
+        return 0;
+    }
+    if (c->set->uring != NULL && pending(c) > 0) {
+        conn_update(c);         /* queues the send: its completion goes on */
         return 0;
     }
     while (c->out_off < c->out.len) {
@@ -207,7 +222,7 @@ int conn_at_boundary(const struct conn *c)
 static int ready_to_leave(const struct conn *c)
 {
     return c->set->handoff && !c->busy && !c->closing && !c->waiting &&
-           boundary(c) && c->set->on_ready != NULL;
+           !c->rbusy && !c->sbusy && boundary(c) && c->set->on_ready != NULL;
 }
 
 /* ---- synchronous replication (conn_sync) ----------------------------- */
@@ -295,6 +310,8 @@ static int conn_process(struct conn *c)
 {
     if (c->waiting)
         return 0;               /* served once the peer has the changes */
+    if (c->sbusy)
+        return 0;               /* served when the send completes */
     c->yielded = 0;
     size_t feed = c->in.len;
     if (c->set->handoff) {
@@ -410,6 +427,174 @@ static void conn_read(struct conn *c)
             return;
     }
     conn_update(c);
+}
+
+/* ---- io_uring (set->uring) -------------------------------------------- */
+
+static void yield_push(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    struct conn **pp = &set->yield_head;
+    while (*pp != NULL)             /* at the tail: oldest first */
+        pp = &(*pp)->yield_next;
+    c->yield_next = NULL;
+    *pp = c;
+    c->yq = 1;
+}
+
+static void yield_remove(struct conn *c)
+{
+    struct conn **pp = &c->set->yield_head;
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->yield_next;
+    if (*pp == c)
+        *pp = c->yield_next;
+    c->yield_next = NULL;
+    c->yq = 0;
+}
+
+/* The ring's idle hook: every connection that yielded before this round
+ * continues once. Returns 1 while some yielded connection is left. */
+static int run_yielded(void *arg)
+{
+    struct conn_set *set = arg;
+    struct conn *c = set->yield_head, *next;
+    set->yield_head = NULL;
+    for (; c != NULL; c = next) {
+        next = c->yield_next;
+        c->yield_next = NULL;
+        c->yq = 0;
+        /* sending: its completion puts it back on the list */
+        if (c->yielded && !c->sbusy)
+            conn_process(c);
+    }
+    return set->yield_head != NULL;
+}
+
+static void arm_recv(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    void *vp;
+    size_t vw = c->in.len == 0 ? proto_conn_value_window(c->pc, &vp) : 0;
+    c->rdirect = vw >= DIRECT_READ_MIN;
+    c->rbusy = 1;
+    c->rcancel = 0;
+    if (c->rdirect)
+        uring_recv(set->uring, &c->rop, c->fd, vp, vw);
+    else
+        uring_recv(set->uring, &c->rop, c->fd, c->rx.data, c->rx.cap);
+}
+
+/* conn_update's ring half: queue what the connection wants. */
+static void uring_update(struct conn *c, int want_read)
+{
+    struct conn_set *set = c->set;
+    if (c->yielded && !c->yq && !c->waiting)
+        yield_push(c);
+    if (want_read && !c->rbusy && c->rx.cap > 0)
+        arm_recv(c);
+    else if (!want_read && c->rbusy && !c->rcancel && set->handoff &&
+             boundary(c)) {
+        c->rcancel = 1;         /* its bytes belong to the next worker */
+        uring_cancel(set->uring, &c->rop);
+    }
+    if (pending(c) > 0 && !c->sbusy && !c->waiting) {
+        c->sbusy = 1;
+        uring_send(set->uring, &c->sop, c->fd, c->out.data + c->out_off,
+                   pending(c));
+    }
+}
+
+/* A dead connection's last completion frees it. */
+static void conn_reap(struct conn *c)
+{
+    if (c->rbusy || c->sbusy)
+        return;
+    proto_conn_free(c->pc);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->rx);
+    free(c);
+}
+
+static void on_recv(struct uring_op *op, int res)
+{
+    struct conn *c = CONN_OF(op, rop);
+    struct conn_set *set = c->set;
+    c->rbusy = 0;
+    if (c->dead) {
+        conn_reap(c);
+        return;
+    }
+    if (res > 0 && c->rdirect) {
+        proto_conn_value_advance(c->pc, (size_t)res);
+    } else if (res > 0) {
+        size_t before = buf_caps(c);
+        if (buf_append(&c->in, c->rx.data, (size_t)res) < 0) {
+            log_error(set->log, "<%d out of memory for input, closing",
+                      c->fd);
+            conn_close(c);
+            return;
+        }
+        account(c, before);
+    } else if (res == 0) {
+        c->eof = 1;
+        c->reason = CONN_CLOSE_NORMAL;
+    } else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN &&
+               res != -EBUSY) {
+        log_debug(set->log, "<%d read: %s", c->fd, strerror(-res));
+        conn_close(c);
+        return;
+    }
+    if (res > 0) {
+        set->counters->bytes_read += (uint64_t)res;
+        c->last_active = ev_now(set->loop);
+    }
+    if (c->in.len >= set->in_max) {
+        log_warn(set->log, "<%d input buffer limit (%zu bytes) reached, "
+                 "closing", c->fd, set->in_max);
+        conn_close(c);
+        return;
+    }
+    if (res > 0 && c->rdirect)
+        conn_update(c);         /* more of the value: read on */
+    else
+        conn_process(c);
+}
+
+static void on_send(struct uring_op *op, int res)
+{
+    struct conn *c = CONN_OF(op, sop);
+    struct conn_set *set = c->set;
+    c->sbusy = 0;
+    if (c->dead) {
+        conn_reap(c);
+        return;
+    }
+    if (res < 0 && res != -EINTR && res != -EAGAIN && res != -EBUSY) {
+        log_debug(set->log, "<%d send: %s", c->fd, strerror(-res));
+        conn_close(c);
+        return;
+    }
+    if (res > 0) {
+        c->out_off += (size_t)res;
+        set->counters->bytes_written += (uint64_t)res;
+        c->last_active = ev_now(set->loop);
+    }
+    if (c->out_off == c->out.len)
+        c->out.len = c->out_off = 0;
+    if (c->yielded || pending(c) > 0)
+        conn_flush(c);          /* the rest; a yielded one waits its turn */
+    else
+        conn_process(c);        /* input that came meanwhile, a close, a
+                                   hand-off */
+}
+
+void conn_set_uring(struct conn_set *set, struct uring *u)
+{
+    set->uring = u;
+    u->idle = run_yielded;
+    u->idle_arg = set;
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -538,7 +723,18 @@ static struct conn *conn_new(struct conn_set *set, int fd,
     c->last_active = ev_now(set->loop);
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
-    ev_io_start(set->loop, &c->rio);
+    buf_init(&c->rx);
+    c->rop.done = on_recv;
+    c->sop.done = on_send;
+    if (set->uring == NULL)
+        ev_io_start(set->loop, &c->rio);
+    else if (buf_reserve(&c->rx, set->read_chunk) < 0) {
+        log_error(set->log, "out of memory for a connection");
+        proto_conn_free(c->pc);
+        free(c);
+        close(fd);
+        return NULL;
+    }
 
     c->next = set->head;
     if (set->head)
@@ -546,6 +742,9 @@ static struct conn *conn_new(struct conn_set *set, int fd,
     set->head = c;
     set->count++;
     set->counters->curr_connections++;
+    account(c, 0);
+    if (set->uring != NULL)
+        arm_recv(c);
     return c;
 }
 
@@ -566,6 +765,7 @@ int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
     struct conn *c = conn_new(set, fd, listen_addr);
     if (c == NULL)
         return -1;
+    size_t before = buf_caps(c);
     if ((in_len > 0 && buf_append(&c->in, in, in_len) < 0) ||
         (out_len > 0 && buf_append(&c->out, out, out_len) < 0)) {
         log_error(set->log, "<%d out of memory adopting a connection, "
@@ -573,7 +773,7 @@ int conn_adopt(struct conn_set *set, int fd, const char *listen_addr,
         conn_close(c);
         return 0;
     }
-    account(c, 0);
+    account(c, before);
     log_debug(set->log, "<%d connection adopted (%zu bytes in, %zu out)", fd,
               in_len, out_len);
     conn_process(c);
@@ -619,9 +819,10 @@ static void conn_end(struct conn *c, int handed_off)
     ev_io_stop(set->loop, &c->wio);
     if (c->waiting)
         wait_remove(c);
+    if (c->yq)
+        yield_remove(c);
     if (set->on_close)
         set->on_close(set->arg, c);
-    proto_conn_free(c->pc);
     close(c->fd);
     if (handed_off)
         log_debug(set->log, "<%d connection handed off", c->fd);
@@ -629,8 +830,6 @@ static void conn_end(struct conn *c, int handed_off)
         log_debug(set->log, "<%d connection closed.", c->fd);
 
     set->mem_used -= buf_caps(c);
-    buf_free(&c->in);
-    buf_free(&c->out);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -639,7 +838,13 @@ static void conn_end(struct conn *c, int handed_off)
         c->next->prev = c->prev;
     set->count--;
     set->counters->curr_connections--;
-    free(c);
+    c->dead = 1;
+    /* with operations in flight, their completions free it (conn_reap) */
+    if (c->rbusy)
+        uring_cancel(set->uring, &c->rop);
+    if (c->sbusy)
+        uring_cancel(set->uring, &c->sop);
+    conn_reap(c);
 }
 
 void conn_close(struct conn *c)

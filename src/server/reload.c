@@ -52,6 +52,7 @@ static const struct field fields[] = {
     F(stat_key_prefix, "-D", MASTER, RELOAD_WORKER),
     F(detail_enabled, "detail_enabled", MASTER, RELOAD_WORKER),
     F(track_sizes, "track_sizes", MASTER, RELOAD_WORKER),
+    F(io_uring, "io_uring", WORKER, RELOAD_WORKER),
     F(read_buf_mem_limit, "read_buf_mem_limit", WORKER, RELOAD_WORKER),
     F(worker_restart_backoff_ms, "worker_backoff_ms", WORKER,
       RELOAD_WORKER),

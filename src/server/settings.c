@@ -55,7 +55,7 @@ enum opt_id {
     /* -o */
     O_MAXCONNS_FAST, O_NO_MAXCONNS_FAST, O_HASHPOWER, O_IDLE,
     O_LRU_CRAWLER, O_NO_LRU_CRAWLER, O_READ_BUF_LIMIT,
-    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_TUNING,
+    O_MEM_RESERVE, O_BACKOFF, O_TRACK_SIZES, O_TUNING, O_IO_URING,
     O_HTTP_PORT, O_HTTP_ADDR, O_HTTP_WRITE, O_HTTP_PEERS,
     O_MEMFILE, O_MEMFILE_WAIT, O_CHECK, O_UPGRADE_TIMEOUT,
     O_REPL_PEER, O_REPL_PORT, O_REPL_SYNC, O_REPL_SYNC_TIMEOUT, O_REPL_QUEUE,
@@ -138,6 +138,7 @@ static const struct optdef opts[] = {
     { "repl_timeout_ms", 0, ARG_REQ, O_REPL_TIMEOUT, EXT, NULL },
     { "worker_backoff_ms", 0, ARG_REQ, O_BACKOFF, EXT, NULL },
     { "track_sizes", 0, ARG_OPT, O_TRACK_SIZES, EXT, NULL },
+    { "io_uring", 0, ARG_OPT, O_IO_URING, EXT, NULL },
     { "http_port", 0, ARG_REQ, O_HTTP_PORT, EXT, NULL },
     { "http_addr", 0, ARG_REQ, O_HTTP_ADDR, EXT, NULL },
     { "http_write", 0, ARG_OPT, O_HTTP_WRITE, EXT, NULL },
@@ -526,6 +527,7 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
     case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
     case O_TRACK_SIZES: s->track_sizes = on; return 0;
+    case O_IO_URING: s->io_uring = on; return 0;
     case O_TUNING: {
         char msg[200];
         if (settings_tuning_apply(s, o->name, val, msg, sizeof(msg)) < 0)

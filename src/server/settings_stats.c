@@ -115,6 +115,7 @@ static int stats_tuning(const struct settings *s,
                                             __ATOMIC_RELAXED));
     err |= stat_yesno(out, "inline_ascii_response", 0);
     err |= stat_yesno(out, "drop_privileges", s->drop_privileges);
+    err |= stat_yesno(out, "io_uring", s->io_uring);
     return err;
 }
 

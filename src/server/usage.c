@@ -80,6 +80,8 @@ static const char usage_text[] =
 "   - no_lru_crawler:      disable the master's background sweep of expired\n"
 "                          items (they are still reclaimed when met)\n"
 "   - track_sizes:         enable \"stats sizes\" (also: \"stats sizes_enable\")\n"
+"   - io_uring:            connections' reads and sends through an io_uring per\n"
+"                          worker, many in one system call (default: epoll)\n"
 "   - read_buf_mem_limit:  limit in megabytes for connection read/response buffers.\n"
 "                          do not adjust unless you have high (20k+) conn. limits.\n"
 "                          0 means unlimited (default: 0)\n"

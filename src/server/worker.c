@@ -82,6 +82,7 @@
 #include "server/worker_watch.h"
 #include "server/sasl.h"
 #include "server/connsnap.h"
+#include "server/uring.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define WORKER_DRAIN_MAX 10.0      /* seconds a graceful stop may take */
@@ -117,7 +118,17 @@ struct worker {
     int held_li;            /* waits for room, unserved (-1: none) */
     int stopping;
     ev_tstamp drain_deadline;
+    struct uring uring;     /* -o io_uring: connections' reads and sends */
+    int use_uring;
+    volatile int done;      /* the loop ends (worker_break) */
 };
+
+/* Ends the worker's loop: libev's, or the ring's (uring_run). */
+static void worker_break(struct worker *w)
+{
+    w->done = 1;
+    ev_break(w->loop, EVBREAK_ALL);
+}
 
 static void begin_stop(struct worker *w, int immediate, const char *why);
 static void begin_handoff(struct worker *w);
@@ -292,7 +303,7 @@ static void on_drain(struct ev_loop *loop, ev_timer *t, int revents)
         log_warn(&w->cfg->log, "worker %d: closing %u busy connection(s) "
                  "after %.0f s", w->cfg->index, left, WORKER_DRAIN_MAX);
     conn_set_close_all(&w->conns);
-    ev_break(loop, EVBREAK_ALL);
+    worker_break(w);
 }
 
 /* A connection forwarded by the master: adopt it. */
@@ -372,7 +383,7 @@ static void handoff_done(struct worker *w)
 {
     log_info(&w->cfg->log, "worker %d: handed off %u connection(s); "
              "exiting", w->cfg->index, w->handed);
-    ev_break(w->loop, EVBREAK_ALL);
+    worker_break(w);
 }
 
 /* conn_set on_ready: c stands at a request boundary. */
@@ -457,7 +468,7 @@ static void begin_stop(struct worker *w, int immediate, const char *why)
         log_info(&w->cfg->log, "worker %d: stopping now (%s)",
                  w->cfg->index, why);
         conn_set_close_all(&w->conns);
-        ev_break(w->loop, EVBREAK_ALL);
+        worker_break(w);
         return;
     }
     if (w->stopping)
@@ -643,12 +654,39 @@ static void setup_watchers(struct worker *w)
     ev_signal_start(w->loop, &w->sigquit);
 }
 
+/* -o io_uring: the ring, or the readiness path when this kernel has none
+ * (logged). Returns 0 when the ring is in use. */
+static int start_uring(struct worker *w, int ev_fd)
+{
+    unsigned entries = 1024;
+    while (entries < 4096 && entries < (unsigned)w->s->maxconns * 2)
+        entries *= 2;
+    if (uring_init(&w->uring, w->loop, ev_fd, entries) < 0) {
+        log_warn(&w->cfg->log, "worker %d: io_uring unavailable (%s): "
+                 "serving with epoll", w->cfg->index, strerror(errno));
+        return -1;
+    }
+    w->use_uring = 1;
+    log_info(&w->cfg->log, "worker %d: io_uring, %u entries", w->cfg->index,
+             entries);
+    return 0;
+}
+
 static void teardown(struct worker *w)
 {
     if (w->held_fd >= 0)
         close(w->held_fd);
     w->held_fd = -1;
     conn_set_close_all(&w->conns);
+    if (w->use_uring) {
+        unsigned left = uring_drain(&w->uring, 2.0);
+        if (left > 0)       /* the ring's memory stays: the process ends */
+            log_error(&w->cfg->log, "worker %d: %u io_uring operation(s) "
+                      "did not complete", w->cfg->index, left);
+        else
+            uring_exit(&w->uring);
+        w->use_uring = 0;
+    }
     accept_set(w, 0);
     udp_server_stop(&w->udp);
     worker_watch_stop(&w->watch);
@@ -682,7 +720,12 @@ int worker_run(struct worker_config *cfg)
         goto out;
     }
 
-    w.loop = ev_loop_new(EVFLAG_AUTO);
+    int ev_fd = -1;
+    if (w.s->io_uring && (w.loop = uring_loop_new(&ev_fd)) == NULL)
+        log_warn(&cfg->log, "worker %d: no epoll loop for io_uring (%s): "
+                 "serving with epoll", cfg->index, strerror(errno));
+    if (w.loop == NULL)
+        w.loop = ev_loop_new(EVFLAG_AUTO);
     if (w.loop == NULL) {
         log_error(&cfg->log, "worker %d: ev_loop_new failed", cfg->index);
         status = WORKER_EXIT_FAILED;
@@ -718,6 +761,8 @@ int worker_run(struct worker_config *cfg)
     }
 
     conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
+    if (ev_fd >= 0 && start_uring(&w, ev_fd) == 0)
+        conn_set_uring(&w.conns, &w.uring);
     w.conns.on_close = on_conn_close;
     w.conns.arg = &w;
     w.conns.in_max = w.pcfg.line_max_get + w.conns.read_chunk;
@@ -743,7 +788,15 @@ int worker_run(struct worker_config *cfg)
 
     log_info(&cfg->log, "worker %d started (pid %d, engine slot %d)",
              cfg->index, (int)getpid(), engine_worker_slot(cfg->slot));
-    ev_run(w.loop, 0);
+    if (w.use_uring) {
+        if (uring_run(&w.uring, &w.done) < 0) {
+            log_error(&cfg->log, "worker %d: io_uring: %s; stopping",
+                      cfg->index, strerror(errno));
+            status = WORKER_EXIT_FAILED;
+        }
+    } else {
+        ev_run(w.loop, 0);
+    }
     teardown(&w);
     log_info(&cfg->log, "worker %d stopped", cfg->index);
 

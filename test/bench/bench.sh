@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/bench/bench.sh - shmcached vs Debian's memcached, same load, same flags.
-# Run through `make bench` (builds first). Takes about 3.5 minutes.
+# Run through `make bench` (builds first). Takes about 7 minutes.
 #
 # What it does
 #   * builds nothing: `make bench` builds build/shmcached and build/loadgen

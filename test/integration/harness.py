@@ -1,7 +1,9 @@
 """Black-box test harness for shmcached (and, for validation, memcached).
 
 * SHMC_SERVER selects the server binary (default: build/shmcached relative
-  to the repository root).  When running as root, "-u root" is added
+  to the repository root). SHMC_SERVER_ARGS: flags added to every
+  shmcached started here (e.g. "-o io_uring": the whole suite through the
+  ring; run_all.sh --io_uring).  When running as root, "-u root" is added
   automatically: memcached refuses to run as root without -u, and shmcached
   follows memcached's rule ("can't run as root without the -u switch").
 * Server: picks a free 127.0.0.1 port, starts the binary with
@@ -45,6 +47,14 @@ def is_memcached(binary=None):
 
 def is_shmcached(binary=None):
     return os.path.basename(binary or server_binary()) == "shmcached"
+
+
+def server_extra_args(binary=None):
+    """SHMC_SERVER_ARGS, for shmcached only (memcached knows no -o io_uring)."""
+    if not is_shmcached(binary):
+        return []
+    import shlex
+    return shlex.split(os.environ.get("SHMC_SERVER_ARGS", ""))
 
 
 def default_threads():
@@ -95,7 +105,7 @@ class Server(object):
         args = [self.binary, "-p", str(self.port), "-l", "127.0.0.1", "-U", "0"]
         if os.geteuid() == 0 and "-u" not in self.extra_args:
             args += ["-u", "root"]
-        return args + self.extra_args
+        return args + self.extra_args + server_extra_args(self.binary)
 
     def start(self):
         if not os.path.exists(self.binary):

@@ -69,7 +69,8 @@ start_server() {
     fi
     for attempt in 1 2 3; do
         PORT=$(free_port)
-        "$SERVER" -p "$PORT" -l 127.0.0.1 -U 0 "${extra[@]}" \
+        # shellcheck disable=SC2086
+        "$SERVER" -p "$PORT" -l 127.0.0.1 -U 0 "${extra[@]}" ${SHMC_SERVER_ARGS:-} \
             >"$TMP/server.log" 2>&1 </dev/null &
         SERVER_PID=$!
         for i in $(seq 1 100); do

@@ -32,6 +32,7 @@ import threading
 import time
 
 from harness import (REPO_ROOT, RawClient, Server, check, child_pids, eq,
+                     server_extra_args,
                      free_port, run_tests, server_binary, is_shmcached,
                      skip_under_asan, SkipTest)
 from loadgen import start_load, stop_load
@@ -134,7 +135,7 @@ class ConfServer(Server):
         args = [self.binary, "--config", self.conf]
         if os.geteuid() == 0:
             args += ["-u", "root"]
-        return args + self.extra_args
+        return args + self.extra_args + server_extra_args(self.binary)
 
     def start(self):
         # the port comes from the config file

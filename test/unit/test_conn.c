@@ -5,6 +5,10 @@
  * counters, idle timeout, hand-off). Listen address parsing and the
  * connection quota have their own suites (test_listener.c,
  * test_connquota.c).
+ *
+ * Suite conn_uring runs the same tests with the connections' reads and
+ * sends through an io_uring (conn_set_uring, -o io_uring), driven by
+ * uring_step instead of ev_run, and checks that the ring carried them.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,7 +27,12 @@
 
 /* ---- a connection over a socketpair --------------------------------- */
 
+/* the suite conn_uring sets it: every rig serves through a ring */
+static int use_ring;
+
 struct rig {
+    struct uring u;
+    int ring;
     struct fixture f;
     struct proto_config pc;
     struct server_counters ct;
@@ -44,11 +53,18 @@ static int rig_open_with(struct rig *r, int reqs_per_event,
     proto_config_defaults(&r->pc);
     r->pc.reqs_per_event = reqs_per_event;
     log_init(&r->log, 0);
-    r->loop = ev_loop_new(EVFLAG_AUTO);
+    int ev_fd = -1;
+    r->ring = use_ring;
+    r->loop = r->ring ? uring_loop_new(&ev_fd) : ev_loop_new(EVFLAG_AUTO);
+    if (r->loop == NULL ||
+        (r->ring && uring_init(&r->u, r->loop, ev_fd, 64) < 0))
+        return -1;
     r->env.engine = r->f.e;
     r->env.worker = r->f.w;
     r->env.cfg = &r->pc;
     conn_set_init(&r->set, r->loop, &r->env, &r->ct, &r->log);
+    if (r->ring)
+        conn_set_uring(&r->set, &r->u);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
         return -1;
@@ -65,15 +81,29 @@ static int rig_open(struct rig *r, int reqs_per_event)
 static void rig_close(struct rig *r)
 {
     conn_set_close_all(&r->set);
+    if (r->ring) {
+        CU_ASSERT_EQUAL(uring_drain(&r->u, 2.0), 0);
+        uring_exit(&r->u);
+    }
     ev_loop_destroy(r->loop);
     close(r->peer);
     fixture_close(&r->f);
 }
 
+/* One turn of the loop: libev's, or the ring's. */
+static void step(struct rig *r)
+{
+    if (r->ring) {
+        CU_ASSERT_EQUAL(uring_step(&r->u, 0, NULL), 0);
+    } else {
+        ev_run(r->loop, EVRUN_NOWAIT);
+    }
+}
+
 static void spin(struct rig *r, int n)
 {
     for (int i = 0; i < n; i++)
-        ev_run(r->loop, EVRUN_NOWAIT);
+        step(r);
 }
 
 static void put(struct rig *r, const char *s)
@@ -116,6 +146,9 @@ static void test_conn_request_reply(void)
     CU_ASSERT_STRING_EQUAL(buf, "VALUE a 0 1\r\nx\r\nEND\r\n");
     CU_ASSERT_EQUAL(ct->bytes_read, 30);
     CU_ASSERT(ct->bytes_written >= 50);
+    if (r.ring) {               /* 3 receives and 2 sends at least */
+        CU_ASSERT(r.u.completions >= 5);
+    }
     struct buf st;
     buf_init(&st);
     CU_ASSERT_EQUAL(conn_set_stats(&r.set, &st), 0);
@@ -164,8 +197,13 @@ static void test_conn_backpressure(void)
         put(&r, "get big\r\n");
     spin(&r, 20);
     CU_ASSERT(r.c->out.len - r.c->out_off > 0);
-    CU_ASSERT_FALSE(ev_is_active(&r.c->rio));
-    CU_ASSERT_TRUE(ev_is_active(&r.c->wio));
+    if (r.ring) {               /* no receive queued, the send waits */
+        CU_ASSERT_FALSE(r.c->rbusy);
+        CU_ASSERT_TRUE(r.c->sbusy);
+    } else {
+        CU_ASSERT_FALSE(ev_is_active(&r.c->rio));
+        CU_ASSERT_TRUE(ev_is_active(&r.c->wio));
+    }
     /* drain: every reply arrives */
     size_t got = 0, want = 40 * (strlen("VALUE big 0 20000\r\n") +
                                  sizeof(big) + strlen("\r\nEND\r\n"));
@@ -176,7 +214,8 @@ static void test_conn_backpressure(void)
             got += (size_t)n;
     }
     CU_ASSERT_EQUAL(got, want);
-    CU_ASSERT_TRUE(ev_is_active(&r.c->rio));
+    spin(&r, 2);                /* the ring: the last send's completion */
+    CU_ASSERT_TRUE(r.ring ? r.c->rbusy : ev_is_active(&r.c->rio));
     rig_close(&r);
 }
 
@@ -295,6 +334,8 @@ static void test_conn_handoff(void)
     /* another worker's set adopts it */
     struct conn_set set2;
     conn_set_init(&set2, r.loop, &r.env, ct, &r.log);
+    if (r.ring)
+        conn_set_uring(&set2, &r.u);
     uint64_t total = ct->total_connections;
     CU_ASSERT_EQUAL(conn_adopt(&set2, k.fd, "unix:test", k.in, k.in_len,
                                "OLD\r\n", 5), 0);
@@ -333,6 +374,10 @@ static void test_conn_pending_empty(void)
     r.set.on_ready = catch_ready;
     r.set.arg = &k;
     conn_set_handoff(&r.set);
+    if (r.ring) {               /* leaves once its receive is cancelled */
+        CU_ASSERT_EQUAL(k.calls, 0);
+        spin(&r, 3);
+    }
     CU_ASSERT_EQUAL(k.calls, 1);
     CU_ASSERT_EQUAL(k.in_len, 0);
     CU_ASSERT_EQUAL(k.out_len, 0);
@@ -368,7 +413,7 @@ static void spin_for(struct rig *r, int ms)
 {
     for (int i = 0; i < ms * 5; i++) {
         usleep(200);
-        ev_run(r->loop, EVRUN_NOWAIT);
+        step(r);
     }
 }
 
@@ -435,6 +480,30 @@ static void test_conn_sync(void)
 }
 
 UNIT_SUITE(conn, NULL, NULL,
+           UNIT_TEST(test_conn_request_reply),
+           UNIT_TEST(test_conn_yield),
+           UNIT_TEST(test_conn_backpressure),
+           UNIT_TEST(test_conn_large_values),
+           UNIT_TEST(test_conn_eof),
+           UNIT_TEST(test_conn_idle_and_drain),
+           UNIT_TEST(test_conn_handoff),
+           UNIT_TEST(test_conn_pending_empty),
+           UNIT_TEST(test_conn_sync))
+
+/* The same tests, the connections served through an io_uring. */
+static int ring_on(void)
+{
+    use_ring = 1;
+    return 0;
+}
+
+static int ring_off(void)
+{
+    use_ring = 0;
+    return 0;
+}
+
+UNIT_SUITE(conn_uring, ring_on, ring_off,
            UNIT_TEST(test_conn_request_reply),
            UNIT_TEST(test_conn_yield),
            UNIT_TEST(test_conn_backpressure),
