@@ -81,10 +81,12 @@ int uring_init(struct uring *u, struct ev_loop *loop, int ev_fd,
                unsigned entries);
 
 /* Queue one operation (submitted by the next wait of uring_run, or at once
- * when the submission queue is full). recv: at most len bytes into buf.
+ * when the submission queue is full). recv: at most len bytes into buf;
+ * poll_first: the caller expects no data yet (a reply just went out), so
+ * the kernel waits for readiness without trying the read first.
  * send: len bytes from buf (MSG_NOSIGNAL; the result may be short). */
 void uring_recv(struct uring *u, struct uring_op *op, int fd, void *buf,
-                size_t len);
+                size_t len, int poll_first);
 void uring_send(struct uring *u, struct uring_op *op, int fd,
                 const void *buf, size_t len);
 

@@ -479,10 +479,11 @@ static void arm_recv(struct conn *c)
     c->rdirect = vw >= DIRECT_READ_MIN;
     c->rbusy = 1;
     c->rcancel = 0;
+    /* a value's bytes are on their way; a request after a reply is not */
     if (c->rdirect)
-        uring_recv(set->uring, &c->rop, c->fd, vp, vw);
+        uring_recv(set->uring, &c->rop, c->fd, vp, vw, 0);
     else
-        uring_recv(set->uring, &c->rop, c->fd, c->rx.data, c->rx.cap);
+        uring_recv(set->uring, &c->rop, c->fd, c->rx.data, c->rx.cap, 1);
 }
 
 /* conn_update's ring half: queue what the connection wants. */

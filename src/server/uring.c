@@ -114,7 +114,7 @@ static void fail_later(struct uring *u, struct uring_op *op)
 }
 
 void uring_recv(struct uring *u, struct uring_op *op, int fd, void *buf,
-                size_t len)
+                size_t len, int poll_first)
 {
     struct io_uring_sqe *sqe = get_sqe(u);
     if (sqe == NULL) {
@@ -122,6 +122,8 @@ void uring_recv(struct uring *u, struct uring_op *op, int fd, void *buf,
         return;
     }
     io_uring_prep_recv(sqe, fd, buf, len, 0);
+    if (poll_first)
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     io_uring_sqe_set_data(sqe, op);
     u->inflight++;
 }
