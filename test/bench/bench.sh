@@ -7,11 +7,13 @@
 #     (test/bench/loadgen.c, our load generator: N connections, exactly
 #     DEPTH requests in flight on each, a fixed get/set mix, a latency
 #     histogram);
-#   * starts build/shmcached and /usr/bin/memcached with identical
+#   * starts /usr/bin/memcached, build/shmcached (epoll, the default) and
+#     build/shmcached -o io_uring ("shmcached_uring") with identical
 #     -t/-m/-c on free 127.0.0.1 ports (UDP off), only 127.0.0.1;
 #   * per workload, fresh servers, every key set once (loadgen --prefill: the
 #     gets all hit), then ROUNDS rounds of DURATION seconds alternating
-#     memcached, shmcached, memcached, ... The workloads (issue 14):
+#     memcached, shmcached, shmcached_uring, memcached, ... The workloads
+#     (issue 14):
 #       mix100     90% get / 10% set, 100 B values, 100,000 keys
 #       set1k      set only, 1 KB values, 100,000 keys
 #       mix64k     20% get / 80% set, 64 KB values, 8,000 keys (512 MB)
@@ -33,7 +35,7 @@
 #     wake-up, so its total is lower than perf's);
 #   * memory efficiency: fresh servers with -m 64 get 1,000,000 pipelined
 #     noreply sets of key:%07d with 100-byte values; we report curr_items.
-#   * prints a median table (+ ratio shmcached/memcached) and writes it to
+#   * prints a median table (+ each shmcached's ratio to memcached) and writes it to
 #     build/bench.md; raw rounds and loadgen logs go to build/bench/run.<pid>/.
 #   * holds build/bench.lock (flock) while it runs: concurrent `make bench`s
 #     wait for each other instead of sharing the CPUs.
@@ -53,7 +55,9 @@
 #   the memory test always uses -m 64), BENCH_CONNS (1024, -c), BENCH_FILL
 #   (1000000), BENCH_WORKLOADS ("mix100 set1k mix64k mix100_p32 set1k_p32
 #   mix64k_p32"), BENCH_SYSCALL_REQS (20000; 0 skips the system call
-#   counts), BENCH_SHMC_OPTS (extra shmcached flags, e.g. "-o io_uring").
+#   counts), BENCH_SHMC_OPTS (extra flags for both shmcacheds),
+#   BENCH_SERVERS ("memcached shmcached shmcached_uring"; memcached first:
+#   the ratios are to it).
 #
 # Servers are stopped by PID on exit (trap EXIT); never by name. Every wait
 # loop is bounded.
@@ -76,6 +80,7 @@ FILL=${BENCH_FILL:-1000000}
 WORKLOADS=${BENCH_WORKLOADS:-"mix100 set1k mix64k mix100_p32 set1k_p32 mix64k_p32"}
 SYSCALL_REQS=${BENCH_SYSCALL_REQS:-20000}
 SHMC_OPTS=${BENCH_SHMC_OPTS:-}
+SERVERS=${BENCH_SERVERS:-"memcached shmcached shmcached_uring"}
 MD=$ROOT/build/bench.md
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -130,6 +135,9 @@ start() {
         shmcached) bin=$SHMC
                    # shellcheck disable=SC2206
                    extra=($SHMC_OPTS) ;;
+        shmcached_uring) bin=$SHMC
+                   # shellcheck disable=SC2206
+                   extra=(-o io_uring $SHMC_OPTS) ;;
     esac
     local args=(-p "$port" -l 127.0.0.1 -U 0 -t "$THREADS" -m "$mb" -c "$CONNS" "${USER_FLAG[@]}" "${extra[@]}")
     "${SRV_PIN[@]}" "$bin" "${args[@]}" > "$OUT/$name.log" 2>&1 9>&- &
@@ -192,7 +200,7 @@ run_one() {
     ops=$(field ops_s "$line"); p50=$(field p50_us "$line"); p99=$(field p99_us "$line")
     cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v h="$tck" 'BEGIN{printf "%.4f", (b-a)/h*1e6/n}')
     util=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v h="$tck" 'BEGIN{printf "%.1f", (b-a)/h/(t1-t0)*100}')
-    printf '  %-10s %-9s round %d: %8.0f ops/s  p50 %7.1f us  p99 %7.1f us  %6.3f us CPU/req  server CPU %5.1f%%\n' \
+    printf '  %-10s %-15s round %d: %8.0f ops/s  p50 %7.1f us  p99 %7.1f us  %6.3f us CPU/req  server CPU %5.1f%%\n' \
         "$wl" "$srv" "$r" "$ops" "$p50" "$p99" "$cpu_us" "$util"
     {
         printf '%s\t%s\t%s\t%s\n' "$wl" "$srv" "ops/s" "$ops"
@@ -256,20 +264,23 @@ echo "== throughput: -t $THREADS -m $MEM -c $CONNS, $ROUNDS rounds x ${DURATION}
 for wl in $WORKLOADS; do
     # fresh servers per workload: otherwise memory (slab pages) taken by
     # the previous workload's items starves the next one
-    start memcached "$MEM"
-    start shmcached "$MEM"
-    echo "  $wl: loadgen $(wl_args "$wl"); shmcached processes: $($PY "$LIB" nprocs "$PID_shmcached") (master + workers)"
-    prefill "$wl" "$PORT_memcached"
-    prefill "$wl" "$PORT_shmcached"
+    for srv in $SERVERS; do
+        start "$srv" "$MEM"
+        port=PORT_$srv
+        prefill "$wl" "${!port}"
+    done
+    echo "  $wl: loadgen $(wl_args "$wl")"
     for r in $(seq 1 "$ROUNDS"); do
-        run_one "$wl" memcached "$r"
-        run_one "$wl" shmcached "$r"
+        for srv in $SERVERS; do
+            run_one "$wl" "$srv" "$r"
+        done
     done
     if [ "$SYSCALL_REQS" -gt 0 ]; then
-        syscalls "$wl" memcached
-        syscalls "$wl" shmcached
+        for srv in $SERVERS; do
+            syscalls "$wl" "$srv"
+        done
     fi
-    for srv in memcached shmcached; do
+    for srv in $SERVERS; do
         port=PORT_$srv
         echo "  $srv after $wl: $($PY "$LIB" stat "${!port}" curr_items evictions get_misses | tr '\n' ' ')"
     done

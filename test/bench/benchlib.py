@@ -309,9 +309,10 @@ def fmt(v):
 
 
 def cmd_report(tsv, md, command):
-    # TSV rows: workload server metric value   (one row per round)
+    # TSV rows: workload server metric value   (one row per round). The
+    # first server met is the reference: every other one gets a ratio to it.
     rows = {}
-    order = []
+    order, servers = [], []
     with open(tsv) as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -322,16 +323,25 @@ def cmd_report(tsv, md, command):
             if key not in rows:
                 rows[key] = {}
                 order.append(key)
+            if srv not in servers:
+                servers.append(srv)
             rows[key].setdefault(srv, []).append(float(val))
-    header = ["workload", "metric", "memcached", "shmcached", "ratio shm/mc", "rounds"]
+    ref = servers[0] if servers else "memcached"
+    header = ["workload", "metric", ref]
+    for srv in servers[1:]:
+        header += [srv, f"{srv}/{ref}"]
+    header.append("rounds")
     table = []
     for wl, metric in order:
         d = rows[(wl, metric)]
-        mc = statistics.median(d["memcached"]) if d.get("memcached") else None
-        sh = statistics.median(d["shmcached"]) if d.get("shmcached") else None
-        ratio = f"{sh / mc:.2f}" if mc and sh is not None else "-"
-        n = min(len(d.get("memcached", [])), len(d.get("shmcached", [])))
-        table.append([wl, metric, fmt(mc), fmt(sh), ratio, str(n)])
+        med = {s: statistics.median(d[s]) for s in servers if d.get(s)}
+        r = [wl, metric, fmt(med.get(ref))]
+        for srv in servers[1:]:
+            v, m = med.get(srv), med.get(ref)
+            r += [fmt(v), f"{v / m:.2f}" if m and v is not None else "-"]
+        r.append(str(min((len(d.get(s, [])) for s in servers if d.get(s)),
+                         default=0)))
+        table.append(r)
     widths = [max(len(r[i]) for r in table + [header]) for i in range(len(header))]
 
     def line(r):
