@@ -35,7 +35,7 @@
 #define SERVER_COUNTERS(X) \
     X(bytes_read) X(bytes_written) X(curr_connections) \
     X(total_connections) X(rejected_connections) X(conn_yields) \
-    X(listen_disabled_num) X(idle_kicks)
+    X(listen_disabled_num) X(idle_kicks) X(io_uring_enters)
 
 struct server_counters {
 #define X(name) uint64_t name;

@@ -51,7 +51,9 @@ struct uring {
     struct io_uring ring;
     struct ev_loop *loop;
     unsigned inflight;              /* operations whose done() is due */
-    uint64_t enters;                /* io_uring_enter calls of uring_run */
+    uint64_t *enters;               /* io_uring_enter calls of uring_step:
+                                       the caller's counter, or own_enters */
+    uint64_t own_enters;
     uint64_t completions;           /* done() calls */
     int ev_fd;                      /* libev's epoll descriptor */
     struct uring_op ev_op;          /* the poll on it */

@@ -114,7 +114,13 @@ void srvstate_server_stats(const struct srvstate *st, int maxconns,
 void srvstate_stats_more(const struct srvstate *st, struct buf *out)
 {
     const struct server_info *i = &st->info;
+    struct server_counters c;
+    struct proto_counters p;
+    srvstate_sum(st, &c, &p);
     buf_printf(out, "STAT workers %u\r\n", i->workers);
+    /* -o io_uring: the workers' io_uring_enter calls (0: epoll) */
+    buf_printf(out, "STAT io_uring_enters %llu\r\n",
+               (unsigned long long)c.io_uring_enters);
     buf_printf(out, "STAT worker_restarts %llu\r\n",
                (unsigned long long)i->worker_restarts);
     buf_printf(out, "STAT worker_crashes %llu\r\n",

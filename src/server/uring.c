@@ -87,6 +87,7 @@ int uring_init(struct uring *u, struct ev_loop *loop, int ev_fd,
         return -1;
     }
     u->loop = loop;
+    u->enters = &u->own_enters;
     u->ev_fd = ev_fd;
     u->ev_op.done = ev_polled;
     u->ev_ready = 1;            /* run libev once before the first wait */
@@ -217,7 +218,7 @@ int uring_step(struct uring *u, int block, const volatile int *stop)
         return 0;
     int busy = u->idle != NULL && u->idle(u->idle_arg);
     int rc;
-    u->enters++;
+    (*u->enters)++;
     if (busy || !block) {
         rc = io_uring_submit_and_get_events(&u->ring);
     } else {

@@ -667,6 +667,7 @@ static int start_uring(struct worker *w, int ev_fd)
         return -1;
     }
     w->use_uring = 1;
+    w->uring.enters = &w->counters->io_uring_enters;
     log_info(&w->cfg->log, "worker %d: io_uring, %u entries", w->cfg->index,
              entries);
     return 0;

@@ -8,6 +8,14 @@
 # Builds nothing (the Makefile builds first). SHMC_SERVER selects the server
 # binary (default build/shmcached); e.g. to validate against memcached:
 #   SHMC_SERVER=/usr/bin/memcached test/integration/run_all.sh
+#
+# -o io_uring: test_io_uring.py checks the ring itself; then the scripts of
+# RING_TESTS run a second time with SHMC_SERVER_ARGS="-o io_uring" (every
+# shmcached they start serves through the ring): the protocols, watch,
+# shutdown, hand-off on reload and upgrade, replication's repl_sync.
+# SHMC_RING_PASS=all repeats the whole list that way, none skips it. To run
+# the whole suite through the ring once:
+#   SHMC_SERVER_ARGS="-o io_uring" SHMC_RING_PASS=none test/integration/run_all.sh
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +44,19 @@ TESTS=(
     "bash test_init.sh"
     "$PY test_console.py"
     "$PY test_console_browser.py"
+    "$PY test_io_uring.py"
+)
+RING_TESTS=(
+    "$PY test_transcript.py"
+    "$PY test_meta.py"
+    "$PY test_binary.py"
+    "$PY test_pymemcache.py"
+    "$PY test_watch.py"
+    "$PY test_shutdown.py"
+    "bash test_libmemcached.sh"
+    "$PY test_reload.py"
+    "$PY test_upgrade.py"
+    "$PY test_repl.py"
 )
 
 total_pass=0
@@ -44,9 +65,10 @@ summary=()
 out=$(mktemp /tmp/shmc_run_all.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-echo "integration tests, server: ${SHMC_SERVER:-build/shmcached}"
-for t in "${TESTS[@]}"; do
-    name=${t##* }
+echo "integration tests, server: ${SHMC_SERVER:-build/shmcached}${SHMC_SERVER_ARGS:+ $SHMC_SERVER_ARGS}"
+# run_one "CMD" LABEL: one script; counts its passes and failures
+run_one() {
+    local t=$1 name=$2 rc line p f
     echo
     echo "### $name"
     # shellcheck disable=SC2086
@@ -67,8 +89,24 @@ for t in "${TESTS[@]}"; do
     fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
-    summary+=("$(printf '%-26s %4d passed, %d failed (exit %d)' "$name" "$p" "$f" "$rc")")
+    summary+=("$(printf '%-40s %4d passed, %d failed (exit %d)' "$name" "$p" "$f" "$rc")")
+}
+
+for t in "${TESTS[@]}"; do
+    run_one "$t" "${t##* }"
 done
+ring=${SHMC_RING_PASS:-some}
+case ${SHMC_SERVER:-build/shmcached} in
+    *shmcached) ;;
+    *) ring=none ;;
+esac
+[ "$ring" = all ] && RING_TESTS=("${TESTS[@]}")
+if [ "$ring" != none ]; then
+    export SHMC_SERVER_ARGS="${SHMC_SERVER_ARGS:+$SHMC_SERVER_ARGS }-o io_uring"
+    for t in "${RING_TESTS[@]}"; do
+        run_one "$t" "${t##* } (-o io_uring)"
+    done
+fi
 
 echo
 echo "### summary"
