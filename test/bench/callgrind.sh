@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/bench/callgrind.sh - instruction profile of the request hot path.
 #
-# Usage: test/bench/callgrind.sh [shmcached|memcached|both]   (default shmcached)
+# Usage: test/bench/callgrind.sh [shmcached|shmcached_uring|memcached|both|all]
+#        (default shmcached; shmcached_uring: shmcached -o io_uring; both:
+#        memcached and shmcached; all: the three)
 #        CG_REQS=20000 CG_TOP=25 (environment)
 #
 # Runs the server (build/shmcached -t 1, or /usr/bin/memcached -t 1) under
@@ -82,7 +84,8 @@ run() {
     port=$($PY "$LIB" freeport) || die "no free port"
     local cmd=(valgrind --tool=callgrind --trace-children=yes
                --callgrind-out-file="$dir/callgrind.out.$nreq.%p"
-               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c "$CONNS" "${USER_FLAG[@]}")
+               "$bin" -p "$port" -l 127.0.0.1 -U 0 -t 1 -m 64 -c "$CONNS" "${USER_FLAG[@]}"
+               "${EXTRA[@]}")
     echo "   ${cmd[*]}" >&2
     "${cmd[@]}" > "$dir/valgrind.$nreq.log" 2>&1 9>&- &
     VPID=$!
@@ -91,7 +94,7 @@ run() {
     for i in $(seq 1 100); do
         target=$(server_pid "$VPID")
         # shmcached: the forked worker (the master's child) serves requests
-        [ -n "$target" ] && [ "$srv" = shmcached ] && \
+        [ -n "$target" ] && [ "$srv" != memcached ] && \
             target=$(cat /proc/"$target"/task/*/children 2>/dev/null | awk '{print $1; exit}')
         [ -n "$target" ] && break
         sleep 0.1
@@ -113,8 +116,11 @@ run() {
 
 profile() {
     local srv=$1 bin dir base full
+    EXTRA=()
     case $srv in
         shmcached) bin=$ROOT/build/shmcached; [ -x "$bin" ] || die "$bin missing: run make" ;;
+        shmcached_uring) bin=$ROOT/build/shmcached; EXTRA=(-o io_uring)
+                   [ -x "$bin" ] || die "$bin missing: run make" ;;
         memcached) bin=/usr/bin/memcached ;;
         *) die "unknown server $srv" ;;
     esac
@@ -135,5 +141,6 @@ profile() {
 
 case $WHICH in
     both) profile memcached; profile shmcached ;;
+    all) profile memcached; profile shmcached; profile shmcached_uring ;;
     *) profile "$WHICH" ;;
 esac
