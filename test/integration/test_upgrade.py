@@ -204,6 +204,8 @@ def failed_upgrade(script, extra, wait, expect):
                  binary=inst.path).start()
     try:
         master = inst.master()
+        # the port answers once one worker runs: wait for both (-t 2)
+        wait_for(lambda: len(child_pids(master)) >= 2, 10, "two workers")
         kids = child_pids(master)
         with RawClient(srv.port) as c:
             c.cmd("set before 0 0 1\r\nx\r\n")
