@@ -59,6 +59,36 @@ struct engine_config {
 
 void engine_config_defaults(struct engine_config *cfg);
 
+/* The eviction policy (lru.h), memcached's segmented LRU: new items enter
+ * HOT (TEMP when their TTL is below temp_ttl and temp_lru is on), flow to
+ * WARM when fetched twice or to COLD when HOT is over hot_pct of the
+ * class's bytes or older than hot_factor x COLD's age (WARM likewise), and
+ * are evicted from COLD. segmented = 0 is one plain LRU (memcached's
+ * "flat" mode). It can change while the server runs (reload). */
+struct engine_lru_config {
+    uint32_t segmented;     /* 1: HOT/WARM/COLD(/TEMP); 0: one LRU */
+    uint32_t hot_pct;       /* of the class's item bytes: 20 */
+    uint32_t warm_pct;      /* 40 */
+    uint32_t temp_lru;      /* 1: short TTLs go to TEMP */
+    uint32_t temp_ttl;      /* seconds: 61 */
+    uint32_t pad;
+    double hot_factor;      /* HOT may be this many times COLD's age: 0.2 */
+    double warm_factor;     /* 2.0 */
+};
+struct engine;
+struct engine_worker;
+void engine_lru_defaults(struct engine_lru_config *lc);
+void engine_set_lru(struct engine *e, const struct engine_lru_config *lc);
+void engine_get_lru(const struct engine *e, struct engine_lru_config *lc);
+/* One round of LRU maintenance (the master's, as memcached's maintainer
+ * thread): expired items reclaimed from the tails (counted in reclaimed),
+ * HOT and WARM juggled to their sizes and ages, active COLD items rescued
+ * to WARM. One class lock at a time, a few items per hold; it stops once
+ * `budget` items moved or went (the caller has other duties: call again
+ * soon when it returns budget or more). Returns the items moved or
+ * reclaimed. */
+unsigned engine_lru_maintain(struct engine_worker *w, unsigned budget);
+
 /* NULL when the engine can build a region for cfg, else why not (a static
  * message naming the parameter and its range). */
 const char *engine_config_check(const struct engine_config *cfg);
@@ -310,6 +340,24 @@ unsigned engine_sweep(struct engine_worker *w, unsigned budget);
  * tick. */
 int engine_hash_grow(struct engine_worker *w, unsigned max_buckets);
 
+/* An eviction (an item dropped for room, not an expiry) as "watch
+ * evictions" shows it. The hook is this process's (struct engine is a
+ * per-process handle): it runs in the process that evicts, holding the
+ * victim's stripe and class locks, so it must be quick and must not call
+ * the engine. */
+struct engine_evicted {
+    const char *key;
+    size_t nkey;
+    int fetched;
+    int64_t ttl;                /* seconds left, -1: none */
+    uint32_t last_access;       /* seconds since */
+    unsigned clsid;
+    uint32_t nbytes;
+};
+void engine_on_evict(struct engine *e,
+                     void (*fn)(void *arg, const struct engine_evicted *ev),
+                     void *arg);
+
 /* ---- statistics ----------------------------------------------------- */
 
 /* Counters of cache operations per worker slot, summed when read. */
@@ -329,7 +377,8 @@ struct engine_counters {
 /* Per-class counters kept per slot. */
 #define ENGINE_CLASS_COUNTERS(X) \
     X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
-    X(cas_hits) X(cas_badval) X(touch_hits)
+    X(cas_hits) X(cas_badval) X(touch_hits) \
+    X(hits_hot) X(hits_warm) X(hits_cold) X(hits_temp)
 
 struct engine_class_counters {
 #define X(name) uint64_t name;
@@ -346,6 +395,8 @@ struct engine_stats {
     uint64_t curr_items, total_items, bytes, evictions, reclaimed,
              expired_unfetched, evicted_unfetched, evicted_active,
              crawler_reclaimed, slabs_moved, lock_repairs, slot_reaps;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru,
+             direct_reclaims, lru_juggles;
     uint64_t limit_maxbytes, total_malloced, hash_bytes;
     unsigned hash_power_level, active_slabs, slab_classes;
     int hash_is_expanding;
@@ -362,6 +413,10 @@ struct engine_class_stats {
     uint64_t evicted, evicted_nonzero, evicted_time, outofmemory,
              reclaimed, expired_unfetched, evicted_unfetched, crawler_reclaimed;
     uint64_t oldest_age;                      /* seconds since tail access */
+    uint64_t number_hot, number_warm, number_cold, number_temp;
+    uint64_t age_hot, age_warm;               /* their tails' ages */
+    uint64_t evicted_active, moves_to_cold, moves_to_warm, moves_within_lru,
+             direct_reclaims;
     struct engine_class_counters c;
 };
 /* Number of classes; fills st for class id 1..n (returns 0 if unused). */
@@ -509,6 +564,8 @@ long engine_purge(struct engine_worker *w, uint64_t horizon,
 #define ENGINE_DETAIL_PREFIXES 1024
 void engine_detail_enable(struct engine *e, int on, char delimiter);
 int engine_detail_enabled(const struct engine *e);
+/* Forgets every prefix (memcached's "stats reset" does). */
+void engine_detail_clear(struct engine *e);
 /* stats detail dump: calls fn for each prefix counted. */
 void engine_detail_dump(struct engine *e,
                         void (*fn)(void *arg, const char *prefix, size_t len,

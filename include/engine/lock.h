@@ -24,14 +24,18 @@
  *               process holding a key's stripe reads the word once and the
  *               key's bucket holds still until it lets go.
  *   class[c]    (one per slab class)
- *               the free list and LRU list of class c (item.prev/next),
- *               item.state and item.chain of class-c chunks, the class's
+ *               the free list and the LRU segments of class c
+ *               (item.prev/next), item.st (state, segment, ACTIVE) and
+ *               item.chain of class-c chunks, the class's
  *               counts (free_count, curr_items, requested, allocated,
  *               evicted, ...), every chunk of class c that is FREE, ALLOC or
  *               CHAIN, slot.allocs.
  *   stripe+class  item.atime is written only holding both the item's stripe
  *               and its class, so it may be read under either.
  *   pages       pages_used and page_class[] (carving a new page for a class).
+ *               The LRU maintenance (maintain.c) takes one class lock at a
+ *               time, for a few items, and a reclaimed item's stripe with
+ *               lock_try (as eviction does).
  *   detail      the stats detail prefix table. A leaf: taken alone, never
  *               while holding another lock, and nothing is taken under it.
  *   log         the change log's head and the ring past it (changelog.h).
@@ -75,10 +79,12 @@
  *            new item that reached the chain is made LINKED and put on its
  *            LRU; an old item that left the chain but is still LINKED is
  *            taken off its LRU and freed.
- *   class    slab_repair_class (slab.c)        rebuilds the class from the
+ *   class    slab_repair_class (slab_repair.c) rebuilds the class from the
  *            chunk states: scans every page the class owns, puts FREE chunks
- *            on a new free list, LINKED chunks on a new LRU ordered by last
- *            access, frees CHAIN chunks no live head reaches, and recounts.
+ *            on a new free list, LINKED chunks on the LRU segment their
+ *            item.st names (lru.h: bits that change only while the item is
+ *            off every list), each ordered by last access, frees CHAIN
+ *            chunks no live head reaches, and recounts.
  *   pages    slab_repair_pages (slab.c)        forgets a page that was being
  *            carved (page_class set past pages_used).
  *   detail   detail_repair (detail.c)          clears the prefix table:

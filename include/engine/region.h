@@ -18,8 +18,8 @@
  *   | pages           |  mem_reserve / 1 MiB pages of chunks
  *   +-----------------+ region_size
  *
- * Chunk states (item.state) are the source of truth that crash repair
- * rebuilds everything else from:
+ * Chunk states (item_state(), the low bits of item.st) are the source of
+ * truth that crash repair rebuilds everything else from:
  *   FREE    on its class's free list (or about to be, after a crash)
  *   ALLOC   owned by one worker slot (item.prev = slot), not yet visible
  *   LINKED  in exactly one hash chain and on its class's LRU
@@ -49,13 +49,20 @@ struct tomb;
 typedef uint32_t ref_t;
 
 enum { ST_FREE = 0, ST_ALLOC = 1, ST_LINKED = 2, ST_CHAIN = 3 };
+#define ST_MASK 3u
+
+/* The LRU segments of a class (lru.h), kept in item.st while LINKED. */
+enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_TEMP = 3, LRU_SEGS = 4 };
+#define ST_SEG_SHIFT 2
+#define ST_SEG_MASK (3u << ST_SEG_SHIFT)
+#define ST_ACTIVE 0x10u     /* fetched twice since it last moved (lru.h) */
 
 /* Item flags (item.iflags), owned by the item's stripe while the chunk is
  * an item (LINKED, or ALLOC by its owner before anyone else can see it):
  * IF_FETCHED, the meta protocol's IF_STALE, IF_WON, IF_KEYB (marked
  * stale by an invalidation, a recache "win" already handed out, the key
  * was sent base64-encoded), and replication's IF_PEER, IF_SYNCED. Whether an item is on its LRU is not a flag:
- * it is state == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
+ * it is item_state() == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
  * during a class repair (class lock; CHAIN chunks are never on a chain). */
 enum {
     IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
@@ -84,10 +91,24 @@ struct item {
     uint32_t flags;     /* stripe: client flags */
     uint8_t nkey;       /* stripe (fixed once linked) */
     uint8_t clsid;      /* fixed: set when the page is carved (pages) */
-    uint8_t state;      /* class: ST_* */
+    uint8_t st;         /* class: the state (ST_*, bits 0-1, item_state());
+                           while LINKED also the LRU segment (bits 2-3) and
+                           ST_ACTIVE (lru.h) */
     uint8_t iflags;     /* stripe: IF_* (CHAIN chunks: class, IF_REACH) */
 };
 #define ITEM_HDR ((uint32_t)sizeof(struct item))
+
+static inline unsigned item_state(const struct item *it)
+{
+    return it->st & ST_MASK;
+}
+
+/* A new state; the LRU bits go with the old one (they mean something only
+ * while LINKED, and lru.c sets them when it links). Class lock. */
+static inline void item_set_state(struct item *it, unsigned s)
+{
+    it->st = (uint8_t)s;
+}
 
 /* An in-flight change of one hash chain, recorded before the first store
  * and cleared before the stripe lock is released (stripe-owned: only the
@@ -198,7 +219,11 @@ struct class {
     uint32_t size;          /* chunk size in bytes */
     uint32_t perpage;
     ref_t free_head;
-    ref_t lru_head, lru_tail;
+    struct lru_seg {        /* lru.h */
+        ref_t head, tail;
+        uint64_t count;     /* items */
+        uint64_t bytes;     /* header + key + value of its items */
+    } lru[LRU_SEGS];
     uint64_t free_count;
     uint64_t curr_items;
     uint64_t requested;     /* sum of key + value bytes of LINKED items */
@@ -208,6 +233,8 @@ struct class {
     uint64_t evicted, evicted_nonzero, evicted_time, outofmemory, reclaimed,
              expired_unfetched, evicted_unfetched, evicted_active,
              crawler_reclaimed, total_items;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru,
+             direct_reclaims;
 } __attribute__((aligned(64)));
 
 struct region {
@@ -241,6 +268,11 @@ struct region {
     /* An area the server keeps its own state in, kept with the region
      * (replication's positions): the engine never reads it. */
     uint8_t app[ENGINE_APP_AREA] __attribute__((aligned(8)));
+
+    /* The LRU policy now (engine_set_lru: set by the master at start and
+     * on reload; read without a lock, each field atomically). */
+    struct engine_lru_config lru;
+    uint64_t lru_juggles;       /* atomic: maintenance rounds that moved */
 
     uint64_t cas_counter;       /* atomic */
     int64_t oldest_live;        /* flush_all: see engine.c item_flushed() */
@@ -294,6 +326,9 @@ struct engine {
     struct changelog *changelog;    /* NULL without a change log */
     struct tomb *tombs;
     struct engine_worker *master;
+    /* engine_on_evict(): this process's */
+    void (*on_evict)(void *arg, const struct engine_evicted *ev);
+    void *on_evict_arg;
 };
 
 struct engine_worker {

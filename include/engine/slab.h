@@ -55,6 +55,17 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now);
  * LINKED item, has taken it off its chain. */
 void slab_free_locked(struct engine *e, struct class *c, ref_t r);
 
+/* Why an item is dropped (and which counter says so): evicted to make
+ * room; reclaimed expired or flushed at a tail (reclaimed); found expired
+ * by the crawler (crawler_reclaimed). */
+enum slab_victim { V_EVICT, V_RECLAIM, V_SWEEP };
+/* Takes LINKED item r of class c (whose lock is held) off its hash chain
+ * and frees it, if its stripe can be had without waiting (lock.h: the one
+ * exception to the lock order). Journaled in the slot's j_evict, so a
+ * death here is finished by the stripe's repair. 0, or -1 (busy). */
+int slab_drop_locked(struct engine_worker *w, struct class *c, ref_t r,
+                     uint32_t now, enum slab_victim why);
+
 /* Carves one more page for class id. Holding the class lock. 0 or -1. */
 int slab_carve_locked(struct engine_worker *w, unsigned id);
 

@@ -40,6 +40,12 @@ struct conn_quota;
 #define RETIRE_GRACE (WORKER_HANDOFF_MAX + 5.0) /* retiring: SIGKILL after */
 #define CTL_BURST 256           /* control messages read per wake-up */
 #define SWEEP_INTERVAL 1.0      /* seconds between expired-item sweeps */
+#define SWEEP_INTERVAL_MAINTAINED 60.0  /* ... when the LRU maintenance
+                                   reclaims at the tails (memcached's
+                                   crawler runs about once a minute) */
+#define MAINTAIN_INTERVAL 0.1   /* seconds between LRU maintenance rounds */
+#define MAINTAIN_BUDGET 2000    /* items moved per round, at most */
+#define MAINTAIN_SOON 0.005     /* ... and the next round when it had more */
 #define SWEEP_BUDGET 1024
 #define SWEEP_ROUNDS 16
 #define HASH_STEP_BUCKETS 256   /* bucket splits per engine_hash_grow */
@@ -90,6 +96,7 @@ struct master {
     double kill_at;
     double next_sweep;
     double next_hash;           /* the next step of the hash table's growth */
+    double next_maintain;   /* the LRU maintenance's next round */
     char pidfile[PATH_MAX];     /* absolute; "" if none written */
     char exe[PATH_MAX];         /* the binary's path at start (upgrade) */
     struct upgrade up;          /* a binary upgrade in progress */

@@ -187,6 +187,13 @@ struct proto_shared;
 void settings_engine_config(const struct settings *s,
                             struct engine_config *cfg);
 
+/* The LRU policy the settings ask for (-o lru_maintainer, lru_segmented,
+ * hot_lru_pct, warm_lru_pct, hot_max_factor, warm_max_factor,
+ * temporary_ttl). */
+struct engine_lru_config;
+void settings_lru_config(const struct settings *s,
+                         struct engine_lru_config *lc);
+
 /* The replication port: -o repl_port, or 11212. */
 int settings_repl_port(const struct settings *s);
 

@@ -39,6 +39,10 @@ void worker_watch_stop(struct worker_watch *ww);
 /* proto_env's log_item / watch_open / watch_read / watch_close. */
 void worker_watch_item(struct worker_watch *ww,
                        const struct proto_log_item *ev);
+/* engine_on_evict's hook (arg: the worker_watch): a "type=eviction" line
+ * for "watch evictions", as memcached's. */
+struct engine_evicted;
+void worker_watch_evicted(void *arg, const struct engine_evicted *ev);
 void *worker_watch_open(struct worker_watch *ww, unsigned mask);
 size_t worker_watch_read(struct worker_watch *ww, void *watch,
                          struct buf *out);

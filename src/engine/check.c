@@ -30,6 +30,7 @@
 
 #include "engine/hashtab.h"
 #include "engine/lock.h"
+#include "engine/lru.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 
@@ -99,12 +100,45 @@ static int check_chains(struct checker *k)
             if (bit(k->hashed, r))
                 return fail(k, "item %u hashed twice", r);
             setbit(k->hashed, r);
-            if (it->state != ST_LINKED)
-                return fail(k, "hashed item %u in state %d", r, it->state);
+            if (item_state(it) != ST_LINKED)
+                return fail(k, "hashed item %u in state %d", r, it->st);
             if (hash_bucket_in(st, hash_key(item_key(it), it->nkey)) != b)
                 return fail(k, "item %u in wrong bucket", r);
         }
     }
+    return 0;
+}
+
+/* One LRU segment: links both ways, every item LINKED, hashed, of this
+ * class and marked with this segment; count and bytes as kept. */
+static int check_segment(struct checker *k, unsigned id, unsigned seg,
+                         uint64_t limit, uint64_t *count)
+{
+    struct engine *e = k->e;
+    const struct lru_seg *l = &e->classes[id].lru[seg];
+    uint64_t n = 0, bytes = 0;
+    ref_t prev = 0;
+    for (ref_t r = l->head; r != 0; prev = r, r = ITEM(e, r)->next) {
+        struct item *it = ITEM(e, r);
+        if (++n > limit)
+            return fail(k, "class %u: LRU %u loops", id, seg);
+        if (it->prev != prev)
+            return fail(k, "class %u: LRU %u back link broken at %u", id,
+                        seg, r);
+        if (item_state(it) != ST_LINKED || it->clsid != id ||
+            !bit(k->hashed, r) || lru_seg(it) != seg)
+            return fail(k, "class %u: LRU %u item %u st 0x%x hashed %d", id,
+                        seg, r, it->st, bit(k->hashed, r));
+        bytes += lru_item_bytes(it);
+    }
+    if (l->tail != prev)
+        return fail(k, "class %u: LRU %u tail wrong", id, seg);
+    if (n != l->count || bytes != l->bytes)
+        return fail(k, "class %u: LRU %u holds %llu items / %llu bytes, "
+                    "counted %llu / %llu", id, seg, (unsigned long long)n,
+                    (unsigned long long)bytes, (unsigned long long)l->count,
+                    (unsigned long long)l->bytes);
+    *count = n;
     return 0;
 }
 
@@ -113,19 +147,12 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
     struct engine *e = k->e;
     struct class *c = &e->classes[id];
     uint64_t n = 0, limit = e->r->npages * c->perpage + 1;
-    ref_t prev = 0;
-    for (ref_t r = c->lru_head; r != 0; prev = r, r = ITEM(e, r)->next) {
-        struct item *it = ITEM(e, r);
-        if (++n > limit)
-            return fail(k, "class %u: LRU loops", id);
-        if (it->prev != prev)
-            return fail(k, "class %u: LRU back link broken at %u", id, r);
-        if (it->state != ST_LINKED || it->clsid != id || !bit(k->hashed, r))
-            return fail(k, "class %u: LRU item %u state %d hashed %d", id, r,
-                        it->state, bit(k->hashed, r));
+    for (unsigned seg = 0; seg < LRU_SEGS; seg++) {
+        uint64_t got = 0;
+        if (check_segment(k, id, seg, limit, &got) < 0)
+            return -1;
+        n += got;
     }
-    if (c->lru_tail != prev)
-        return fail(k, "class %u: LRU tail wrong", id);
     if (n != c->curr_items)
         return fail(k, "class %u: LRU has %llu items, curr_items %llu", id,
                     (unsigned long long)n, (unsigned long long)c->curr_items);
@@ -133,9 +160,9 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
     for (ref_t r = c->free_head; r != 0; r = ITEM(e, r)->next) {
         if (++n > limit)
             return fail(k, "class %u: free list loops", id);
-        if (ITEM(e, r)->state != ST_FREE || ITEM(e, r)->clsid != id)
+        if (item_state(ITEM(e, r)) != ST_FREE || ITEM(e, r)->clsid != id)
             return fail(k, "class %u: free list holds %u in state %d", id, r,
-                        ITEM(e, r)->state);
+                        ITEM(e, r)->st);
     }
     if (n != c->free_count)
         return fail(k, "class %u: free list %llu, free_count %llu", id,
@@ -149,15 +176,17 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
         char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
         for (uint32_t i = 0; i < c->perpage; i++) {
             struct item *it = (struct item *)(page + (size_t)i * c->size);
-            if (it->state > ST_CHAIN)
-                return fail(k, "class %u: chunk in state %d", id, it->state);
-            st[it->state]++;
-            if (it->state == ST_LINKED)
+            unsigned state = item_state(it);
+            if (state != ST_LINKED && (it->st & ~ST_MASK) != 0)
+                return fail(k, "class %u: chunk %u st 0x%x: LRU bits but "
+                            "not LINKED", id, REF(e, it), it->st);
+            st[state]++;
+            if (state == ST_LINKED)
                 requested += ITEM_HDR + it->nkey + it->nbytes;
-            if (it->state != ST_LINKED && it->state != ST_ALLOC)
+            if (state != ST_LINKED && state != ST_ALLOC)
                 continue;
             for (ref_t x = it->chain; x != 0; x = ITEM(e, x)->next) {
-                if (ITEM(e, x)->state != ST_CHAIN || bit(k->chained, x))
+                if (item_state(ITEM(e, x)) != ST_CHAIN || bit(k->chained, x))
                     return fail(k, "class %u: bad chain chunk %u", id, x);
                 setbit(k->chained, x);
                 reach++;

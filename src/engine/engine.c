@@ -149,6 +149,7 @@ const char *engine_format(struct engine *e, const struct engine_config *cfg,
     r->region_size = size;
     r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE;
     r->mem_limit = cfg->mem_limit;
+    engine_lru_defaults(&r->lru);
     region_bind(e, e->base, e->fd);
     if (slab_classes_init(r, e->classes) == 0)
         return "no slab class fits the configuration";
@@ -362,7 +363,7 @@ static int take_touched(struct engine *e, enum lock_kind k, uint32_t n,
 static int free_if_owned(struct engine *e, struct class *c, ref_t r, int slot)
 {
     struct item *it = ITEM(e, r);
-    if (it->state != ST_ALLOC || it->prev != (ref_t)slot)
+    if (item_state(it) != ST_ALLOC || it->prev != (ref_t)slot)
         return 0;
     slab_free_locked(e, c, r);
     return 1;

@@ -202,17 +202,17 @@ static int walk_chains(struct engine_worker *w, uint32_t s)
             ref_t r = *l;
             struct item *it = ITEM(e, r);
             if (slab_chunk_class(e, r) == 0 || ++steps > limit ||
-                (it->state != ST_LINKED && it->state != ST_ALLOC) ||
+                (item_state(it) != ST_LINKED && item_state(it) != ST_ALLOC) ||
                 hash_bucket_in(st, hash_key(item_key(it), it->nkey)) != b) {
                 log_error(&e->log, "engine: repair cut hash chain %llu",
                           (unsigned long long)b);
                 __atomic_store_n(l, 0, __ATOMIC_RELEASE);
                 break;
             }
-            if (it->state == ST_ALLOC) {
+            if (item_state(it) == ST_ALLOC) {
                 if (lock_class(w, it->clsid) < 0)
                     return -1;
-                if (it->state == ST_ALLOC)
+                if (item_state(it) == ST_ALLOC)
                     slab_link_locked(e, r, it->atime ? it->atime : it->stime);
                 unlock_class(w, it->clsid);
             }
@@ -233,11 +233,11 @@ static int finish_journal(struct engine_worker *w, uint32_t s,
     if (old != 0 && slab_chunk_class(e, old) != 0) {
         struct item *it = ITEM(e, old);
         uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
-        if (it->state == ST_LINKED && !hash_contains(e, b, old)) {
+        if (item_state(it) == ST_LINKED && !hash_contains(e, b, old)) {
             unsigned id = it->clsid;
             if (lock_class(w, id) < 0)
                 return -1;
-            if (it->state == ST_LINKED)
+            if (item_state(it) == ST_LINKED)
                 slab_free_locked(e, &e->classes[id], old);
             unlock_class(w, id);
         }

@@ -88,7 +88,8 @@ static void count_miss(struct engine_worker *w,
 }
 
 static void count_hit(struct engine_worker *w,
-                      const struct engine_mget_opts *o, unsigned cls)
+                      const struct engine_mget_opts *o, unsigned cls,
+                      unsigned seg)
 {
     struct engine_counters *c = &w->s->c;
     int touch = o->count == ENGINE_COUNT_GAT ||
@@ -102,7 +103,11 @@ static void count_hit(struct engine_worker *w,
         w->s->cls[cls].touch_hits++;
     } else {
         c->get_hits++;
-        w->s->cls[cls].get_hits++;
+        struct engine_class_counters *k = &w->s->cls[cls];
+        k->get_hits++;
+        uint64_t *by_seg[LRU_SEGS] = { &k->hits_hot, &k->hits_warm,
+                                       &k->hits_cold, &k->hits_temp };
+        (*by_seg[seg])++;
     }
 }
 
@@ -180,14 +185,15 @@ enum engine_status engine_mget(struct engine_worker *w, const char *key,
         fn(arg, &b.info, &m);
     else if (plain)
         plain(arg, &b.info);
+    unsigned cls = it->clsid, seg = lru_seg(it);
     if (!o->no_bump) {
+        int again = (it->iflags & IF_FETCHED) != 0;
         if (!o->no_fetched)
             it->iflags |= IF_FETCHED;
-        lru_bump(w, r, l.now);
+        lru_bump(w, r, l.now, again);
     }
-    unsigned cls = it->clsid;
     unlock_stripe(w, l.stripe);
-    count_hit(w, o, cls);
+    count_hit(w, o, cls, seg);
     return ENGINE_OK;
 }
 

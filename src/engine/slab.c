@@ -113,20 +113,20 @@ static ref_t pop_free(struct engine *e, struct class *c)
 void slab_free_locked(struct engine *e, struct class *c, ref_t r)
 {
     struct item *it = ITEM(e, r);
-    if (it->state == ST_LINKED) {
+    if (item_state(it) == ST_LINKED) {
         lru_unlink_locked(e, c, r);
         c->curr_items--;
         c->requested -= ITEM_HDR + it->nkey + it->nbytes;
     }
     ref_t ch = it->chain;
-    it->state = ST_FREE;
+    item_set_state(it, ST_FREE);
     it->chain = 0;
     it->iflags = 0;
     push_free(e, c, r);
     while (ch) {
         struct item *x = ITEM(e, ch);
         ref_t nx = x->next;
-        x->state = ST_FREE;
+        item_set_state(x, ST_FREE);
         push_free(e, c, ch);
         ch = nx;
     }
@@ -166,14 +166,29 @@ int slab_carve_locked(struct engine_worker *w, unsigned id)
 }
 
 /* Why an item leaves its LRU without being asked to: which counters. */
-enum victim { V_EVICT, V_RECLAIM, V_SWEEP };
+/* engine_on_evict's hook, before the victim's chunk is freed. */
+static void tell_eviction(struct engine *e, struct item *it, uint32_t now)
+{
+    struct engine_evicted ev = {
+        .key = item_key(it), .nkey = it->nkey,
+        .fetched = (it->iflags & IF_FETCHED) != 0,
+        .ttl = it->exptime ? (int64_t)it->exptime - (int64_t)now : -1,
+        .last_access = now > it->atime ? now - it->atime : 0,
+        .clsid = it->clsid, .nbytes = it->nbytes,
+    };
+    e->on_evict(e->on_evict_arg, &ev);
+}
 
-/* Takes r, an item of class c (whose lock is held), off its hash chain and
- * frees it, if its stripe can be had without waiting (lock.h: the one
- * exception to the lock order). Journaled in the slot's j_evict, so a
- * death here is finished by the stripe's repair. 0, or -1 (busy). */
-static int drop_victim_locked(struct engine_worker *w, struct class *c,
-                              ref_t r, uint32_t now, enum victim why)
+void engine_on_evict(struct engine *e,
+                     void (*fn)(void *arg, const struct engine_evicted *ev),
+                     void *arg)
+{
+    e->on_evict_arg = arg;
+    e->on_evict = fn;
+}
+
+int slab_drop_locked(struct engine_worker *w, struct class *c, ref_t r,
+                     uint32_t now, enum slab_victim why)
 {
     struct engine *e = w->e;
     struct item *it = ITEM(e, r);
@@ -191,6 +206,9 @@ static int drop_victim_locked(struct engine_worker *w, struct class *c,
             c->evicted_nonzero++;
         c->evicted_time = now - it->atime;
         c->evicted_unfetched += (uint64_t)unfetched;
+        c->evicted_active += (it->st & ST_ACTIVE) != 0;
+        if (e->on_evict)
+            tell_eviction(e, it, now);
     } else {
         c->expired_unfetched += (uint64_t)unfetched;
         if (why == V_RECLAIM)
@@ -204,28 +222,54 @@ static int drop_victim_locked(struct engine_worker *w, struct class *c,
     return 0;
 }
 
-/* Frees one item from the LRU tail of class id. 0 if a chunk was freed. */
+/* Frees one item from COLD's tail of class id (the only order in flat
+ * mode): an expired or flushed one is reclaimed, else the tail is evicted
+ * (not with -M). When COLD has nothing to give, segmented, HOT's tail (else
+ * WARM's) is pulled into COLD and COLD tried again, as memcached's direct
+ * reclaim; TEMP is never evicted. 0 if a chunk was freed. */
 static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
 {
     struct engine *e = w->e;
     struct class *c = &e->classes[id];
-    int tries = 5;
-
-    for (ref_t r = lru_oldest(c); r != 0 && tries-- > 0;
-         r = lru_newer(e, r)) {
-        int dead = item_dead(e, ITEM(e, r), now);
-        if (!dead && !e->r->cfg.evict)
-            continue;
-        if (drop_victim_locked(w, c, r, now, dead ? V_RECLAIM : V_EVICT) == 0)
-            return 0;
+    for (int round = 0; round < 10; round++) {
+        int tries = 5;
+        for (ref_t r = lru_oldest(c, LRU_COLD); r != 0 && tries-- > 0;
+             r = lru_newer(e, r)) {
+            int dead = item_dead(e, ITEM(e, r), now);
+            if (!dead && !e->r->cfg.evict)
+                continue;
+            if (slab_drop_locked(w, c, r, now,
+                                 dead ? V_RECLAIM : V_EVICT) == 0) {
+                c->direct_reclaims += (uint64_t)round;
+                return 0;
+            }
+        }
+        if (!lru_pull_to_cold_locked(e, c))
+            break;
     }
     return -1;
+}
+
+/* Flat LRU (memcached's, without the maintainer): an allocation first
+ * reclaims the expired or flushed items at COLD's tail, up to a few. */
+static void reclaim_tail_locked(struct engine_worker *w, struct class *c,
+                                uint32_t now)
+{
+    struct engine *e = w->e;
+    for (int tries = 5; tries > 0; tries--) {
+        ref_t r = lru_oldest(c, LRU_COLD);
+        if (r == 0 || !item_dead(e, ITEM(e, r), now) ||
+            slab_drop_locked(w, c, r, now, V_RECLAIM) < 0)
+            return;
+    }
 }
 
 static ref_t alloc_chunk_locked(struct engine_worker *w, unsigned id,
                                 uint32_t now)
 {
     struct class *c = &w->e->classes[id];
+    if (!__atomic_load_n(&w->e->r->lru.segmented, __ATOMIC_ACQUIRE))
+        reclaim_tail_locked(w, c, now);
     for (;;) {
         ref_t r = pop_free(w->e, c);
         if (r)
@@ -285,7 +329,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
     it->iflags = 0;
     it->nkey = (uint8_t)nkey;
     it->nbytes = (uint32_t)nbytes;
-    it->state = ST_ALLOC;
+    item_set_state(it, ST_ALLOC);
 
     if (total > c->size) {
         size_t have = c->size - ITEM_HDR - nkey;
@@ -303,7 +347,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
             struct item *xi = ITEM(e, x);
             xi->next = 0;
             xi->nkey = 0;
-            xi->state = ST_CHAIN;
+            item_set_state(xi, ST_CHAIN);
             *tailp = x;
             tailp = &xi->next;
             have += c->size - ITEM_HDR;
@@ -334,37 +378,11 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
     struct class *c = &e->classes[it->clsid];
     int owner = (int)it->prev;
     it->atime = now;
-    it->state = ST_LINKED;
-    lru_link_locked(e, c, r);
+    item_set_state(it, ST_LINKED);
+    lru_link_new_locked(e, c, r, now);
     c->curr_items++;
     c->total_items++;
     c->requested += ITEM_HDR + it->nkey + it->nbytes;
     slot_live_del(&e->slots[owner], r);
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
-}
-
-/* ---- background sweep -------------------------------------------------- */
-
-unsigned engine_sweep(struct engine_worker *w, unsigned budget)
-{
-    struct engine *e = w->e;
-    unsigned reclaimed = 0;
-    uint32_t now = (uint32_t)e->clock(e->clock_arg);
-
-    for (unsigned id = 1; id <= e->r->nclasses; id++) {
-        struct class *c = &e->classes[id];
-        if (lru_oldest(c) == 0 || lock_class(w, id) < 0)
-            continue;
-        unsigned seen = 0;
-        ref_t r = lru_oldest(c);
-        while (r != 0 && seen++ < budget) {
-            ref_t prev = lru_newer(e, r);
-            if (item_dead(e, ITEM(e, r), now) &&
-                drop_victim_locked(w, c, r, now, V_SWEEP) == 0)
-                reclaimed++;
-            r = prev;
-        }
-        unlock_class(w, id);
-    }
-    return reclaimed;
 }

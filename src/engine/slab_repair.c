@@ -24,6 +24,7 @@
 #include "engine/slab.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* The chunks of carved page p, for a class of chunk size `size`. */
 static inline struct item *chunk_at(const struct engine *e, uint64_t p,
@@ -42,14 +43,14 @@ static void mark_chains(struct engine *e, unsigned id, uint64_t used)
             continue;
         for (uint32_t i = 0; i < c->perpage; i++) {
             struct item *it = chunk_at(e, p, i, c->size);
-            if (it->state != ST_ALLOC && it->state != ST_LINKED)
+            if (item_state(it) != ST_ALLOC && item_state(it) != ST_LINKED)
                 continue;
             ref_t *link = &it->chain;
             uint64_t n = 0;
             while (*link != 0) {
                 ref_t x = *link;
                 struct item *xi = ITEM(e, x);
-                if (slab_chunk_class(e, x) != id || xi->state != ST_CHAIN ||
+                if (slab_chunk_class(e, x) != id || item_state(xi) != ST_CHAIN ||
                     (xi->iflags & IF_REACH) || ++n > used * c->perpage) {
                     *link = 0;
                     it->exptime = 1;    /* value incomplete: never serve */
@@ -70,35 +71,39 @@ static int by_atime(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
-/* The LINKED items found by step 2, to be sorted by last access. */
+/* The LINKED items found by step 2, per segment, to be sorted by last
+ * access. */
 struct lru_build {
     ref_t *v;
     uint64_t n, cap;
 };
 
+/* A segment's bits are trusted as written (they change only while the
+ * item is off every list); LINKED items always carry valid ones. */
 static void put_linked(struct engine *e, struct class *c,
                        struct lru_build *lb, ref_t r)
 {
     struct item *it = ITEM(e, r);
+    struct lru_build *b = &lb[lru_seg(it)];
     c->curr_items++;
     c->requested += ITEM_HDR + it->nkey + it->nbytes;
-    if (lb->n == lb->cap) {
-        uint64_t cap = lb->cap ? lb->cap * 2 : 1024;
-        ref_t *v = realloc(lb->v, cap * sizeof(ref_t));
+    if (b->n == b->cap) {
+        uint64_t cap = b->cap ? b->cap * 2 : 1024;
+        ref_t *v = realloc(b->v, cap * sizeof(ref_t));
         if (v == NULL) {
-            lru_link_locked(e, c, r);   /* no memory to sort: unsorted */
+            lru_link_locked(e, c, r, lru_seg(it)); /* no memory: unsorted */
             return;
         }
-        lb->v = v;
-        lb->cap = cap;
+        b->v = v;
+        b->cap = cap;
     }
-    lb->v[lb->n++] = r;
+    b->v[b->n++] = r;
 }
 
 static void put_free(struct engine *e, struct class *c, ref_t r)
 {
     struct item *it = ITEM(e, r);
-    it->state = ST_FREE;
+    item_set_state(it, ST_FREE);
     it->chain = 0;
     it->iflags = 0;
     it->next = c->free_head;
@@ -106,13 +111,16 @@ static void put_free(struct engine *e, struct class *c, ref_t r)
     c->free_count++;
 }
 
-/* Step 2: rebuilds the free list, the LRU and the counts from states. */
+/* Step 2: rebuilds the free list, the LRU segments and the counts from
+ * the chunk states (and, for LINKED items, their segment bits). */
 static void rebuild_lists(struct engine *e, unsigned id, uint64_t used)
 {
     struct class *c = &e->classes[id];
-    struct lru_build lb = { NULL, 0, 0 };
+    struct lru_build lb[LRU_SEGS];
 
-    c->free_head = c->lru_head = c->lru_tail = 0;
+    memset(lb, 0, sizeof(lb));
+    memset(c->lru, 0, sizeof(c->lru));
+    c->free_head = 0;
     c->free_count = c->curr_items = c->requested = c->pages = 0;
     for (uint64_t p = 0; p < used; p++) {
         if (e->page_class[p] != id)
@@ -121,19 +129,23 @@ static void rebuild_lists(struct engine *e, unsigned id, uint64_t used)
         for (uint32_t i = 0; i < c->perpage; i++) {
             struct item *it = chunk_at(e, p, i, c->size);
             ref_t r = REF(e, it);
-            if (it->state == ST_LINKED)
-                put_linked(e, c, &lb, r);
-            else if (it->state == ST_CHAIN && (it->iflags & IF_REACH))
+            unsigned st = item_state(it);
+            if (st == ST_LINKED)
+                put_linked(e, c, lb, r);
+            else if (st == ST_CHAIN && (it->iflags & IF_REACH))
                 it->iflags &= (uint8_t)~IF_REACH;
-            else if (it->state != ST_ALLOC)
+            else if (st != ST_ALLOC)
                 put_free(e, c, r);      /* FREE, or CHAIN no head reaches */
         }
     }
-    if (lb.n > 1)
-        qsort_r(lb.v, lb.n, sizeof(ref_t), by_atime, e);
-    for (uint64_t i = 0; i < lb.n; i++)
-        lru_link_locked(e, c, lb.v[i]);     /* newest ends up at the head */
-    free(lb.v);
+    for (unsigned seg = 0; seg < LRU_SEGS; seg++) {
+        struct lru_build *b = &lb[seg];
+        if (b->n > 1)
+            qsort_r(b->v, b->n, sizeof(ref_t), by_atime, e);
+        for (uint64_t i = 0; i < b->n; i++)
+            lru_link_locked(e, c, b->v[i], seg);    /* newest at the head */
+        free(b->v);
+    }
 }
 
 int slab_repair_class(struct engine_worker *w, uint32_t id, int dead)

@@ -40,12 +40,17 @@ void engine_stats(struct engine *e, struct engine_stats *st)
         st->evicted_unfetched += c->evicted_unfetched;
         st->evicted_active += c->evicted_active;
         st->crawler_reclaimed += c->crawler_reclaimed;
+        st->moves_to_cold += c->moves_to_cold;
+        st->moves_to_warm += c->moves_to_warm;
+        st->moves_within_lru += c->moves_within_lru;
+        st->direct_reclaims += c->direct_reclaims;
         if (c->pages)
             st->active_slabs++;
         st->total_malloced += c->pages * SLAB_PAGE_SIZE;
     }
     st->lock_repairs = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     st->slot_reaps = __atomic_load_n(&e->r->slot_reaps, __ATOMIC_RELAXED);
+    st->lru_juggles = __atomic_load_n(&e->r->lru_juggles, __ATOMIC_RELAXED);
     st->limit_maxbytes = e->r->mem_limit;
     uint64_t hs = hash_state(e);
     st->hash_power_level = hs_power(hs);
@@ -67,12 +72,24 @@ void engine_stats_reset(struct engine *e)
         c->evicted_time = c->outofmemory = c->reclaimed = 0;
         c->expired_unfetched = c->evicted_unfetched = 0;
         c->evicted_active = c->crawler_reclaimed = 0;
+        c->moves_to_cold = c->moves_to_warm = c->moves_within_lru = 0;
+        c->direct_reclaims = 0;
     }
+    engine_detail_clear(e);
 }
 
 unsigned engine_class_count(struct engine *e)
 {
     return e->r->nclasses;
+}
+
+/* Seconds since the last access of a segment's oldest item (0: empty). */
+static uint64_t tail_age(const struct engine *e, const struct class *c,
+                         unsigned seg, uint32_t now)
+{
+    ref_t r = lru_oldest(c, seg);
+    uint32_t at = r ? ITEM(e, r)->atime : now;
+    return now > at ? now - at : 0;
 }
 
 int engine_class_stats(struct engine *e, unsigned id,
@@ -107,11 +124,19 @@ int engine_class_stats(struct engine *e, unsigned id,
     st->expired_unfetched = c->expired_unfetched;
     st->evicted_unfetched = c->evicted_unfetched;
     st->crawler_reclaimed = c->crawler_reclaimed;
-    if (lru_oldest(c)) {
-        uint32_t now = (uint32_t)engine_now(e);
-        uint32_t at = ITEM(e, lru_oldest(c))->atime;
-        st->oldest_age = now > at ? now - at : 0;
-    }
+    st->evicted_active = c->evicted_active;
+    st->moves_to_cold = c->moves_to_cold;
+    st->moves_to_warm = c->moves_to_warm;
+    st->moves_within_lru = c->moves_within_lru;
+    st->direct_reclaims = c->direct_reclaims;
+    st->number_hot = c->lru[LRU_HOT].count;
+    st->number_warm = c->lru[LRU_WARM].count;
+    st->number_cold = c->lru[LRU_COLD].count;
+    st->number_temp = c->lru[LRU_TEMP].count;
+    uint32_t now = (uint32_t)engine_now(e);
+    st->age_hot = tail_age(e, c, LRU_HOT, now);
+    st->age_warm = tail_age(e, c, LRU_WARM, now);
+    st->oldest_age = tail_age(e, c, LRU_COLD, now);
     unlock_class(e->master, id);
     return c->pages != 0;
 }
@@ -131,18 +156,19 @@ void engine_sizes(struct engine *e,
         struct class *c = &e->classes[id];
         if (c->curr_items == 0 || lock_class(e->master, id) < 0)
             continue;
-        for (ref_t r = lru_newest(c); r != 0; r = lru_older(e, r)) {
-            struct item *it = ITEM(e, r);
-            uint64_t size = ITEM_HDR + it->nkey + (uint64_t)it->nbytes;
-            uint64_t b = (size + BUCKET - 1) / BUCKET;
-            if (b < NB) {
-                hist[b]++;
-            } else {
-                big++;
-                if (b * BUCKET > bigsize)
-                    bigsize = (unsigned)(b * BUCKET);
+        for (unsigned seg = 0; seg < LRU_SEGS; seg++)
+            for (ref_t r = lru_newest(c, seg); r != 0; r = lru_older(e, r)) {
+                struct item *it = ITEM(e, r);
+                uint64_t size = ITEM_HDR + it->nkey + (uint64_t)it->nbytes;
+                uint64_t b = (size + BUCKET - 1) / BUCKET;
+                if (b < NB) {
+                    hist[b]++;
+                } else {
+                    big++;
+                    if (b * BUCKET > bigsize)
+                        bigsize = (unsigned)(b * BUCKET);
+                }
             }
-        }
         unlock_class(e->master, id);
     }
     for (unsigned b = 0; b < NB; b++)
@@ -162,11 +188,15 @@ void engine_cachedump(struct engine *e, unsigned id, unsigned limit,
         return;
     if (lock_class(e->master, id) < 0)
         return;
+    /* most recent first: HOT, WARM, COLD, then TEMP (memcached dumps
+     * them in that order too) */
+    static const unsigned order[] = { LRU_HOT, LRU_WARM, LRU_COLD, LRU_TEMP };
     unsigned n = 0;
-    for (ref_t r = lru_newest(&e->classes[id]); r != 0 && (limit == 0 || n < limit);
-         r = lru_older(e, r), n++) {
-        struct item *it = ITEM(e, r);
-        fn(arg, item_key(it), it->nkey, it->nbytes, it->exptime);
-    }
+    for (unsigned k = 0; k < LRU_SEGS; k++)
+        for (ref_t r = lru_newest(&e->classes[id], order[k]);
+             r != 0 && (limit == 0 || n < limit); r = lru_older(e, r), n++) {
+            struct item *it = ITEM(e, r);
+            fn(arg, item_key(it), it->nkey, it->nbytes, it->exptime);
+        }
     unlock_class(e->master, id);
 }

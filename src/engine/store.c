@@ -180,7 +180,7 @@ static enum engine_status store_locked(struct engine_worker *w,
         if (o->mode != ENGINE_SET && o->mode != ENGINE_ADD)
             return ENGINE_NOT_STORED;
     } else if (o->mode == ENGINE_ADD) {
-        lru_bump(w, old, l->now);
+        lru_bump(w, old, l->now, 0);   /* memcached: an update */
         return ENGINE_NOT_STORED;
     } else if (cas) {
         st = compare_cas(w, o, ITEM(e, old), ITEM(e, r));

@@ -130,8 +130,9 @@ static int stats_general(const struct proto_env *env, struct buf *out)
         __atomic_load_n(&sh->crawler_running, __ATOMIC_RELAXED) : 0);
     err |= stat_u64(out, "lru_crawler_starts", sh ?
         __atomic_load_n(&sh->crawler_starts, __ATOMIC_RELAXED) : 0);
+    err |= stat_u64(out, "lru_maintainer_juggles", st.lru_juggles);
     static const char *const zero3[] = {
-        "lru_maintainer_juggles", "malloc_fails", "log_worker_dropped",
+        "malloc_fails", "log_worker_dropped",
     };
     for (size_t i = 0; i < sizeof zero3 / sizeof zero3[0]; i++)
         err |= stat_u64(out, zero3[i], 0);
@@ -153,10 +154,14 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "evictions", st.evictions);
     err |= stat_u64(out, "reclaimed", st.reclaimed);
     err |= stat_u64(out, "crawler_reclaimed", st.crawler_reclaimed);
+    err |= stat_u64(out, "crawler_items_checked", 0);
+    err |= stat_u64(out, "lrutail_reflocked", 0);
+    err |= stat_u64(out, "moves_to_cold", st.moves_to_cold);
+    err |= stat_u64(out, "moves_to_warm", st.moves_to_warm);
+    err |= stat_u64(out, "moves_within_lru", st.moves_within_lru);
+    err |= stat_u64(out, "direct_reclaims", st.direct_reclaims);
     static const char *const zero4[] = {
-        "crawler_items_checked", "lrutail_reflocked", "moves_to_cold",
-        "moves_to_warm", "moves_within_lru", "direct_reclaims",
-        "lru_bumps_dropped",
+        "lru_bumps_dropped",    /* fetches bump in place: none dropped */
     };
     for (size_t i = 0; i < sizeof zero4 / sizeof zero4[0]; i++)
         err |= stat_u64(out, zero4[i], 0);
@@ -171,21 +176,46 @@ static int stats_general(const struct proto_env *env, struct buf *out)
 
 /* ---- stats items / slabs / sizes ---------------------------------------- */
 
+/* The segments' lines, as memcached prints them: with the maintainer
+ * (segmented), TEMP's only with temp_lru. */
+static int items_segments(struct buf *out, unsigned id,
+                          const struct engine_class_stats *cs,
+                          const struct engine_lru_config *lc)
+{
+    int err = 0;
+    if (!lc->segmented)
+        return 0;
+#define SEG(name, v) err |= buf_printf(out, "STAT items:%u:" name " %llu\r\n", \
+                                       id, (unsigned long long)(v));
+    SEG("number_hot", cs->number_hot)
+    SEG("number_warm", cs->number_warm)
+    SEG("number_cold", cs->number_cold)
+    if (lc->temp_lru)
+        SEG("number_temp", cs->number_temp)
+    SEG("age_hot", cs->age_hot)
+    SEG("age_warm", cs->age_warm)
+#undef SEG
+    return err;
+}
+
 static int stats_items(const struct proto_env *env, struct buf *out)
 {
     struct engine *e = env->engine;
     unsigned n = engine_class_count(e);
+    struct engine_lru_config lc;
     int err = 0;
 
+    engine_get_lru(e, &lc);
     for (unsigned id = 1; id <= n && !err; id++) {
         struct engine_class_stats cs;
         engine_class_stats(e, id, &cs);
         if (cs.curr_items == 0)
             continue;
+        err |= buf_printf(out, "STAT items:%u:number %llu\r\n", id,
+                          (unsigned long long)cs.curr_items);
+        err |= items_segments(out, id, &cs, &lc);
         const struct { const char *name; uint64_t v; } f[] = {
-            { "number", cs.curr_items }, { "number_hot", 0 },
-            { "number_warm", 0 }, { "number_cold", cs.curr_items },
-            { "age_hot", 0 }, { "age_warm", 0 }, { "age", cs.oldest_age },
+            { "age", cs.oldest_age },
             { "mem_requested", cs.requested_bytes },
             { "evicted", cs.evicted }, { "evicted_nonzero", cs.evicted_nonzero },
             { "evicted_time", cs.evicted_time },
@@ -193,13 +223,16 @@ static int stats_items(const struct proto_env *env, struct buf *out)
             { "reclaimed", cs.reclaimed },
             { "expired_unfetched", cs.expired_unfetched },
             { "evicted_unfetched", cs.evicted_unfetched },
-            { "evicted_active", 0 },
+            { "evicted_active", cs.evicted_active },
             { "crawler_reclaimed", cs.crawler_reclaimed },
             { "crawler_items_checked", 0 }, { "lrutail_reflocked", 0 },
-            { "moves_to_cold", 0 }, { "moves_to_warm", 0 },
-            { "moves_within_lru", 0 }, { "direct_reclaims", 0 },
-            { "hits_to_hot", 0 }, { "hits_to_warm", 0 },
-            { "hits_to_cold", cs.c.get_hits }, { "hits_to_temp", 0 },
+            { "moves_to_cold", cs.moves_to_cold },
+            { "moves_to_warm", cs.moves_to_warm },
+            { "moves_within_lru", cs.moves_within_lru },
+            { "direct_reclaims", cs.direct_reclaims },
+            { "hits_to_hot", cs.c.hits_hot }, { "hits_to_warm", cs.c.hits_warm },
+            { "hits_to_cold", cs.c.hits_cold },
+            { "hits_to_temp", cs.c.hits_temp },
         };
         for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
             err |= buf_printf(out, "STAT items:%u:%s %llu\r\n", id, f[i].name,

@@ -138,35 +138,14 @@ static int create_engine(struct master *m)
         return -1;
     if (s->detail_enabled)          /* -D: prefix stats from the start */
         engine_detail_enable(m->engine, 1, (char)s->stat_key_prefix);
+    struct engine_lru_config lc;    /* the policy is the settings', also
+                                       over a warm region's */
+    settings_lru_config(s, &lc);
+    engine_set_lru(m->engine, &lc);
     return 0;
 }
 
-/* ---- workers ---------------------------------------------------------- */
-
-
-
-
-
-/* Ends what the master holds for a dead worker: the engine slot (reaped
- * unless the worker detached it itself), its connection quota, its control
- * socket. Appends the reap result to why. */
-
-
-
-
-
-
-
-
 /* ---- helper processes (helper.h) -------------------------------------- */
-
-
-
-
-
-
-
-
 
 
 static void begin_stop(struct master *m, int immediate)
@@ -234,16 +213,43 @@ static void hash_grow(struct master *m)
                                     : HASH_IDLE_INTERVAL);
 }
 
-/* ---- worker replacement and the relay of connections ------------------ */
-
-
-
-
+/* The engine's background work, by one master (not a leaving one, nor one
+ * whose predecessor still runs: they share the master's slot): the LRU
+ * maintenance every MAINTAIN_INTERVAL (with -o lru_maintainer, memcached's
+ * default), the crawler's sweep every SWEEP_INTERVAL (every
+ * SWEEP_INTERVAL_MAINTAINED when the maintenance already reclaims what
+ * expires at the tails), an "lru_crawler crawl" at the next turn, and the
+ * hash table's growth. */
+static void background(struct master *m, double now, double *wake)
+{
+    if (m->leaving || m->up.predecessor != 0)
+        return;
+    struct proto_shared *sh = &m->state->proto;
+    if (m->s->lru_maintainer && now >= m->next_maintain) {
+        unsigned n = engine_lru_maintain(engine_master(m->engine),
+                                         MAINTAIN_BUDGET);
+        /* more to do: come back soon, between the other duties */
+        m->next_maintain = now + (n >= MAINTAIN_BUDGET ? MAINTAIN_SOON
+                                                       : MAINTAIN_INTERVAL);
+    }
+    if (m->s->lru_maintainer && m->next_maintain < *wake)
+        *wake = m->next_maintain;
+    if (now >= m->next_sweep ||
+        __atomic_load_n(&sh->crawler_running, __ATOMIC_ACQUIRE)) {
+        sweep(m);
+        m->next_sweep = mono() + (m->s->lru_maintainer
+                                  ? SWEEP_INTERVAL_MAINTAINED
+                                  : SWEEP_INTERVAL);
+    }
+    if (m->next_sweep < *wake)
+        *wake = m->next_sweep;
+    if (now >= m->next_hash)
+        hash_grow(m);
+    if (m->next_hash < *wake)
+        *wake = m->next_hash;
+}
 
 /* ---- binary upgrade (upgrade.h) ----------------------------------------- */
-
-
-
 
 
 /* SIGHUP: re-reads the configuration and applies it if valid (else keeps
@@ -423,21 +429,7 @@ static void supervise(struct master *m, const sigset_t *waitmask)
             }
             tend_helpers(m, now, &wake);
             m->info->workers = (uint32_t)m->nworkers;
-            /* one master sweeps and grows the table: not a leaving one,
-             * nor one whose predecessor still runs (they share the
-             * master's slot) */
-            if (now >= m->next_sweep && !m->leaving &&
-                m->up.predecessor == 0) {
-                sweep(m);
-                m->next_sweep = mono() + SWEEP_INTERVAL;
-            }
-            if (now >= m->next_hash && !m->leaving &&
-                m->up.predecessor == 0)
-                hash_grow(m);
-            if (m->next_sweep < wake)
-                wake = m->next_sweep;
-            if (m->next_hash < wake)
-                wake = m->next_hash;
+            background(m, now, &wake);
         }
         wait_events(m, wake - mono(), waitmask);
     }

@@ -976,6 +976,21 @@ int settings_tcp_port(const struct settings *s)
     return s->port == -1 ? 0 : s->port == 0 ? -1 : s->port;
 }
 
+void settings_lru_config(const struct settings *s,
+                         struct engine_lru_config *lc)
+{
+    const struct tuning_config *t = &s->tuning;
+    engine_lru_defaults(lc);
+    /* memcached: the segmented LRU needs its maintainer */
+    lc->segmented = t->lru_segmented && s->lru_maintainer;
+    lc->hot_pct = (uint32_t)t->hot_lru_pct;
+    lc->warm_pct = (uint32_t)t->warm_lru_pct;
+    lc->hot_factor = t->hot_max_factor;
+    lc->warm_factor = t->warm_max_factor;
+    lc->temp_lru = (uint32_t)t->temp_lru;
+    lc->temp_ttl = t->temporary_ttl;
+}
+
 void settings_proto_config(const struct settings *s, struct proto_config *pc)
 {
     proto_config_defaults(pc);

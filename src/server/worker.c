@@ -775,6 +775,7 @@ int worker_run(struct worker_config *cfg)
     worker_watch_init(&w.watch, cfg->watch, w.qidx,
                       w.s->watcher_logbuf_size, &cfg->state->proto, w.loop,
                       &w.conns);
+    engine_on_evict(cfg->engine, worker_watch_evicted, &w.watch);
     if (udp_server_start(&w.udp, w.loop, cfg->udp, &w.env, w.counters,
                          &cfg->log) < 0) {
         log_error(&cfg->log, "worker %d: out of memory for UDP", cfg->index);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/limits.h"
+#include "engine/engine.h"
 #include "server/conn.h"
 #include "server/watchlog.h"
 
@@ -75,6 +76,22 @@ void worker_watch_item(struct worker_watch *ww,
                        "clsid=%u cfd=%d size=%ld", key, ev->status,
                        ev->cmd ? ev->cmd : "na", ev->ttl, ev->clsid,
                        ev->cfd, ev->size);
+}
+
+void worker_watch_evicted(void *arg, const struct engine_evicted *ev)
+{
+    struct worker_watch *ww = arg;
+    char key[3 * SHMC_KEY_MAX + 1];
+    if (!watched(ww, PROTO_LOG_EVICTIONS))
+        return;
+    size_t n = watchlog_uriencode(ev->key, ev->nkey < SHMC_KEY_MAX
+                                              ? ev->nkey : SHMC_KEY_MAX, key);
+    key[n] = '\0';
+    watchlog_write(ww->wl, ww->slot, PROTO_LOG_EVICTIONS,
+                   "type=eviction key=%s fetch=%s ttl=%lld la=%u clsid=%u "
+                   "size=%u", key, ev->fetched ? "yes" : "no",
+                   (long long)ev->ttl, ev->last_access, ev->clsid,
+                   ev->nbytes);
 }
 
 void *worker_watch_open(struct worker_watch *ww, unsigned mask)

@@ -842,18 +842,22 @@ def worker_processes_t3():
 def background_sweep_and_no_lru_crawler():
     if not harness.is_shmcached():
         raise SkipTest("shmcached's sweep timing (memcached's crawler differs)")
-    # items expiring in 1 s, never read again: the master's once-a-second
-    # sweep reclaims them; with -o no_lru_crawler nothing does
-    with Server() as on, Server(["-o", "no_lru_crawler"]) as off, \
-            conn(on) as a, conn(off) as b:
-        for c in (a, b):
+    # items expiring in 1 s, never read again: the LRU maintainer reclaims
+    # them at the tails (counted "reclaimed"); without it, the crawler's
+    # once-a-second sweep does ("crawler_reclaimed"); with neither, nothing
+    with Server() as mt, Server(["-o", "no_lru_maintainer"]) as cr, \
+            Server(["-o", "no_lru_crawler,no_lru_maintainer"]) as off, \
+            conn(mt) as a, conn(cr) as b, conn(off) as n:
+        for c in (a, b, n):
             c.cmd("".join("set sw%d 0 1 1 noreply\r\nx\r\n" % i
                           for i in range(50)) + "version\r\n", b"\r\n")
             eq(c.stats()["curr_items"], "50")
-        check(poll(lambda: a.stats()["curr_items"] == "0", 6.0, 0.2),
-              "the sweep reclaimed expired items: %s" % a.stats()["curr_items"])
-        eq(b.stats()["curr_items"], "50", "no_lru_crawler: no sweep")
-        eq(int(a.stats()["crawler_reclaimed"]), 50)
+        for c in (a, b):
+            check(poll(lambda: c.stats()["curr_items"] == "0", 6.0, 0.2),
+                  "expired items reclaimed: %s" % c.stats()["curr_items"])
+        eq(int(a.stats()["reclaimed"]), 50, "by the maintainer")
+        eq(int(b.stats()["crawler_reclaimed"]), 50, "by the crawler")
+        eq(n.stats()["curr_items"], "50", "no maintainer, no crawler")
 
 
 @test

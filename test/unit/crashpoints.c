@@ -16,6 +16,7 @@
 
 #include "engine/hashtab.h"
 #include "engine/lock.h"
+#include "engine/lru.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 
@@ -94,7 +95,7 @@ static void delete_die(struct fixture *f, struct engine_worker *w)
     if (it->prev)
         ITEM(e, it->prev)->next = it->next;
     else
-        c->lru_head = it->next;
+        c->lru[lru_seg(it)].head = it->next;
     die();
 }
 
@@ -183,14 +184,14 @@ static void evict_die(struct fixture *f, struct engine_worker *w)
     struct engine *e = f->e;
     unsigned id = slab_class_for(e, ITEM_HDR + 6 + 900);
     lock_class(w, id);
-    ref_t r = e->classes[id].lru_tail;
+    ref_t r = e->classes[id].lru[LRU_HOT].tail;   /* new items: HOT */
     struct item *it = ITEM(e, r);
     uint32_t b = hash_bucket(e, hash_key(item_key(it), it->nkey));
     uint32_t s = hash_stripe(e, b);
     try_stripe(w, s);
     journal_set(&w->s->j_evict, s, 0, r);
     hash_unlink(e, b, r);
-    it->state = ST_FREE;   /* first step of slab_free_locked */
+    item_set_state(it, ST_FREE);   /* first step of slab_free_locked */
     die();
 }
 
@@ -218,7 +219,8 @@ static void repair_die(struct fixture *f, struct engine_worker *w)
     struct class *c = &e->classes[id];
     lock_class(w, id);
     c->lock.dirty = 1;                  /* as an earlier death left it */
-    c->free_head = c->lru_head = c->lru_tail = 0;   /* rebuild begun */
+    c->free_head = 0;                   /* rebuild begun */
+    memset(c->lru, 0, sizeof(c->lru));
     c->free_count = c->curr_items = c->requested = 0;
     die();
 }
@@ -288,6 +290,44 @@ static void split_verify(struct fixture *f)
     CU_ASSERT_EQUAL(grow_items(f), GROW_ITEMS + GROW_MIX);
 }
 
+/* -- the LRU maintenance moving HOT's tail to COLD, killed between the
+ * unlink and the link (the item's bits already say COLD) -- */
+static void lru_move_setup(struct fixture *f)
+{
+    char key[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "m%03d", i);
+        fx_store(f, ENGINE_SET, key, "moving", 0, 0);
+    }
+}
+
+static void lru_move_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned id = slab_class_for(e, ITEM_HDR + 4 + 6);
+    struct class *c = &e->classes[id];
+    lock_class(w, id);
+    ref_t r = c->lru[LRU_HOT].tail;             /* m000, the oldest */
+    lru_unlink_locked(e, c, r);                 /* first half of a move */
+    struct item *it = ITEM(e, r);
+    it->st = (uint8_t)((it->st & ST_MASK) | (LRU_COLD << ST_SEG_SHIFT));
+    die();
+}
+
+static void lru_move_verify(struct fixture *f)
+{
+    char key[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "m%03d", i);
+        expect_value(f, key, "moving");
+    }
+    unsigned id = slab_class_for(f->e, ITEM_HDR + 4 + 6);
+    struct engine_class_stats cs;
+    engine_class_stats(f->e, id, &cs);
+    CU_ASSERT_EQUAL(cs.number_cold, 1);         /* where its bits said */
+    CU_ASSERT_EQUAL(cs.number_hot, 19);
+}
+
 const struct crashpoint crashpoints[] = {
     { "mid-switch", 4, switch_setup, switch_die, switch_verify, 2, NULL },
     { "mid-delete", 4, delete_setup, delete_die, delete_verify, 2, NULL },
@@ -304,5 +344,7 @@ const struct crashpoint crashpoints[] = {
       grow_adjust },
     { "mid-split-repair", 4, grow_setup, split_repair_die, split_verify, 1,
       grow_adjust },
+    { "mid-lru-move", 4, lru_move_setup, lru_move_die, lru_move_verify, 1,
+      NULL },
 };
 const size_t ncrashpoints = sizeof(crashpoints) / sizeof(crashpoints[0]);

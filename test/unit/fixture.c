@@ -162,3 +162,11 @@ int fx_feed_chunks(const struct proto_env *env, const char *in, size_t len,
     buf_free(&inb);
     return closed;
 }
+
+void fx_lru(struct fixture *f, int segmented)
+{
+    struct engine_lru_config lc;
+    engine_lru_defaults(&lc);
+    lc.segmented = (uint32_t)segmented;
+    engine_set_lru(f->e, &lc);
+}

@@ -30,6 +30,9 @@ int fixture_open_file(struct fixture *f, size_t mb, const char *path,
 void fixture_config(struct engine_config *cfg, size_t mb,
                     void (*adjust)(struct engine_config *cfg));
 void fixture_close(struct fixture *f);
+/* The LRU policy: memcached's defaults, segmented (the engine's default)
+ * or flat (one LRU, bumped at most every LRU_BUMP_SECS). */
+void fx_lru(struct fixture *f, int segmented);
 
 /* Stores with op; returns the engine status. */
 enum engine_status fx_store(struct fixture *f, enum engine_store_op op,

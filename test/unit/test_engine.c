@@ -14,7 +14,11 @@ static struct fixture F;
 
 static int setup(void)
 {
-    return fixture_open(&F, 8, NULL);
+    if (fixture_open(&F, 8, NULL) != 0)
+        return -1;
+    fx_lru(&F, 0);      /* these tests know the flat LRU (test_lru.c:
+                           the segmented one) */
+    return 0;
 }
 
 static int teardown(void)
@@ -23,11 +27,13 @@ static int teardown(void)
     return 0;
 }
 
-/* each test starts from an empty cache */
+/* each test starts from an empty cache: flushed, and what the flush
+ * killed reclaimed (a store would reclaim it from the tail otherwise) */
 static void reset(void)
 {
     engine_flush(F.w, 0);
     F.now += 10;
+    engine_sweep(F.w, UINT32_MAX);
 }
 
 static void test_set_get(void)

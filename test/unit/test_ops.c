@@ -13,7 +13,13 @@
 
 static struct fixture F;
 
-static int setup(void) { return fixture_open(&F, 8, NULL); }
+static int setup(void)
+{
+    if (fixture_open(&F, 8, NULL) != 0)
+        return -1;
+    fx_lru(&F, 0);      /* last access as the flat LRU keeps it */
+    return 0;
+}
 static int teardown(void) { fixture_close(&F); return 0; }
 
 struct seen {

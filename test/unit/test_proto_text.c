@@ -744,8 +744,12 @@ static void test_stats(void)
     CU_ASSERT(strcmp(out.data + out.len - 5, "END\r\n") == 0);
 
     run_text("stats items\r\n", &out);
+    /* segmented (memcached's default): new items are in HOT */
     CU_ASSERT(strncmp(out.data, "STAT items:1:number 2\r\n"
-                      "STAT items:1:number_hot 0\r\n", 50) == 0);
+                      "STAT items:1:number_hot 2\r\n"
+                      "STAT items:1:number_warm 0\r\n"
+                      "STAT items:1:number_cold 0\r\n", 102) == 0);
+    CU_ASSERT_PTR_NULL(strstr(out.data, "number_temp"));   /* no temp_lru */
     CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT items:1:mem_requested "));
     CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT items:1:hits_to_temp 0\r\n"
                                             "END\r\n"));

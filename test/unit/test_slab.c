@@ -97,6 +97,7 @@ static void test_lru_order(void)
     char key[32], val[900];
     struct engine_stats st;
     CU_ASSERT_FATAL(fixture_open(&f, 2, NULL) == 0);
+    fx_lru(&f, 0);                          /* the flat LRU's order */
     memset(val, 'x', sizeof(val) - 1);
     val[sizeof(val) - 1] = '\0';
     /* fill well past 2 MB (about 1800 such items) in one class: older items
