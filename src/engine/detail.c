@@ -96,6 +96,16 @@ void engine_detail_dump(struct engine *e,
     lock_drop(e->master, LOCK_DETAIL, 0);
 }
 
+void engine_detail_clear(struct engine *e)
+{
+    struct detail *d = e->detail;
+    if (lock_take(e->master, LOCK_DETAIL, 0) < 0)
+        return;
+    memset(d->e, 0, sizeof(d->e));
+    d->used = 0;
+    lock_drop(e->master, LOCK_DETAIL, 0);
+}
+
 int detail_repair(struct engine_worker *w, uint32_t idx, int dead)
 {
     struct detail *d = w->e->detail;

@@ -17,7 +17,10 @@ int item_dead(const struct engine *e, const struct item *it, uint32_t now)
         return 1;
     int64_t ol = __atomic_load_n(&e->r->oldest_live, __ATOMIC_ACQUIRE);
     if (ol != 0 && ol <= (int64_t)now) {
-        if ((int64_t)it->stime < ol)
+        /* with CAS the cliff is exact (below); without it, as memcached,
+         * whatever was stored in the flush's second goes too */
+        if ((int64_t)it->stime < ol ||
+            (!e->r->cfg.use_cas && (int64_t)it->stime == ol))
             return 1;
         uint64_t oc = __atomic_load_n(&e->r->oldest_cas, __ATOMIC_ACQUIRE);
         if (oc != 0 && it->cas <= oc)
