@@ -30,8 +30,9 @@ void engine_set_lru(struct engine *e, const struct engine_lru_config *lc)
     __atomic_store_n(&p->warm_pct, lc->warm_pct, __ATOMIC_RELAXED);
     __atomic_store_n(&p->temp_lru, lc->temp_lru, __ATOMIC_RELAXED);
     __atomic_store_n(&p->temp_ttl, lc->temp_ttl, __ATOMIC_RELAXED);
-    __atomic_store(&p->hot_factor, &lc->hot_factor, __ATOMIC_RELAXED);
-    __atomic_store(&p->warm_factor, &lc->warm_factor, __ATOMIC_RELAXED);
+    double hot = lc->hot_factor, warm = lc->warm_factor;
+    __atomic_store(&p->hot_factor, &hot, __ATOMIC_RELAXED);
+    __atomic_store(&p->warm_factor, &warm, __ATOMIC_RELAXED);
     __atomic_store_n(&p->segmented, lc->segmented, __ATOMIC_RELEASE);
 }
 
