@@ -237,6 +237,15 @@ static void repair_verify(struct fixture *f)
 
 /* -- a bucket split of the hash table's growth (growrig.h) -- */
 
+/* the doubling just started (the state word switched to the next power,
+ * no bucket split yet): no lock was held, nothing is left to repair */
+static void grow_start_die(struct fixture *f, struct engine_worker *w)
+{
+    (void)f;
+    engine_hash_grow(w, 0);
+    die();
+}
+
 /* the second item to go is on both chains */
 static void split_die(struct fixture *f, struct engine_worker *w)
 {
@@ -337,6 +346,8 @@ const struct crashpoint crashpoints[] = {
     { "mid-carve", 4, NULL, carve_die, carve_verify, 2, NULL },
     { "mid-evict", 4, evict_setup, evict_die, evict_verify, 2, NULL },
     { "mid-class-repair", 4, repair_setup, repair_die, repair_verify, 1, NULL },
+    { "growth-started", 4, grow_fill, grow_start_die, split_verify, 0,
+      grow_adjust },
     { "mid-split", 4, grow_setup, split_die, split_verify, 1, grow_adjust },
     { "split-unstepped", 4, grow_setup, split_unstepped_die, split_verify,
       1, grow_adjust },

@@ -44,7 +44,7 @@ const char *grow_mix_key(int j)
     return mix_keys[j];
 }
 
-void grow_setup(struct fixture *f)
+void grow_fill(struct fixture *f)
 {
     char key[16], val[16];
     for (int i = 0; i < GROW_ITEMS; i++) {
@@ -56,6 +56,11 @@ void grow_setup(struct fixture *f)
     for (int j = 0; j < GROW_MIX; j++)
         CU_ASSERT_EQUAL(fx_store(f, ENGINE_SET, grow_mix_key(j),
                                  grow_mix_key(j), 0, 0), ENGINE_STORED);
+}
+
+void grow_setup(struct fixture *f)
+{
+    grow_fill(f);
     CU_ASSERT_EQUAL(engine_hash_grow(f->w, GROW_BUCKET), 1);
     uint64_t st = f->e->r->hash_state;
     CU_ASSERT_EQUAL(hs_power(st), GROW_POWER + 1);

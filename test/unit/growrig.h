@@ -24,6 +24,9 @@
 
 /* hashpower 12 (a fixture_open adjust callback). */
 void grow_adjust(struct engine_config *cfg);
+/* The items only: a doubling is due, none started. */
+void grow_fill(struct fixture *f);
+/* grow_fill, then the doubling started and GROW_BUCKET buckets split. */
 void grow_setup(struct fixture *f);
 /* Mixed key j (0..GROW_MIX-1), as stored. */
 const char *grow_mix_key(int j);
