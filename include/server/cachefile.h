@@ -27,9 +27,11 @@ struct engine *cachefile_adopt(const struct settings *s, int fd,
                                const struct logger *lg);
 
 /* The end of the server: a memory file is written back and marked clean
- * when the stop was graceful and no other process has the region; then the
- * region is closed in this process. */
-void cachefile_close(struct engine *e, int graceful, const struct logger *lg);
+ * (and FILE.meta written beside it, as memcached's) when the stop was
+ * graceful and no other process has the region; then the region is closed
+ * in this process. A start refuses a FILE.meta it cannot read. */
+void cachefile_close(struct engine *e, const struct settings *s,
+                     int graceful, const struct logger *lg);
 
 /* --check: opens s->memory_file as a start would (recovering it), verifies
  * every invariant, prints one line to stdout and closes it cleanly.

@@ -194,6 +194,10 @@ struct engine_lru_config;
 void settings_lru_config(const struct settings *s,
                          struct engine_lru_config *lc);
 
+/* The hash table's starting power without -o hashpower: memcached's 16
+ * (the table grows from there, engine.h: engine_hash_grow). */
+#define SETTINGS_HASHPOWER_DEFAULT 16
+
 /* The replication port: -o repl_port, or 11212. */
 int settings_repl_port(const struct settings *s);
 

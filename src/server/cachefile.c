@@ -9,14 +9,26 @@
  * cache_memlimit to grow into), and what the open did is logged at warning
  * level, since an operator must see a cold start and its reason without
  * -v.
+ *
+ * FILE.meta, as memcached's: a graceful stop writes a short description
+ * beside the file (tmp + rename); the next start reads it and removes it.
+ * The file's own header is the truth about its content (a memory file
+ * survives kill -9, which writes no .meta); a .meta that is there but
+ * unreadable stops the start, as memcached's does, since whoever wrote it
+ * is not this server and the operator must look.
  */
 #include "server/cachefile.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <time.h>
 
 #include "core/log.h"
+#include "core/version.h"
 #include "engine/engine.h"
 #include "server/daemon.h"
 #include "server/settings.h"
@@ -81,11 +93,73 @@ static struct engine *open_file(const struct settings *s,
     return e;
 }
 
+#define META_MAGIC "shmcached_meta 1"
+
+static void meta_path(const char *file, char *out, size_t len)
+{
+    snprintf(out, len, "%s.meta", file);
+}
+
+/* FILE.meta at a start: none, or ours (then consumed): 0; anything else:
+ * -1 (logged). */
+static int meta_check(const char *file, const struct logger *lg)
+{
+    char path[PATH_MAX + 8], buf[256];
+    meta_path(file, path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (f == NULL && errno == ENOENT)
+        return 0;
+    if (f == NULL) {
+        log_error(lg, "memory file %s: cannot read %s: %s", file, path,
+                  strerror(errno));
+        return -1;
+    }
+    int ok = fgets(buf, sizeof(buf), f) != NULL &&
+             strncmp(buf, META_MAGIC "\n", sizeof(META_MAGIC)) == 0;
+    fclose(f);
+    if (!ok) {
+        log_error(lg, "memory file %s: %s is not a metadata file this "
+                  "server wrote (empty or foreign): refusing to start; "
+                  "remove it to go on", file, path);
+        return -1;
+    }
+    unlink(path);
+    return 0;
+}
+
+/* FILE.meta at a graceful stop. */
+static void meta_write(const char *file, struct engine *e,
+                       const struct logger *lg)
+{
+    char path[PATH_MAX + 8], tmp[PATH_MAX + 16];
+    struct engine_stats st;
+    engine_stats(e, &st);
+    meta_path(file, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        log_warn(lg, "cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, META_MAGIC "\nversion %s\nstopped_at %lld\ncurr_items "
+            "%llu\nhash_power_level %u\n", SHMC_VERSION,
+            (long long)time(NULL), (unsigned long long)st.curr_items,
+            st.hash_power_level);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        log_warn(lg, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
 struct engine *cachefile_open(const struct settings *s,
                               const struct logger *lg)
 {
     struct engine_config cfg;
     settings_engine_config(s, &cfg);
+    if (s->memory_file[0] && meta_check(s->memory_file, lg) < 0)
+        return NULL;
     struct engine *e = s->memory_file[0] ? open_file(s, &cfg, lg)
                                          : open_memfd(s, &cfg, lg);
     if (e != NULL)
@@ -122,13 +196,18 @@ struct engine *cachefile_adopt(const struct settings *s, int fd,
     return e;
 }
 
-void cachefile_close(struct engine *e, int graceful, const struct logger *lg)
+void cachefile_close(struct engine *e, const struct settings *s,
+                     int graceful, const struct logger *lg)
 {
     if (e == NULL)
         return;
-    if (graceful && engine_close_clean(e) < 0)
-        log_error(lg, "the memory file could not be written back; the next "
-                  "start will treat it as an unclean stop");
+    if (graceful && s->memory_file[0] != '\0') {
+        if (engine_close_clean(e) < 0)
+            log_error(lg, "the memory file could not be written back; the "
+                      "next start will treat it as an unclean stop");
+        else
+            meta_write(s->memory_file, e, lg);
+    }
     engine_close(e);
 }
 

@@ -630,8 +630,8 @@ int master_run(const struct settings *s, int argc, char **argv,
     /* every process is gone: a memory file is written back and marked
      * clean, unless the stop was immediate (SIGQUIT), a failed start, or
      * an upgrade (the new server has it) */
-    cachefile_close(m->engine, rc == 0 && m->stopping == 1 && !m->leaving,
-                    &m->log);
+    cachefile_close(m->engine, m->s,
+                    rc == 0 && m->stopping == 1 && !m->leaving, &m->log);
     free(m);
     return rc;
 }

@@ -964,7 +964,8 @@ void settings_engine_config(const struct settings *s,
     cfg->min_chunk = (unsigned)s->chunk_size;
     cfg->item_size_max = s->item_size_max;
     cfg->slab_chunk_max = s->slab_chunk_max;
-    cfg->hashpower = s->hashpower;
+    /* memcached starts every table at 2^16 buckets and grows it */
+    cfg->hashpower = s->hashpower ? s->hashpower : SETTINGS_HASHPOWER_DEFAULT;
     cfg->hash_expand = s->tuning.hash_expand;
     cfg->use_cas = !s->disable_cas;
     cfg->evict = s->evict_to_free;

@@ -75,7 +75,7 @@ static const char usage_text[] =
 "   - maxconns_fast:       immediately close new connections after limit (default: enabled)\n"
 "   - hashpower:           log2 of the hash table's starting bucket count,\n"
 "                          12..31; it doubles as items pass 1.5 per bucket\n"
-"                          (default: 0, sized from -m; see\n"
+"                          (default: 16, as memcached; see\n"
 "                          \"STAT hash_power_level\")\n"
 "   - no_lru_crawler:      disable the master's background sweep of expired\n"
 "                          items (they are still reclaimed when met)\n"

@@ -221,6 +221,49 @@ def test_no_room_is_refused():
           "unclear error: %s" % out)
 
 
+def test_metadata_file():
+    """FILE.meta, as memcached's: written by a graceful stop, consumed by
+    the next start; one that is there but not ours stops the start; a
+    kill -9 writes none and the file is still served warm."""
+    need_shmcached()
+    path = memfile("meta")
+    port = free_port()
+    args = ["-e", path, "-t", "1"]
+    srv = Server(args, port=port).start()
+    fill(port, 50)
+    eq(stop_with(srv, signal.SIGTERM), 0)
+    srv.stop()
+    with open(path + ".meta") as f:
+        meta = f.read()
+    check(meta.startswith("shmcached_meta 1\n") and "curr_items 50\n" in meta,
+          "the metadata file: %r" % meta)
+    srv = Server(args, port=port).start()
+    check(not os.path.exists(path + ".meta"), "consumed by the start")
+    eq(count_present(port, 50), 50)
+    os.kill(srv.pid, signal.SIGKILL)
+    for p in child_pids(srv.pid):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    srv.proc.wait(10)
+    srv.stop()
+    check(not os.path.exists(path + ".meta"), "kill -9 writes none")
+    srv = Server(args, port=port).start()
+    eq(count_present(port, 50), 50, "warm without a .meta")
+    eq(stop_with(srv, signal.SIGTERM), 0)
+    srv.stop()
+    open(path + ".meta", "w").close()           # empty: not ours
+    p = subprocess.run([server_binary(), "-u", "root", "-p", str(port),
+                        "-l", "127.0.0.1", "-U", "0"] + args,
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=30)
+    check(p.returncode != 0, "an unreadable .meta stops the start")
+    check(b".meta is not a metadata file" in p.stdout + p.stderr,
+          "and says why: %r" % (p.stdout + p.stderr)[-300:])
+    os.unlink(path + ".meta")
+
+
 def test_figures():
     if "kill" in FIGURES:
         rounds, f, serve = FIGURES["kill"]
@@ -238,6 +281,7 @@ if __name__ == "__main__":
             ("incompatible_file", test_incompatible_file_starts_cold),
             ("file_in_use", test_file_in_use_is_refused),
             ("no_room", test_no_room_is_refused),
+            ("metadata_file", test_metadata_file),
             ("figures", test_figures),
         ])
     finally:
