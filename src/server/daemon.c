@@ -109,16 +109,21 @@ void daemon_absolute(const char *path, char *out, size_t len)
 
 int daemon_write_pidfile(const char *path, const struct logger *lg)
 {
-    FILE *f = fopen(path, "w");
+    /* whole or not at all: a reader (systemd, an init script, a binary
+     * upgrade's watcher) never sees it empty or half written */
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
     if (f == NULL) {
         log_warn(lg, "Could not open the pid file %s for writing: %s",
-                 path, strerror(errno));
+                 tmp, strerror(errno));
         return -1;
     }
     fprintf(f, "%ld\n", (long)getpid());
-    if (fclose(f) != 0) {
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
         log_warn(lg, "Could not write the pid file %s: %s", path,
                  strerror(errno));
+        unlink(tmp);
         return -1;
     }
     return 0;
