@@ -453,29 +453,31 @@ static int open_listeners(struct master *m, const struct listen_config *lc)
     return 0;
 }
 
-static int startup(struct master *m, sigset_t *waitmask)
+/* Root needs -u: the user to become. 0, or the exit status. */
+static int find_user(struct master *m, struct passwd **pw)
 {
-    const struct settings *s = &m->cur;
-    struct passwd *pw = NULL;
-
-    if (getuid() == 0 || geteuid() == 0) {
-        if (s->username[0] == '\0') {
-            log_error(&m->log, "can't run as root without the -u switch");
-            return EX_USAGE;
-        }
-        pw = getpwnam(s->username);
-        if (pw == NULL) {
-            log_error(&m->log, "can't find the user %s to switch to",
-                      s->username);
-            return EX_NOUSER;
-        }
+    const struct settings *s = m->s;
+    *pw = NULL;
+    if (getuid() != 0 && geteuid() != 0)
+        return 0;
+    if (s->username[0] == '\0') {
+        log_error(&m->log, "can't run as root without the -u switch");
+        return EX_USAGE;
     }
-    daemon_raise_limits(s, &m->log);
-    if (s->large_pages)
-        log_warn(&m->log, "large memory pages (-L) are not supported; "
-                 "ignored");
-    if (create_engine(m) < 0)
-        return EX_OSERR;
+    *pw = getpwnam(s->username);
+    if (*pw == NULL) {
+        log_error(&m->log, "can't find the user %s to switch to",
+                  s->username);
+        return EX_NOUSER;
+    }
+    return 0;
+}
+
+/* The shared blocks beside the cache: server state, connection snapshots,
+ * the watchers' log; and the credentials (-S, -Y). 0, or the status. */
+static int create_shared(struct master *m)
+{
+    const struct settings *s = m->s;
     m->state = srvstate_create();
     if (m->state == NULL) {
         log_error(&m->log, "mmap (server state): %s", strerror(errno));
@@ -493,20 +495,25 @@ static int startup(struct master *m, sigset_t *waitmask)
         }
     }
     m->conns = connsnap_create();
-    if (m->conns == NULL) {
-        log_error(&m->log, "mmap (connection snapshots): %s",
-                  strerror(errno));
-        return EX_OSERR;
-    }
-    m->watch = watchlog_create(s->worker_logbuf_size, &m->state->proto);
-    if (m->watch == NULL) {
-        log_error(&m->log, "mmap (watch log): %s", strerror(errno));
+    m->watch = m->conns ? watchlog_create(s->worker_logbuf_size,
+                                          &m->state->proto) : NULL;
+    m->quota = m->watch ? conn_quota_create(ENGINE_MAX_SLOTS) : NULL;
+    if (m->quota == NULL) {          /* by slot */
+        log_error(&m->log, "mmap (connection snapshots, watch log or "
+                  "connection quota): %s", strerror(errno));
         return EX_OSERR;
     }
     m->state->proto.track_sizes = (uint32_t)s->track_sizes;
     m->state->proto.crawler_enabled = (uint32_t)s->lru_crawler;
     m->state->proto.crawler_sleep = (uint32_t)s->lru_crawler_sleep;
     m->state->proto.crawler_tocrawl = s->lru_crawler_tocrawl;
+    return 0;
+}
+
+/* TCP, unix and UDP listeners. 0 or -1 (logged). */
+static int open_all_listeners(struct master *m)
+{
+    const struct settings *s = m->s;
     struct listen_config lc = {
         .addrs = s->listen,
         .naddrs = s->nlisten,
@@ -516,20 +523,28 @@ static int startup(struct master *m, sigset_t *waitmask)
         .unix_mask = s->access_mask,
     };
     if (open_listeners(m, &lc) < 0)
-        return EX_OSERR;
+        return -1;
     /* UDP sockets are SO_REUSEPORT: an upgrade's new master binds its own
      * beside the old master's */
     if (udp_open(&m->udp, &lc, s->udpport, &m->log) < 0)
-        return EX_OSERR;
+        return -1;
     if (m->ls.unix_path[0] != '\0' && m->ls.unix_path[0] != '/')
-        daemon_absolute(s->socketpath, m->ls.unix_path, sizeof(m->ls.unix_path));
+        daemon_absolute(s->socketpath, m->ls.unix_path,
+                        sizeof(m->ls.unix_path));
+    return 0;
+}
+
+/* The process becomes the server: -k, -d, the pidfile, -u. 0 or the
+ * status. */
+static int become_server(struct master *m, struct passwd *pw,
+                         char *pidpath, size_t len)
+{
+    const struct settings *s = m->s;
     if (s->lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
         log_warn(&m->log, "-k invalid, mlockall() failed: %s",
                  strerror(errno));
-
-    char pidpath[PATH_MAX];
     if (s->pidfile[0] != '\0')
-        daemon_absolute(s->pidfile, pidpath, sizeof(pidpath));
+        daemon_absolute(s->pidfile, pidpath, len);
     /* an upgrade's new master is already where the old one was (detached,
      * maybe); it writes the pidfile once it is ready */
     if (s->daemonize && !m->up.inherited && daemon_detach(s, &m->log) < 0)
@@ -537,18 +552,17 @@ static int startup(struct master *m, sigset_t *waitmask)
     if (s->pidfile[0] != '\0' && !m->up.inherited &&
         daemon_write_pidfile(pidpath, &m->log) == 0)
         snprintf(m->pidfile, sizeof(m->pidfile), "%s", pidpath);
-    if (pw != NULL && daemon_drop_privileges(pw, m->ls.unix_path, &m->log) < 0)
+    if (pw != NULL && daemon_drop_privileges(pw, m->ls.unix_path,
+                                             &m->log) < 0)
         return EX_OSERR;
+    return 0;
+}
 
-    m->info->master_pid = (int32_t)getpid();
-    m->info->workers = (uint32_t)s->threads;
-    m->quota = conn_quota_create(ENGINE_MAX_SLOTS);   /* by slot */
-    if (m->quota == NULL) {
-        log_error(&m->log, "mmap (connection quota): %s", strerror(errno));
-        return EX_OSERR;
-    }
-    if (setup_signals(m, waitmask) < 0)
-        return EX_OSERR;
+/* The workers and helpers; an upgrade's new master then says it is
+ * ready. */
+static void start_processes(struct master *m, const char *pidpath)
+{
+    const struct settings *s = m->s;
     m->nworkers = s->threads;
     for (int i = 0; i < m->nworkers; i++)
         m->w[i].ctl_fd = -1;
@@ -562,16 +576,41 @@ static int startup(struct master *m, sigset_t *waitmask)
     portfile_write(&m->ls, &m->udp, &m->log);
     log_info(&m->log, "master %d: %d worker(s), %d listener(s)",
              (int)getpid(), m->nworkers, m->ls.n);
-    if (m->up.inherited) {
-        if (s->pidfile[0] != '\0' &&
-            daemon_write_pidfile(pidpath, &m->log) == 0)
-            snprintf(m->pidfile, sizeof(m->pidfile), "%s", pidpath);
-        if (upgrade_say_ready(&m->up) < 0)
-            log_error(&m->log, "upgrade: cannot tell the old master: %s",
-                      strerror(errno));
-        log_warn(&m->log, "upgrade: master %d (pid %d before) is ready",
-                 (int)getpid(), (int)m->up.predecessor);
-    }
+    if (!m->up.inherited)
+        return;
+    if (s->pidfile[0] != '\0' && daemon_write_pidfile(pidpath, &m->log) == 0)
+        snprintf(m->pidfile, sizeof(m->pidfile), "%s", pidpath);
+    if (upgrade_say_ready(&m->up) < 0)
+        log_error(&m->log, "upgrade: cannot tell the old master: %s",
+                  strerror(errno));
+    log_warn(&m->log, "upgrade: master %d (pid %d before) is ready",
+             (int)getpid(), (int)m->up.predecessor);
+}
+
+static int startup(struct master *m, sigset_t *waitmask)
+{
+    struct passwd *pw;
+    char pidpath[PATH_MAX] = "";
+    int rc = find_user(m, &pw);
+    if (rc != 0)
+        return rc;
+    daemon_raise_limits(m->s, &m->log);
+    if (m->s->large_pages)
+        log_warn(&m->log, "large memory pages (-L) are not supported; "
+                 "ignored");
+    if (create_engine(m) < 0)
+        return EX_OSERR;
+    if ((rc = create_shared(m)) != 0)
+        return rc;
+    if (open_all_listeners(m) < 0)
+        return EX_OSERR;
+    if ((rc = become_server(m, pw, pidpath, sizeof(pidpath))) != 0)
+        return rc;
+    m->info->master_pid = (int32_t)getpid();
+    m->info->workers = (uint32_t)m->s->threads;
+    if (setup_signals(m, waitmask) < 0)
+        return EX_OSERR;
+    start_processes(m, pidpath);
     return 0;
 }
 
