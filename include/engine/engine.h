@@ -55,6 +55,14 @@ struct engine_config {
     int evict;               /* 0 = -M: fail with out of memory instead */
     size_t changelog_size;   /* bytes of the change log (replication),
                                 0 = no log */
+    /* The slab mover (memcached's slab_reassign, slab_automove,
+     * slab_automove_ratio, slab_automove_window): behaviour, not shape,
+     * taken again when a memory file is reopened. */
+    int slab_reassign;       /* 1: pages may move between classes */
+    int slab_automove;       /* 0, 1 (memcached's window policy), 2 (a
+                                page for every eviction) */
+    double slab_automove_ratio;     /* (0, 1]: 0.8 */
+    unsigned slab_automove_window;  /* > 2: 30 */
 };
 
 void engine_config_defaults(struct engine_config *cfg);
@@ -357,6 +365,50 @@ struct engine_evicted {
 void engine_on_evict(struct engine *e,
                      void (*fn)(void *arg, const struct engine_evicted *ev),
                      void *arg);
+/* ---- the slab mover (memcached's slabs reassign / automove) ---------- */
+
+/* memcached's reassign results ("slabs reassign" replies). */
+enum engine_reassign {
+    ENGINE_REASSIGN_OK = 0,     /* OK: the move is scheduled */
+    ENGINE_REASSIGN_RUNNING,    /* BUSY: a move is requested or running */
+    ENGINE_REASSIGN_BADCLASS,   /* BADCLASS: no such src or dst class */
+    ENGINE_REASSIGN_NOSPARE,    /* NOSPARE: src has fewer than 2 pages */
+    ENGINE_REASSIGN_SAME,       /* SAME: src == dst */
+    ENGINE_REASSIGN_DISABLED,   /* slab_reassign is off */
+};
+/* Asks for one page of class src (-1: any class with a spare page; 0:
+ * the global page pool) to move to class dst (0: the pool). The move
+ * itself is engine_slab_mover()'s. Never blocks. */
+enum engine_reassign engine_slabs_reassign(struct engine *e, int src,
+                                           int dst);
+/* "slabs automove 0|1|2" and "slabs automove ratio R"; what they are now.
+ * 0, or -1 for a value out of range (nothing changed). */
+int engine_set_automove(struct engine *e, int mode);
+int engine_set_automove_ratio(struct engine *e, double ratio);
+int engine_automove(const struct engine *e);
+double engine_automove_ratio(const struct engine *e);
+unsigned engine_automove_window(const struct engine *e);
+/* 1 when slab_reassign is on ("slabs reassign" is served). */
+int engine_slab_reassign(const struct engine *e);
+/* slab_automove=1, memcached's policy (automove.h): one decider per
+ * process (the master's), run about once a second. Returns the
+ * destination of the move it asked for (0: the global pool: memcached
+ * then decides again at once, every millisecond, while classes have free
+ * memory to give back), or -1 when it asked for none. */
+struct engine_automove;
+struct engine_automove *engine_automove_new(struct engine *e);
+void engine_automove_free(struct engine_automove *am);
+int engine_automove_run(struct engine_automove *am);
+/* The mover's work, as memcached's rebalancer thread (the master calls it
+ * from its loop): starts a requested move, empties the page a few chunks
+ * per class lock hold (rescuing items into free chunks of their class,
+ * evicting them when there is none, waiting for chunks a worker has
+ * allocated), hands the page to its new class or the pool, and gives
+ * pool pages back to the system while more pages are carved than the
+ * memory limit allows. budget bounds the chunks examined in this call.
+ * Returns 1 while a move is in progress (call again soon), 0 when idle,
+ * -1 when a lock it needs is unusable (it tries again on the next call). */
+int engine_slab_mover(struct engine_worker *w, unsigned budget);
 
 /* ---- statistics ----------------------------------------------------- */
 
@@ -397,7 +449,14 @@ struct engine_stats {
              crawler_reclaimed, slabs_moved, lock_repairs, slot_reaps;
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru,
              direct_reclaims, lru_juggles;
-    uint64_t limit_maxbytes, total_malloced, hash_bytes;
+    /* the slab mover (memcached's names) */
+    uint64_t slab_reassign_rescues, slab_reassign_chunk_rescues,
+             slab_reassign_evictions_nomem, slab_reassign_inline_reclaim,
+             slab_reassign_busy_items, slab_reassign_busy_deletes,
+             slab_global_page_pool;
+    int slab_reassign_running;
+    uint64_t limit_maxbytes, total_malloced, hash_bytes;  /* total_malloced:
+                             the pages carved (classes and pool), bytes */
     unsigned hash_power_level, active_slabs, slab_classes;
     int hash_is_expanding;
 };

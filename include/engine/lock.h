@@ -32,10 +32,25 @@
  *               CHAIN, slot.allocs.
  *   stripe+class  item.atime is written only holding both the item's stripe
  *               and its class, so it may be read under either.
- *   pages       pages_used and page_class[] (carving a new page for a class).
+ *   pages       pages_used and page_class[] (carving a page for a class,
+ *               the global page pool: page_class 0, pages given back to
+ *               the system: PAGE_NONE below pages_used), the slab mover's
+ *               pool_pages and holes, and, with a class lock, its record
+ *               (below).
  *               The LRU maintenance (maintain.c) takes one class lock at a
  *               time, for a few items, and a reclaimed item's stripe with
  *               lock_try (as eviction does).
+ *   mover       not a lock: the slab mover's record (region.h, mover.h).
+ *               Its state word goes IDLE -> REQUESTED by a compare-and-swap
+ *               (no lock: "slabs reassign", an eviction with automove=2);
+ *               every other change is made holding the pages lock AND the
+ *               class lock of the class its phase works on (the source to
+ *               start and leave DRAIN, the destination to leave CARVE), so
+ *               a holder of class c's lock reads a stable "is c draining,
+ *               which page" (slab_draining()). The page drained, and its
+ *               free chunks the mover holds (IF_MOVING), are class c's;
+ *               rescue_old/new (a chained head being rescued) are the
+ *               source class's.
  *   detail      the stats detail prefix table. A leaf: taken alone, never
  *               while holding another lock, and nothing is taken under it.
  *   log         the change log's head and the ring past it (changelog.h).
@@ -48,9 +63,16 @@
  *   A process holds at most one stripe. It holds two class locks only to
  *   switch a hash chain entry between items of two classes, and then takes
  *   the lower id first. The one exception to the order is eviction (and the
- *   background sweep): holding class[c], it may take the victim's stripe
- *   with lock_try(), which never blocks and so cannot deadlock; a busy or
- *   dirty stripe means "skip this victim".
+ *   background sweep, and the slab mover): holding class[c], it may take
+ *   the victim's stripe with lock_try(), which never blocks and so cannot
+ *   deadlock; a busy or dirty stripe means "skip this victim" (the mover:
+ *   "a busy chunk, come back to it").
+ *
+ *   The slab mover holds one class lock at a time, for at most a few
+ *   dozen chunks (HOLD_UNITS, mover.c): the source's while it empties the
+ *   page (with lock_try() stripes, then the pages lock to release it), the
+ *   destination's to carve it (then the pages lock). It never holds two
+ *   classes, so a move from a higher to a lower class id is two steps.
  *
  * WHAT A DEAD PROCESS LEAVES, AND THE REPAIR
  *
@@ -80,17 +102,33 @@
  *            LRU; an old item that left the chain but is still LINKED is
  *            taken off its LRU and freed.
  *   class    slab_repair_class (slab_repair.c) rebuilds the class from the
- *            chunk states: scans every page the class owns, puts FREE chunks
- *            on a new free list, LINKED chunks on the LRU segment their
- *            item.st names (lru.h: bits that change only while the item is
- *            off every list), each ordered by last access, frees CHAIN
- *            chunks no live head reaches, and recounts.
- *   pages    slab_repair_pages (slab.c)        forgets a page that was being
- *            carved (page_class set past pages_used).
+ *            chunk states: finishes or undoes a chained head's rescue by
+ *            the mover (mover_repair_rescue: the new head has the chain iff
+ *            it is on its hash chain), scans every page the class owns,
+ *            points every CHAIN chunk a live head reaches back at it, puts
+ *            FREE chunks on a new (doubly linked) free list, except those
+ *            of the page the mover drains (IF_MOVING: the mover's), LINKED
+ *            chunks on the LRU segment their item.st names (lru.h: bits
+ *            that change only while the item is off every list), each
+ *            ordered by last access, frees CHAIN chunks no live head
+ *            reaches, and recounts.
+ *   pages    slab_repair_pages (slab_repair.c) forgets a page that was
+ *            being carved (page_class set past pages_used); finishes a
+ *            move whose page changed hands before the record said so
+ *            (mover_repair_pages: released -> CARVE or IDLE, carved ->
+ *            IDLE); recounts the pool and the holes from page_class.
  *   detail   detail_repair (detail.c)          clears the prefix table:
  *            statistics, not data.
  *   log      changelog_repair (changelog.c)    nothing: the head moves
  *            only past whole records.
+ *
+ *   The mover's steps are journaled where they touch hash chains (a rescue
+ *   is keyop_switch_locked()'s switch in slot.j_evict: the stripe repair
+ *   links the copy and frees the original, which the mover then holds);
+ *   a CHAIN chunk's rescue is one store of the link; everything else is
+ *   derived from the chunk states and page_class by the repairs above. A
+ *   move whose mover died carries on at the next engine_slab_mover() call
+ *   of any process: every visit of a chunk is idempotent.
  *
  *   engine_worker_reap(slot) (engine.c; the master, after waitpid) takes
  *   every lock whose recorded holder is the slot (running any pending

@@ -56,6 +56,11 @@ void lru_link_locked(struct engine *e, struct class *c, ref_t r,
                      unsigned seg);
 /* r leaves its segment. Holding the class lock. */
 void lru_unlink_locked(struct engine *e, struct class *c, ref_t r);
+/* nr takes old's place in old's segment (the slab mover's rescue: the
+ * same item in another chunk; nr's st already names the segment, with its
+ * ACTIVE bit). Holding the class lock. */
+void lru_replace_locked(struct engine *e, struct class *c, ref_t old,
+                        ref_t nr);
 /* A fetch of LINKED item r, holding its stripe; `again` says the item had
  * been fetched before (IF_FETCHED was set): segmented, the second fetch
  * makes it ACTIVE and rescues it from COLD to WARM; flat, it moves to the

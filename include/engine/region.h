@@ -14,17 +14,20 @@
  *   | stripes[]       |  bucket locks (bucket b is guarded by b % nstripes)
  *   | buckets[]       |  hash table heads (ref_t), room for 2^hash_max of
  *   |                 |  them; 2^power used (hashtab.h: the table grows)
- *   | page_class[]    |  which class owns each 1 MiB page (PAGE_NONE = not carved)
+ *   | page_class[]    |  which class owns each 1 MiB page (PAGE_NONE = not
+ *   |                 |  carved; 0 = the global page pool, mover.h)
  *   | pages           |  mem_reserve / 1 MiB pages of chunks
  *   +-----------------+ region_size
  *
  * Chunk states (item_state(), the low bits of item.st) are the source of
  * truth that crash repair rebuilds everything else from:
- *   FREE    on its class's free list (or about to be, after a crash)
+ *   FREE    on its class's free list (or about to be, after a crash); with
+ *           IF_MOVING, a chunk of the page being moved, taken off the free
+ *           list by the slab mover (mover.h)
  *   ALLOC   owned by one worker slot (item.prev = slot), not yet visible
  *   LINKED  in exactly one hash chain and on its class's LRU
  *   CHAIN   value continuation of a large item (class `big`), linked by
- *           item.next from its head's item.chain
+ *           item.next from its head's item.chain; item.prev names the head
  * Which lock guards which field is written beside it (struct item below);
  * the locks, their order and their repairs are in lock.h.
  */
@@ -63,8 +66,11 @@ enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_TEMP = 3, LRU_SEGS = 4 };
  * stale by an invalidation, a recache "win" already handed out, the key
  * was sent base64-encoded), and replication's IF_PEER, IF_SYNCED. Whether an item is on its LRU is not a flag:
  * it is item_state() == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
- * during a class repair (class lock; CHAIN chunks are never on a chain). */
+ * during a class repair (class lock; CHAIN chunks are never on a chain).
+ * A FREE chunk is no item: its iflags are its class's, and IF_MOVING says
+ * the slab mover holds it (off the free list, on the page being moved). */
 enum {
+    IF_MOVING = 1,      /* a FREE chunk the slab mover holds (class lock) */
     IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
     IF_PEER = 32,       /* its version came from the peer (replication) */
     IF_SYNCED = 64,     /* confirmed by the peer's full copy (apply.c) */
@@ -79,8 +85,9 @@ enum {
  * reach the chunk until it is put on a chain, under the stripe). */
 struct item {
     ref_t hnext;        /* stripe: next item of the hash chain */
-    ref_t prev, next;   /* class: LRU or free list; ALLOC: prev = owner
-                           slot; CHAIN: next = following chunk */
+    ref_t prev, next;   /* class: LRU or free list (both doubly linked);
+                           ALLOC: prev = owner slot; CHAIN: prev = the
+                           head, next = following chunk */
     ref_t chain;        /* class: head of a large item: first CHAIN chunk */
     uint32_t exptime;   /* stripe: absolute unix time, 0 = never */
     uint32_t atime;     /* stripe + class (both held to write): last access,
@@ -237,6 +244,61 @@ struct class {
              direct_reclaims;
 } __attribute__((aligned(64)));
 
+/* The slab mover's record (mover.h has the design; lock.h the rules). */
+enum { MV_IDLE = 0, MV_REQUESTED = 1, MV_DRAIN = 2, MV_CARVE = 3 };
+
+struct slab_mover {
+    /* The move: phase (bits 0-7), source class + 1 (bits 8-15, 0 = "any
+     * class"), destination (bits 16-23, 0 = the global page pool) in one
+     * word, changed atomically: IDLE -> REQUESTED by a compare-and-swap
+     * (no lock); every other change holding the pages lock and the class
+     * lock of the class the phase works on. */
+    uint64_t state;
+    uint64_t page;          /* the page moved (pages lock, with the phase) */
+    /* a chained item's head being rescued (class `big`): its chain is
+     * handed from old to new; the class repair finishes or undoes it */
+    ref_t rescue_old, rescue_new;
+    /* the mover's progress through the page (class lock of the source;
+     * hints: a mover that starts again after a death scans it again) */
+    uint32_t cursor, busy;
+    uint32_t pick;          /* where "any class" starts looking (atomic) */
+    /* the pages lock's: pool pages free to take (page_class 0, not the
+     * one a move is carving), and pages given back to the system (holes:
+     * PAGE_NONE below pages_used) */
+    uint64_t pool_pages, holes;
+    /* behaviour (atomic): slab_reassign, slab_automove, its ratio and
+     * window */
+    uint32_t reassign, automove;
+    double ratio;
+    uint32_t window;
+    uint32_t pad;
+    /* counters (atomic), memcached's slab_reassign_* and slabs_moved */
+    uint64_t moved, rescues, chunk_rescues, evictions_nomem, inline_reclaim,
+             busy_items, busy_deletes;
+};
+
+static inline unsigned mover_phase(uint64_t st)
+{
+    return (unsigned)(st & 0xff);
+}
+
+/* The source class; -1 for "any class" (a request only). */
+static inline int mover_src(uint64_t st)
+{
+    return (int)((st >> 8) & 0xff) - 1;
+}
+
+static inline unsigned mover_dst(uint64_t st)
+{
+    return (unsigned)((st >> 16) & 0xff);
+}
+
+static inline uint64_t mover_word(unsigned phase, int src, unsigned dst)
+{
+    return (uint64_t)phase | (uint64_t)(unsigned)(src + 1) << 8 |
+           (uint64_t)dst << 16;
+}
+
 struct region {
     uint64_t magic;
     uint32_t version;
@@ -285,6 +347,7 @@ struct region {
      * of its own. */
     uint64_t hash_state __attribute__((aligned(64)));
     char hash_pad[56];
+    struct slab_mover mover;    /* pages lock and class locks (above) */
 };
 
 /* stats detail: prefixes in an open-addressing table (detail.c). */

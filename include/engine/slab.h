@@ -3,7 +3,9 @@
  *
  * Memory is cut into 1 MiB pages, handed to a class on demand (carving cuts
  * the whole page into chunks of the class size and frees them all) until the
- * memory limit; pages never move between classes. Class i holds chunks of
+ * memory limit. Pages move between classes through the slab mover (mover.h):
+ * a page it empties goes to another class or to the global page pool
+ * (page_class 0), where carving takes pages first. Class i holds chunks of
  * size min_chunk + header growing by `factor`, up to slab_chunk_max; an item
  * larger than that is chained: a head chunk of the largest class ("big")
  * followed by CHAIN chunks of the same class, so a large item lives under one
@@ -66,8 +68,45 @@ enum slab_victim { V_EVICT, V_RECLAIM, V_SWEEP };
 int slab_drop_locked(struct engine_worker *w, struct class *c, ref_t r,
                      uint32_t now, enum slab_victim why);
 
-/* Carves one more page for class id. Holding the class lock. 0 or -1. */
+/* Carves one more page for class id: a page of the global pool, else one
+ * within the memory limit (given back to the system earlier, or new).
+ * Holding the class lock. 0 or -1. */
 int slab_carve_locked(struct engine_worker *w, unsigned id);
+/* Writes the chunk headers of page p for class id (FREE, clsid): the
+ * first step of carving (pages lock held). */
+void slab_page_init(struct engine *e, unsigned id, uint64_t p);
+/* Counts page p (carved for id) in the class and puts its every chunk on
+ * the free list: the last step (class lock held). */
+void slab_page_free_all_locked(struct engine *e, unsigned id, uint64_t p);
+/* A page of the global pool that may be taken (not the one a move is
+ * carving), or UINT64_MAX. Holding the pages lock. */
+uint64_t slab_pool_page(const struct engine *e);
+
+/* The free list (doubly linked), holding the class lock: takes r off it;
+ * pops a chunk that is not on the page the mover empties (those met are
+ * kept for the mover: memcached's slab_reassign_inline_reclaim). */
+void slab_unlink_free_locked(struct engine *e, struct class *c, ref_t r);
+ref_t slab_pop_free_locked(struct engine *e, unsigned id);
+
+/* memcached's slabs_reassign(): checks, and records the request for the
+ * mover (engine_slabs_reassign, and slab_automove=2 on an eviction). */
+enum engine_reassign slab_request_move(struct engine *e, int src, int dst);
+
+/* The page chunk r lies on. */
+static inline uint64_t slab_page_of(const struct engine *e, ref_t r)
+{
+    return (((uint64_t)r << 3) - e->r->off_pages) / SLAB_PAGE_SIZE;
+}
+
+/* Is r a chunk of class id on the page the mover is emptying? Stable
+ * while the class lock of id is held (the move's phase and page change
+ * only with it). */
+static inline int slab_draining(const struct engine *e, unsigned id, ref_t r)
+{
+    uint64_t st = __atomic_load_n(&e->r->mover.state, __ATOMIC_ACQUIRE);
+    return mover_phase(st) == MV_DRAIN && (unsigned)mover_src(st) == id &&
+           slab_page_of(e, r) == e->r->mover.page;
+}
 
 
 /* The repairs of the class and pages locks (slab_repair.c, lock.h). */

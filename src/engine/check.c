@@ -19,8 +19,15 @@
  *      list is well linked both ways, and its length is curr_items;
  *   3. every free list entry is a FREE chunk of the class; length free_count;
  *   4. every chunk of every carved page is FREE, LINKED, ALLOC (counted by
- *      the owning slots) or CHAIN reachable from exactly one head, and the
- *      class counts (pages, requested bytes) add up.
+ *      the owning slots) or CHAIN reachable from exactly one head, which
+ *      it names (item.prev), and the class counts (pages, requested
+ *      bytes) add up; a FREE chunk off the free list (IF_MOVING) lies on
+ *      the page the slab mover is emptying, and only there;
+ *   5. the pages: every page below pages_used belongs to a class, to the
+ *      global pool (0) or to nobody (given back: PAGE_NONE); the pool and
+ *      hole counts are right, the classes' pages and the pool add up to
+ *      the pages carved, and the mover's record agrees with page_class
+ *      (mover.h).
  */
 #include "engine/engine.h"
 
@@ -157,18 +164,23 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
         return fail(k, "class %u: LRU has %llu items, curr_items %llu", id,
                     (unsigned long long)n, (unsigned long long)c->curr_items);
     n = 0;
-    for (ref_t r = c->free_head; r != 0; r = ITEM(e, r)->next) {
+    ref_t prev = 0;
+    for (ref_t r = c->free_head; r != 0; prev = r, r = ITEM(e, r)->next) {
         if (++n > limit)
             return fail(k, "class %u: free list loops", id);
-        if (item_state(ITEM(e, r)) != ST_FREE || ITEM(e, r)->clsid != id)
+        if (item_state(ITEM(e, r)) != ST_FREE || ITEM(e, r)->clsid != id ||
+            (ITEM(e, r)->iflags & IF_MOVING))
             return fail(k, "class %u: free list holds %u in state %d", id, r,
                         ITEM(e, r)->st);
+        if (ITEM(e, r)->prev != prev)
+            return fail(k, "class %u: free list back link broken at %u", id,
+                        r);
     }
     if (n != c->free_count)
         return fail(k, "class %u: free list %llu, free_count %llu", id,
                     (unsigned long long)n, (unsigned long long)c->free_count);
 
-    uint64_t st[4] = {0}, pages = 0, requested = 0, reach = 0;
+    uint64_t st[4] = {0}, pages = 0, requested = 0, reach = 0, held = 0;
     for (uint64_t p = 0; p < e->r->pages_used; p++) {
         if (e->page_class[p] != id)
             continue;
@@ -181,12 +193,19 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
                 return fail(k, "class %u: chunk %u st 0x%x: LRU bits but "
                             "not LINKED", id, REF(e, it), it->st);
             st[state]++;
+            if (state == ST_FREE && (it->iflags & IF_MOVING)) {
+                if (!slab_draining(e, id, REF(e, it)))
+                    return fail(k, "class %u: chunk %u held by the mover "
+                                "off its page", id, REF(e, it));
+                held++;
+            }
             if (state == ST_LINKED)
                 requested += ITEM_HDR + it->nkey + it->nbytes;
             if (state != ST_LINKED && state != ST_ALLOC)
                 continue;
             for (ref_t x = it->chain; x != 0; x = ITEM(e, x)->next) {
-                if (item_state(ITEM(e, x)) != ST_CHAIN || bit(k->chained, x))
+                if (item_state(ITEM(e, x)) != ST_CHAIN || bit(k->chained, x) ||
+                    ITEM(e, x)->prev != REF(e, it))
                     return fail(k, "class %u: bad chain chunk %u", id, x);
                 setbit(k->chained, x);
                 reach++;
@@ -196,7 +215,7 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
     if (pages != c->pages)
         return fail(k, "class %u: %llu pages counted %llu", id,
                     (unsigned long long)pages, (unsigned long long)c->pages);
-    if (st[ST_FREE] != c->free_count || st[ST_LINKED] != c->curr_items)
+    if (st[ST_FREE] != c->free_count + held || st[ST_LINKED] != c->curr_items)
         return fail(k, "class %u: states free %llu linked %llu vs lists", id,
                     (unsigned long long)st[ST_FREE],
                     (unsigned long long)st[ST_LINKED]);
@@ -208,6 +227,47 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
                     (unsigned long long)c->requested,
                     (unsigned long long)requested);
     *alloc_total += st[ST_ALLOC];
+    return 0;
+}
+
+/* Invariant 5: the page table, the pool and the mover's record. */
+static int check_pages(struct checker *k)
+{
+    struct engine *e = k->e;
+    const struct region *r = e->r;
+    const struct slab_mover *m = &r->mover;
+    uint64_t pool = 0, holes = 0, inclass = 0;
+    for (uint64_t p = 0; p < r->pages_used; p++) {
+        unsigned id = e->page_class[p];
+        if (id == 0)
+            pool++;
+        else if (id == PAGE_NONE)
+            holes++;
+        else if (id > r->nclasses)
+            return fail(k, "page %llu: class %u", (unsigned long long)p, id);
+    }
+    for (unsigned id = 1; id <= r->nclasses; id++)
+        inclass += e->classes[id].pages;
+    uint64_t st = m->state;
+    unsigned phase = mover_phase(st);
+    uint64_t transit = phase == MV_CARVE;
+    if ((phase == MV_DRAIN &&
+         e->page_class[m->page] != (unsigned)mover_src(st)) ||
+        (phase == MV_CARVE && e->page_class[m->page] != 0))
+        return fail(k, "mover in phase %u, page %llu in class %u", phase,
+                    (unsigned long long)m->page, e->page_class[m->page]);
+    if (pool != m->pool_pages + transit || holes != m->holes)
+        return fail(k, "pool %llu (counted %llu), holes %llu (counted %llu)",
+                    (unsigned long long)pool,
+                    (unsigned long long)m->pool_pages,
+                    (unsigned long long)holes, (unsigned long long)m->holes);
+    if (inclass + pool + holes != r->pages_used)
+        return fail(k, "%llu pages in classes, %llu in the pool, %llu given "
+                    "back, %llu carved", (unsigned long long)inclass,
+                    (unsigned long long)pool, (unsigned long long)holes,
+                    (unsigned long long)r->pages_used);
+    if (m->rescue_old || m->rescue_new)
+        return fail(k, "a rescue left in the mover's record");
     return 0;
 }
 
@@ -243,7 +303,7 @@ int engine_check(struct engine *e, char *buf, size_t buflen)
     locked_pages = 1;
 
     uint64_t allocs = 0, alloc_chunks = 0;
-    if (check_chains(&k) == 0)
+    if (check_chains(&k) == 0 && check_pages(&k) == 0)
         for (unsigned c = 1; c <= e->r->nclasses; c++)
             if (check_class(&k, c, &alloc_chunks) < 0)
                 break;

@@ -31,6 +31,7 @@
 #include "engine/keyop.h"
 #include "engine/life.h"
 #include "engine/lock.h"
+#include "engine/mover.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 
@@ -53,6 +54,10 @@ void engine_config_defaults(struct engine_config *cfg)
     cfg->hash_expand = 1;
     cfg->use_cas = 1;
     cfg->evict = 1;
+    cfg->slab_reassign = 1;
+    cfg->slab_automove = 1;
+    cfg->slab_automove_ratio = 0.8;
+    cfg->slab_automove_window = 30;
 }
 
 const char *engine_config_check(const struct engine_config *c)
@@ -69,10 +74,16 @@ const char *engine_config_check(const struct engine_config *c)
     if (c->item_size_max < 1024 || c->item_size_max > (1024ull << 20))
         return "item size max must be between 1k and 1024m";
     if (c->slab_chunk_max != 0 &&     /* 0: the default, page / 2 */
-        (c->slab_chunk_max < 4096 || c->slab_chunk_max > SLAB_PAGE_SIZE ||
+        (c->slab_chunk_max < 1024 || c->slab_chunk_max > SLAB_PAGE_SIZE ||
          c->slab_chunk_max % 8 != 0))
-        return "slab_chunk_max must be a multiple of 8 between 4096 and "
+        return "slab_chunk_max must be a multiple of 8 between 1024 and "
                "1048576 bytes";
+    if (c->slab_automove < 0 || c->slab_automove > 2)
+        return "slab_automove must be between 0 and 2";
+    if (!(c->slab_automove_ratio > 0.0) || c->slab_automove_ratio > 1.0)
+        return "slab_automove_ratio must be > 0 and < 1";
+    if (c->slab_automove_window < 3)
+        return "slab_automove_window must be > 2";
     if (c->hashpower != 0 && (c->hashpower < 12 || c->hashpower > 31))
         return "hashpower must be between 12 and 31";
     return NULL;
@@ -158,6 +169,7 @@ const char *engine_format(struct engine *e, const struct engine_config *cfg,
     e->detail->delimiter = ':';
     r->hash_state = hash_state_make(r->hash_init, 1ull << r->hash_init);
     memset(e->page_class, PAGE_NONE, r->npages);
+    mover_configure(e, cfg);
     e->slots[0].in_use = 1;
     e->slots[0].pid = (int32_t)getpid();
     __atomic_store_n(&r->magic, REGION_MAGIC, __ATOMIC_RELEASE);

@@ -85,6 +85,24 @@ void lru_unlink_locked(struct engine *e, struct class *c, ref_t r)
     l->bytes -= lru_item_bytes(it);
 }
 
+void lru_replace_locked(struct engine *e, struct class *c, ref_t old,
+                        ref_t nr)
+{
+    struct item *o = ITEM(e, old), *n = ITEM(e, nr);
+    struct lru_seg *l = &c->lru[lru_seg(o)];
+    n->prev = o->prev;
+    n->next = o->next;
+    if (o->prev)
+        ITEM(e, o->prev)->next = nr;
+    else
+        l->head = nr;
+    if (o->next)
+        ITEM(e, o->next)->prev = nr;
+    else
+        l->tail = nr;
+    o->prev = o->next = 0;
+}
+
 void lru_link_new_locked(struct engine *e, struct class *c, ref_t r,
                          uint32_t now)
 {

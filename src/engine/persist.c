@@ -48,6 +48,7 @@
 
 #include "engine/life.h"
 #include "engine/lock.h"
+#include "engine/mover.h"
 #include "engine/region.h"
 
 #define LOCK_POLL_MS 50
@@ -210,6 +211,7 @@ static struct engine *open_warm(int fd, uint64_t size,
     if (cfg != NULL) {
         r->cfg.evict = cfg->evict;      /* -M is a behaviour, not a shape */
         r->cfg.hash_expand = cfg->hash_expand;  /* so is no_hashexpand */
+        mover_configure(e, cfg);        /* so is the slab mover */
         r->mem_limit = cfg->mem_limit;  /* as asked, not as last adjusted */
         r->pages_limit = (cfg->mem_limit + SLAB_PAGE_SIZE - 1) /
                          SLAB_PAGE_SIZE;

@@ -93,26 +93,69 @@ unsigned slab_chunk_class(const struct engine *e, ref_t r)
 
 /* ---- lists ----------------------------------------------------------- */
 
+/* The free list is doubly linked (prev, next), so the slab mover can take
+ * any chunk of the page it empties off it at once. */
 static void push_free(struct engine *e, struct class *c, ref_t r)
 {
-    ITEM(e, r)->next = c->free_head;
+    struct item *it = ITEM(e, r);
+    it->iflags = 0;
+    it->prev = 0;
+    it->next = c->free_head;
+    if (c->free_head)
+        ITEM(e, c->free_head)->prev = r;
     c->free_head = r;
     c->free_count++;
 }
 
-static ref_t pop_free(struct engine *e, struct class *c)
+void slab_unlink_free_locked(struct engine *e, struct class *c, ref_t r)
 {
-    ref_t r = c->free_head;
-    if (r) {
-        c->free_head = ITEM(e, r)->next;
-        c->free_count--;
+    struct item *it = ITEM(e, r);
+    if (it->prev)
+        ITEM(e, it->prev)->next = it->next;
+    else
+        c->free_head = it->next;
+    if (it->next)
+        ITEM(e, it->next)->prev = it->prev;
+    it->prev = it->next = 0;
+    c->free_count--;
+}
+
+/* The mover holds r (a FREE chunk off every list, of the page it empties). */
+static void claim(struct engine *e, ref_t r)
+{
+    ITEM(e, r)->iflags = IF_MOVING;
+}
+
+ref_t slab_pop_free_locked(struct engine *e, unsigned id)
+{
+    struct class *c = &e->classes[id];
+    for (;;) {
+        ref_t r = c->free_head;
+        if (r == 0)
+            return 0;
+        slab_unlink_free_locked(e, c, r);
+        if (!slab_draining(e, id, r))
+            return r;
+        claim(e, r);            /* of the page being emptied: kept there */
+        __atomic_add_fetch(&e->r->mover.inline_reclaim, 1, __ATOMIC_RELAXED);
     }
-    return r;
+}
+
+/* A chunk whose state just became FREE: onto the free list, or kept by
+ * the mover when it lies on the page being emptied. */
+static void release_chunk(struct engine *e, struct class *c, unsigned id,
+                          ref_t r)
+{
+    if (slab_draining(e, id, r))
+        claim(e, r);
+    else
+        push_free(e, c, r);
 }
 
 void slab_free_locked(struct engine *e, struct class *c, ref_t r)
 {
     struct item *it = ITEM(e, r);
+    unsigned id = (unsigned)(c - e->classes);
     if (item_state(it) == ST_LINKED) {
         lru_unlink_locked(e, c, r);
         c->curr_items--;
@@ -122,46 +165,106 @@ void slab_free_locked(struct engine *e, struct class *c, ref_t r)
     item_set_state(it, ST_FREE);
     it->chain = 0;
     it->iflags = 0;
-    push_free(e, c, r);
+    release_chunk(e, c, id, r);
     while (ch) {
         struct item *x = ITEM(e, ch);
         ref_t nx = x->next;
         item_set_state(x, ST_FREE);
-        push_free(e, c, ch);
+        release_chunk(e, c, id, ch);
         ch = nx;
     }
 }
 
 /* ---- carving and eviction -------------------------------------------- */
 
+void slab_page_init(struct engine *e, unsigned id, uint64_t p)
+{
+    const struct class *c = &e->classes[id];
+    char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
+    for (uint32_t i = 0; i < c->perpage; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * c->size);
+        memset(it, 0, ITEM_HDR);
+        it->clsid = (uint8_t)id;
+    }
+}
+
+void slab_page_free_all_locked(struct engine *e, unsigned id, uint64_t p)
+{
+    struct class *c = &e->classes[id];
+    char *page = e->base + e->r->off_pages + p * SLAB_PAGE_SIZE;
+    c->pages++;
+    for (uint32_t i = c->perpage; i-- > 0;)
+        push_free(e, c, REF(e, page + (size_t)i * c->size));
+}
+
+/* The first page equal to byte v below pages_used, other than `skip`;
+ * UINT64_MAX if none. Holding the pages lock. */
+static uint64_t find_page(const struct engine *e, uint8_t v, uint64_t skip)
+{
+    uint64_t used = e->r->pages_used;
+    for (uint64_t from = 0; from < used;) {
+        const uint8_t *q = memchr(e->page_class + from, v, used - from);
+        if (q == NULL)
+            return UINT64_MAX;
+        uint64_t p = (uint64_t)(q - e->page_class);
+        if (p != skip)
+            return p;
+        from = p + 1;
+    }
+    return UINT64_MAX;
+}
+
+uint64_t slab_pool_page(const struct engine *e)
+{
+    uint64_t st = __atomic_load_n(&e->r->mover.state, __ATOMIC_ACQUIRE);
+    uint64_t skip = mover_phase(st) == MV_CARVE ? e->r->mover.page
+                                                : UINT64_MAX;
+    return e->r->mover.pool_pages ? find_page(e, 0, skip) : UINT64_MAX;
+}
+
+/* Which page class id may have now, holding the pages lock: a page of
+ * the global pool first (memcached takes those whatever the limit), then,
+ * within the memory limit (a class may always have its first page, as in
+ * memcached), a page given back to the system earlier or a new one.
+ * UINT64_MAX if none. */
+static uint64_t page_for(const struct engine *e, const struct class *c)
+{
+    const struct region *r = e->r;
+    uint64_t p = slab_pool_page(e);
+    if (p != UINT64_MAX)
+        return p;
+    uint64_t limit = __atomic_load_n(&r->pages_limit, __ATOMIC_ACQUIRE);
+    if (r->pages_used - r->mover.holes >= limit && c->pages != 0)
+        return UINT64_MAX;
+    if (r->mover.holes && (p = find_page(e, PAGE_NONE, UINT64_MAX)) !=
+                          UINT64_MAX)
+        return p;
+    return r->pages_used < r->npages ? r->pages_used : UINT64_MAX;
+}
+
 int slab_carve_locked(struct engine_worker *w, unsigned id)
 {
     struct engine *e = w->e;
     struct region *r = e->r;
-    struct class *c = &e->classes[id];
-    uint64_t limit = __atomic_load_n(&r->pages_limit, __ATOMIC_ACQUIRE);
 
     if (lock_pages(w) < 0)
         return -1;
-    uint64_t p = r->pages_used;
-    /* like memcached, a class may always get its first page */
-    int ok = p < r->npages && (p < limit || c->pages == 0);
-    char *page = e->base + r->off_pages + p * SLAB_PAGE_SIZE;
-    if (ok) {
-        for (uint32_t i = 0; i < c->perpage; i++) {
-            struct item *it = (struct item *)(page + (size_t)i * c->size);
-            memset(it, 0, ITEM_HDR);
-            it->clsid = (uint8_t)id;
-        }
+    uint64_t p = page_for(e, &e->classes[id]);
+    if (p != UINT64_MAX) {
+        uint8_t was = e->page_class[p];
+        slab_page_init(e, id, p);
         e->page_class[p] = (uint8_t)id;
-        __atomic_store_n(&r->pages_used, p + 1, __ATOMIC_RELEASE);
+        if (p == r->pages_used)
+            __atomic_store_n(&r->pages_used, p + 1, __ATOMIC_RELEASE);
+        else if (was == 0)
+            r->mover.pool_pages--;
+        else
+            r->mover.holes--;
     }
     unlock_pages(w);
-    if (!ok)
+    if (p == UINT64_MAX)
         return -1;
-    c->pages++;
-    for (uint32_t i = c->perpage; i-- > 0;)
-        push_free(e, c, REF(e, page + (size_t)i * c->size));
+    slab_page_free_all_locked(e, id, p);
     return 0;
 }
 
@@ -239,10 +342,14 @@ static int evict_locked(struct engine_worker *w, unsigned id, uint32_t now)
             if (!dead && !e->r->cfg.evict)
                 continue;
             if (slab_drop_locked(w, c, r, now,
-                                 dead ? V_RECLAIM : V_EVICT) == 0) {
-                c->direct_reclaims += (uint64_t)round;
-                return 0;
-            }
+                                 dead ? V_RECLAIM : V_EVICT) != 0)
+                continue;
+            c->direct_reclaims += (uint64_t)round;
+            /* memcached's slab_automove=2: a page for every eviction */
+            if (!dead && __atomic_load_n(&e->r->mover.automove,
+                                         __ATOMIC_RELAXED) == 2)
+                slab_request_move(e, -1, id);
+            return 0;
         }
         if (!lru_pull_to_cold_locked(e, c))
             break;
@@ -271,7 +378,7 @@ static ref_t alloc_chunk_locked(struct engine_worker *w, unsigned id,
     if (!__atomic_load_n(&w->e->r->lru.segmented, __ATOMIC_ACQUIRE))
         reclaim_tail_locked(w, c, now);
     for (;;) {
-        ref_t r = pop_free(w->e, c);
+        ref_t r = slab_pop_free_locked(w->e, id);
         if (r)
             return r;
         if (slab_carve_locked(w, id) == 0)
@@ -346,6 +453,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
             }
             struct item *xi = ITEM(e, x);
             xi->next = 0;
+            xi->prev = r;               /* the head */
             xi->nkey = 0;
             item_set_state(xi, ST_CHAIN);
             *tailp = x;
@@ -385,4 +493,49 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
     c->requested += ITEM_HDR + it->nkey + it->nbytes;
     slot_live_del(&e->slots[owner], r);
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- requests to the slab mover (mover.h) ---------------------------- */
+
+/* memcached's "any class": the next class after the last one picked with
+ * a page to spare, other than dst; -1 if none. */
+static int pick_any(struct engine *e, int dst)
+{
+    int n = (int)e->r->nclasses;
+    for (int tries = 0; tries < n; tries++) {
+        int cur = (int)(__atomic_fetch_add(&e->r->mover.pick, 1,
+                                           __ATOMIC_RELAXED) % (unsigned)n) + 1;
+        if (cur != dst &&
+            __atomic_load_n(&e->classes[cur].pages, __ATOMIC_RELAXED) > 1)
+            return cur;
+    }
+    return -1;
+}
+
+enum engine_reassign slab_request_move(struct engine *e, int src, int dst)
+{
+    struct slab_mover *m = &e->r->mover;
+    int n = (int)e->r->nclasses;
+    if (!__atomic_load_n(&m->reassign, __ATOMIC_ACQUIRE))
+        return ENGINE_REASSIGN_DISABLED;
+    if (mover_phase(__atomic_load_n(&m->state, __ATOMIC_ACQUIRE)) != MV_IDLE)
+        return ENGINE_REASSIGN_RUNNING;
+    if (src == dst)
+        return ENGINE_REASSIGN_SAME;
+    if (src == -1)
+        src = pick_any(e, dst);
+    if (src < 0 || src > n || dst < 0 || dst > n)
+        return ENGINE_REASSIGN_BADCLASS;
+    uint64_t pages = src == 0
+        ? __atomic_load_n(&m->pool_pages, __ATOMIC_RELAXED)
+        : __atomic_load_n(&e->classes[src].pages, __ATOMIC_RELAXED);
+    if (pages < 2)
+        return ENGINE_REASSIGN_NOSPARE;
+    uint64_t idle = MV_IDLE;
+    if (!__atomic_compare_exchange_n(&m->state, &idle,
+                                     mover_word(MV_REQUESTED, src,
+                                                (unsigned)dst), 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return ENGINE_REASSIGN_RUNNING;
+    return ENGINE_REASSIGN_OK;
 }

@@ -6,14 +6,18 @@
  * The chunk states (item.state) are the truth, written before any list
  * change on the way in and first on the way out (slab.c), so the repair
  * rebuilds everything else from them:
+ *   0. a chained head's rescue by the slab mover that a death interrupted
+ *      is finished or undone first (mover.h), so one head owns the chain;
  *   1. chains: every CHAIN chunk a live head (LINKED or ALLOC) reaches is
- *      marked IF_REACH; a head whose chain runs into something that is not
- *      a CHAIN chunk of this class, or loops, is cut there and made expired
- *      (its value is incomplete: it must never be served);
+ *      marked IF_REACH and names that head (item.prev); a head whose chain
+ *      runs into something that is not a CHAIN chunk of this class, or
+ *      loops, is cut there and made expired (its value is incomplete: it
+ *      must never be served);
  *   2. lists: the free list and the LRU are rebuilt from scratch: FREE
  *      chunks and unreached CHAIN chunks go on the free list, LINKED items
  *      on the LRU ordered by last access (newest at the head); counts are
- *      recomputed.
+ *      recomputed. On the page the slab mover is emptying, free chunks are
+ *      the mover's (IF_MOVING, on no list), whatever step it died at.
  * Both steps write only class-owned fields (state, prev, next, chain, the
  * class's counts) and IF_REACH of CHAIN chunks, never a field an item's
  * stripe owns (region.h), so gets that run meanwhile under their stripes
@@ -21,6 +25,7 @@
  * leaves the lock dirty and the next one starts again from the states.
  */
 #include "engine/lru.h"
+#include "engine/mover.h"
 #include "engine/slab.h"
 
 #include <stdlib.h>
@@ -57,6 +62,7 @@ static void mark_chains(struct engine *e, unsigned id, uint64_t used)
                     break;
                 }
                 xi->iflags |= IF_REACH;
+                xi->prev = REF(e, it);          /* its head */
                 link = &xi->next;
             }
         }
@@ -100,13 +106,22 @@ static void put_linked(struct engine *e, struct class *c,
     b->v[b->n++] = r;
 }
 
-static void put_free(struct engine *e, struct class *c, ref_t r)
+static void put_free(struct engine *e, struct class *c, unsigned id,
+                     ref_t r)
 {
     struct item *it = ITEM(e, r);
     item_set_state(it, ST_FREE);
     it->chain = 0;
+    if (slab_draining(e, id, r)) {
+        it->prev = it->next = 0;
+        it->iflags = IF_MOVING;         /* the mover's */
+        return;
+    }
     it->iflags = 0;
+    it->prev = 0;
     it->next = c->free_head;
+    if (c->free_head)
+        ITEM(e, c->free_head)->prev = r;
     c->free_head = r;
     c->free_count++;
 }
@@ -135,7 +150,7 @@ static void rebuild_lists(struct engine *e, unsigned id, uint64_t used)
             else if (st == ST_CHAIN && (it->iflags & IF_REACH))
                 it->iflags &= (uint8_t)~IF_REACH;
             else if (st != ST_ALLOC)
-                put_free(e, c, r);      /* FREE, or CHAIN no head reaches */
+                put_free(e, c, id, r);  /* FREE, or CHAIN no head reaches */
         }
     }
     for (unsigned seg = 0; seg < LRU_SEGS; seg++) {
@@ -155,8 +170,10 @@ int slab_repair_class(struct engine_worker *w, uint32_t id, int dead)
     (void)dead;     /* the states say it all: no journal to finish */
     if (id == 0 || id > e->r->nclasses)
         return -1;
-    if (id == e->r->big)
+    if (id == e->r->big) {
+        mover_repair_rescue(e, id);
         mark_chains(e, id, used);
+    }
     rebuild_lists(e, id, used);
     return 0;
 }
@@ -167,5 +184,6 @@ int slab_repair_pages(struct engine_worker *w, uint32_t idx, int dead)
     (void)idx, (void)dead;
     for (uint64_t p = e->r->pages_used; p < e->r->npages; p++)
         e->page_class[p] = PAGE_NONE;
+    mover_repair_pages(e);
     return 0;
 }

@@ -46,8 +46,28 @@ void engine_stats(struct engine *e, struct engine_stats *st)
         st->direct_reclaims += c->direct_reclaims;
         if (c->pages)
             st->active_slabs++;
-        st->total_malloced += c->pages * SLAB_PAGE_SIZE;
     }
+    const struct slab_mover *m = &e->r->mover;
+    uint64_t carved = __atomic_load_n(&e->r->pages_used, __ATOMIC_ACQUIRE) -
+                      __atomic_load_n(&m->holes, __ATOMIC_RELAXED);
+    st->total_malloced = carved * SLAB_PAGE_SIZE;    /* classes and pool */
+    st->slab_global_page_pool = __atomic_load_n(&m->pool_pages,
+                                                __ATOMIC_RELAXED);
+    st->slab_reassign_running = mover_phase(__atomic_load_n(
+                                    &m->state, __ATOMIC_ACQUIRE)) != MV_IDLE;
+    st->slabs_moved = __atomic_load_n(&m->moved, __ATOMIC_RELAXED);
+    st->slab_reassign_rescues = __atomic_load_n(&m->rescues,
+                                                __ATOMIC_RELAXED);
+    st->slab_reassign_chunk_rescues = __atomic_load_n(&m->chunk_rescues,
+                                                      __ATOMIC_RELAXED);
+    st->slab_reassign_evictions_nomem = __atomic_load_n(&m->evictions_nomem,
+                                                        __ATOMIC_RELAXED);
+    st->slab_reassign_inline_reclaim = __atomic_load_n(&m->inline_reclaim,
+                                                       __ATOMIC_RELAXED);
+    st->slab_reassign_busy_items = __atomic_load_n(&m->busy_items,
+                                                   __ATOMIC_RELAXED);
+    st->slab_reassign_busy_deletes = __atomic_load_n(&m->busy_deletes,
+                                                     __ATOMIC_RELAXED);
     st->lock_repairs = __atomic_load_n(&e->r->lock_repairs, __ATOMIC_RELAXED);
     st->slot_reaps = __atomic_load_n(&e->r->slot_reaps, __ATOMIC_RELAXED);
     st->lru_juggles = __atomic_load_n(&e->r->lru_juggles, __ATOMIC_RELAXED);
@@ -76,6 +96,12 @@ void engine_stats_reset(struct engine *e)
         c->direct_reclaims = 0;
     }
     engine_detail_clear(e);
+    struct slab_mover *m = &e->r->mover;    /* memcached resets these too */
+    uint64_t *ctr[] = { &m->moved, &m->rescues, &m->chunk_rescues,
+                        &m->evictions_nomem, &m->inline_reclaim,
+                        &m->busy_items, &m->busy_deletes };
+    for (size_t i = 0; i < sizeof ctr / sizeof ctr[0]; i++)
+        __atomic_store_n(ctr[i], 0, __ATOMIC_RELAXED);
 }
 
 unsigned engine_class_count(struct engine *e)

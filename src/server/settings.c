@@ -970,6 +970,10 @@ void settings_engine_config(const struct settings *s,
     cfg->use_cas = !s->disable_cas;
     cfg->evict = s->evict_to_free;
     cfg->changelog_size = s->repl_peer[0] ? s->repl_queue : 0;
+    cfg->slab_reassign = s->tuning.slab_reassign;
+    cfg->slab_automove = s->tuning.slab_automove;
+    cfg->slab_automove_ratio = s->tuning.slab_automove_ratio;
+    cfg->slab_automove_window = s->tuning.slab_automove_window;
 }
 
 int settings_tcp_port(const struct settings *s)

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
@@ -19,6 +20,7 @@
 #include "engine/lru.h"
 #include "engine/region.h"
 #include "engine/slab.h"
+#include "engine/item.h"
 
 static void die(void)
 {
@@ -337,6 +339,328 @@ static void lru_move_verify(struct fixture *f)
     CU_ASSERT_EQUAL(cs.number_hot, 19);
 }
 
+/* ---- the slab mover (mover.h) ---------------------------------------- */
+
+/* Values that say which key they belong to, at any length. */
+static void mv_value(char *v, size_t n, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < n; i++)
+        v[i] = i < kl ? key[i] : (char)('a' + (i * 7 + kl) % 26);
+}
+
+static void mv_put(struct fixture *f, const char *key, size_t n)
+{
+    char *v = malloc(n);
+    mv_value(v, n, key);
+    engine_store(f->w, ENGINE_SET, key, strlen(key), 0, 0, v, n, 0, NULL);
+    free(v);
+}
+
+struct mv_check {
+    const char *key;
+    size_t n;
+    int ok;
+};
+
+static void mv_cb(void *arg, const struct engine_item_info *info)
+{
+    struct mv_check *c = arg;
+    char *got = malloc(c->n), *want = malloc(c->n);
+    mv_value(want, c->n, c->key);
+    if (info->nbytes == c->n) {
+        engine_value_copy(info, 0, c->n, got);
+        c->ok = memcmp(got, want, c->n) == 0;
+    }
+    free(got);
+    free(want);
+}
+
+static void expect_intact(struct fixture *f, const char *key, size_t n)
+{
+    struct mv_check c = { key, n, 0 };
+    CU_ASSERT_EQUAL(engine_get(f->w, key, strlen(key), mv_cb, &c), ENGINE_OK);
+    CU_ASSERT_TRUE(c.ok);
+}
+
+/* Runs the mover until it is idle; asserts it got there. */
+static void mv_finish(struct fixture *f)
+{
+    int n = 0;
+    while (engine_slab_mover(f->w, 1000) != 0 && n < 100000)
+        n++;
+    struct engine_stats st;
+    engine_stats(f->e, &st);
+    CU_ASSERT_EQUAL(st.slab_reassign_running, 0);
+    CU_ASSERT(st.slabs_moved >= 1);
+}
+
+static unsigned mv_class(struct fixture *f)
+{
+    return slab_class_for(f->e, ITEM_HDR + 5 + 880);
+}
+
+static struct item *mv_chunk(struct fixture *f, unsigned id, uint32_t i)
+{
+    const struct class *c = &f->e->classes[id];
+    return (struct item *)(f->e->base + f->e->r->off_pages +
+                           f->e->r->mover.page * SLAB_PAGE_SIZE +
+                           (size_t)i * c->size);
+}
+
+/* Locks r's stripe; *link points at it on its chain. */
+static uint32_t mv_stripe(struct engine *e, struct engine_worker *w, ref_t r,
+                          ref_t **link)
+{
+    struct item *it = ITEM(e, r);
+    uint64_t hv = hash_key(item_key(it), it->nkey);
+    uint32_t s = hash_stripe(e, hv);
+    lock_stripe(w, s);
+    hash_find(e, hash_bucket(e, hv), item_key(it), it->nkey, link);
+    return s;
+}
+
+/* What the mover's copy does: nr becomes an ALLOC copy of r owned by w. */
+static void mv_copy(struct engine_worker *w, ref_t r, ref_t nr, size_t n)
+{
+    struct engine *e = w->e;
+    struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
+    __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+    slot_live_add(w->s, nr);
+    ni->prev = (ref_t)w->slot;
+    ni->next = ni->hnext = ni->chain = 0;
+    item_set_state(ni, ST_ALLOC);
+    ni->exptime = it->exptime;
+    ni->atime = it->atime;
+    ni->stime = it->stime;
+    ni->nbytes = it->nbytes;
+    ni->cas = it->cas;
+    ni->flags = it->flags;
+    ni->nkey = it->nkey;
+    memcpy(ni + 1, it + 1, n);
+}
+
+/* page 0 of the class: m0..m1109, every other one of m1..m399 deleted;
+ * page 1: m1110..m1199 and room */
+static void rescue_setup(struct fixture *f)
+{
+    char key[16];
+    for (int i = 0; i < 1200; i++) {
+        snprintf(key, sizeof key, "m%d", i);
+        mv_put(f, key, 880);
+    }
+    for (int i = 1; i < 400; i += 2) {
+        snprintf(key, sizeof key, "m%d", i);
+        engine_delete(f->w, key, strlen(key));
+    }
+}
+
+/* -- the mover copied m2 into a free chunk, switched the chain entry, and
+ * died holding the class and the stripe -- */
+static void rescue_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned id = mv_class(f);
+    engine_slabs_reassign(e, (int)id, 1);
+    engine_slab_mover(w, 1);                /* started, m0 rescued */
+    lock_class(w, id);
+    ref_t x = REF(e, mv_chunk(f, id, 2)), *link;
+    uint32_t s = mv_stripe(e, w, x, &link);
+    ref_t nr = slab_pop_free_locked(e, id);
+    mv_copy(w, x, nr, 3 + 880);
+    journal_set(&w->s->j_evict, s, nr, x);
+    hash_replace(e, link, x, nr);
+    die();
+}
+
+static void rescue_verify(struct fixture *f)
+{
+    char key[16];
+    expect_intact(f, "m2", 880);
+    mv_finish(f);
+    for (int i = 0; i < 1200; i++) {
+        snprintf(key, sizeof key, "m%d", i);
+        if (i >= 400 || i % 2 == 0)
+            expect_intact(f, key, 880);
+        else
+            CU_ASSERT_FALSE(fx_has(f, key));
+    }
+    expect_items(f, 1000);
+    struct engine_class_stats cs;
+    engine_class_stats(f->e, mv_class(f), &cs);
+    CU_ASSERT_EQUAL(cs.total_pages, 1);
+}
+
+#define BIGV (700u << 10)    /* a head and a chained chunk of 512 KiB */
+
+/* three chained items, a page each; the third deleted: room for two */
+static void chained_setup(struct fixture *f)
+{
+    mv_put(f, "h0", BIGV);
+    mv_put(f, "h1", BIGV);
+    mv_put(f, "h2", BIGV);
+    engine_delete(f->w, "h2", 2);
+}
+
+static void chained_verify(struct fixture *f)
+{
+    expect_intact(f, "h0", BIGV);
+    expect_intact(f, "h1", BIGV);
+    mv_finish(f);
+    expect_intact(f, "h0", BIGV);
+    expect_intact(f, "h1", BIGV);
+    expect_items(f, 2);
+    struct engine_stats st;
+    engine_stats(f->e, &st);
+    CU_ASSERT_EQUAL(st.slab_global_page_pool, 1);
+}
+
+/* -- h0's head copied and switched on its chain, its value's chain handed
+ * to the copy halfway (both heads point at it) -- */
+static void head_rescue_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned big = e->r->big;
+    engine_slabs_reassign(e, (int)big, 0);
+    engine_slab_mover(w, 0);                /* started: DRAIN */
+    lock_class(w, big);
+    ref_t x = REF(e, mv_chunk(f, big, 0)), *link;
+    uint32_t s = mv_stripe(e, w, x, &link);
+    ref_t nr = slab_pop_free_locked(e, big);
+    mv_copy(w, x, nr, e->classes[big].size - ITEM_HDR);
+    e->r->mover.rescue_old = x;
+    e->r->mover.rescue_new = nr;
+    journal_set(&w->s->j_evict, s, nr, x);
+    hash_replace(e, link, x, nr);
+    ITEM(e, nr)->chain = ITEM(e, x)->chain;
+    die();
+}
+
+/* -- the head left in place, its chained chunk copied and relinked, the
+ * old chunk not yet the mover's -- */
+static void chunk_rescue_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned big = e->r->big;
+    engine_slabs_reassign(e, (int)big, 0);
+    engine_slab_mover(w, 0);
+    lock_class(w, big);
+    struct item *xi = mv_chunk(f, big, 1);
+    ref_t x = REF(e, xi), h = xi->prev, *link;
+    CU_ASSERT_EQUAL(ITEM(e, h)->chain, x);
+    mv_stripe(e, w, h, &link);
+    ref_t nr = slab_pop_free_locked(e, big);
+    struct item *ni = ITEM(e, nr);
+    item_set_state(ni, ST_CHAIN);
+    ni->prev = h;
+    ni->next = xi->next;
+    memcpy(ni + 1, xi + 1, e->classes[big].size - ITEM_HDR);
+    ITEM(e, h)->chain = nr;
+    die();
+}
+
+/* class of m: two pages, every item deleted */
+static void empty_setup(struct fixture *f)
+{
+    rescue_setup(f);
+    char key[16];
+    for (int i = 0; i < 1200; i++) {
+        snprintf(key, sizeof key, "m%d", i);
+        engine_delete(f->w, key, strlen(key));
+    }
+}
+
+/* Drains class m's first page for class 1 up to its release. */
+static void drain_all(struct fixture *f, struct engine_worker *w)
+{
+    unsigned id = mv_class(f);
+    engine_slabs_reassign(f->e, (int)id, 1);
+    engine_slab_mover(w, f->e->classes[id].perpage);
+}
+
+/* -- the page emptied, leaving its class: page_class changed, nothing
+ * else yet -- */
+static void release_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned id = mv_class(f);
+    drain_all(f, w);
+    lock_class(w, id);
+    lock_pages(w);
+    e->page_class[e->r->mover.page] = 0;
+    die();
+}
+
+/* -- the page being carved for class 1: headers written, page_class set,
+ * the record not yet told, no chunk on the free list -- */
+static void carve_dest_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    drain_all(f, w);
+    engine_slab_mover(w, 64);           /* released: CARVE */
+    lock_class(w, 1);
+    lock_pages(w);
+    uint64_t p = e->r->mover.page;
+    slab_page_init(e, 1, p);
+    e->page_class[p] = 1;
+    die();
+}
+
+static void moved_verify(struct fixture *f)
+{
+    mv_finish(f);
+    struct engine_class_stats cs;
+    engine_class_stats(f->e, mv_class(f), &cs);
+    CU_ASSERT_EQUAL(cs.total_pages, 1);
+    engine_class_stats(f->e, 1, &cs);
+    CU_ASSERT_EQUAL(cs.total_pages, 1);
+    CU_ASSERT_EQUAL(cs.free_chunks, cs.total_chunks);
+    CU_ASSERT_EQUAL(fx_store(f, ENGINE_SET, "k", "1", 0, 0), ENGINE_STORED);
+    expect_value(f, "k", "1");
+    expect_items(f, 1);
+}
+
+/* class m: four pages, emptied, two of them moved to the pool */
+static void pool_setup(struct fixture *f)
+{
+    char key[16];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "m%d", i);
+        mv_put(f, key, 880);
+    }
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "m%d", i);
+        engine_delete(f->w, key, strlen(key));
+    }
+    for (int i = 0; i < 2; i++) {
+        engine_slabs_reassign(f->e, (int)mv_class(f), 0);
+        while (engine_slab_mover(f->w, 1000) != 0)
+            ;
+    }
+}
+
+/* -- the limit lowered; a pool page given back to the system, the counts
+ * not yet -- */
+static void give_back_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    engine_set_mem_limit(e, 2u << 20);
+    lock_pages(w);
+    e->page_class[slab_pool_page(e)] = PAGE_NONE;
+    die();
+}
+
+static void give_back_verify(struct fixture *f)
+{
+    struct engine_stats st;
+    /* a reopened file takes -m as asked: the lowered limit again */
+    CU_ASSERT_EQUAL(engine_set_mem_limit(f->e, 2u << 20), 0);
+    mv_finish(f);
+    engine_stats(f->e, &st);
+    CU_ASSERT_EQUAL(st.slab_global_page_pool, 0);
+    CU_ASSERT_EQUAL(st.total_malloced, 2u << 20);
+}
+
 const struct crashpoint crashpoints[] = {
     { "mid-switch", 4, switch_setup, switch_die, switch_verify, 2, NULL },
     { "mid-delete", 4, delete_setup, delete_die, delete_verify, 2, NULL },
@@ -357,5 +681,17 @@ const struct crashpoint crashpoints[] = {
       grow_adjust },
     { "mid-lru-move", 4, lru_move_setup, lru_move_die, lru_move_verify, 1,
       NULL },
+    { "mover-mid-rescue", 8, rescue_setup, rescue_die, rescue_verify, 2,
+      NULL },
+    { "mover-mid-head-rescue", 8, chained_setup, head_rescue_die,
+      chained_verify, 2, NULL },
+    { "mover-mid-chunk-rescue", 8, chained_setup, chunk_rescue_die,
+      chained_verify, 2, NULL },
+    { "mover-mid-release", 8, empty_setup, release_die, moved_verify, 2,
+      NULL },
+    { "mover-mid-carve", 8, empty_setup, carve_dest_die, moved_verify, 2,
+      NULL },
+    { "mover-mid-give-back", 8, pool_setup, give_back_die, give_back_verify,
+      1, NULL },
 };
 const size_t ncrashpoints = sizeof(crashpoints) / sizeof(crashpoints[0]);
