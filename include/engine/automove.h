@@ -4,7 +4,7 @@
  * feeds it the region's figures once a second and asks the mover).
  *
  * It keeps, per class, a window of the last `window` rounds: was the class
- * "dirty" (it evicted, ran out of memory or changed its page count), its
+ * "dirty" (it evicted, ran out of memory or gained pages), its
  * share of the round's evictions, the age of its LRU tail. Each round:
  *   - a class with more than 2.5 pages worth of free chunks and a clean
  *     window gives a page back to the global pool (dst 0): the first such

@@ -89,13 +89,15 @@ static struct round *record(struct automove *a, unsigned id,
     const struct automove_fig *b = &a->before[id];
     struct round *r = &a->rounds[(size_t)id * a->size + a->cur % a->size];
     memset(r, 0, sizeof(*r));
-    if (f->evicted != b->evicted) {
+    /* growth only (memcached's signed deltas): a class giving pages away,
+     * or counters reset, is not dirty */
+    if (f->evicted > b->evicted) {
         r->evicted_ratio = (double)(f->evicted - b->evicted) /
                            (double)evicted_total;
         r->evicted_seen = 1;
         r->dirty = 1;
     }
-    if (f->outofmemory != b->outofmemory || f->pages != b->pages)
+    if (f->outofmemory > b->outofmemory || f->pages > b->pages)
         r->dirty = 1;
     r->age = f->age;
     return r;
@@ -108,7 +110,8 @@ void automove_decide(struct automove *a, const struct automove_fig *fig,
     int oldest = -1, youngest = -1, youngest_evicting = 0;
     *src = *dst = -1;
     for (unsigned id = 1; id <= a->n; id++)
-        evicted_total += fig[id].evicted - a->before[id].evicted;
+        if (fig[id].evicted > a->before[id].evicted)
+            evicted_total += fig[id].evicted - a->before[id].evicted;
     a->cur++;
     for (unsigned id = 1; id <= a->n; id++) {
         const struct automove_fig *f = &fig[id];
