@@ -406,8 +406,9 @@ int engine_automove_run(struct engine_automove *am);
  * allocated), hands the page to its new class or the pool, and gives
  * pool pages back to the system while more pages are carved than the
  * memory limit allows. budget bounds the chunks examined in this call.
- * Returns 1 while a move is in progress (call again soon), 0 when idle,
- * -1 when a lock it needs is unusable (it tries again on the next call). */
+ * Returns 1 while a move is in progress (call again soon), 2 when it waits
+ * for busy chunks (call again after a pause), 0 when idle, -1 when a lock
+ * it needs is unusable (it tries again on the next call). */
 int engine_slab_mover(struct engine_worker *w, unsigned budget);
 
 /* ---- statistics ----------------------------------------------------- */

@@ -549,7 +549,7 @@ int engine_slab_mover(struct engine_worker *w, unsigned budget)
             break;
         }
         if (rc <= 0)
-            return rc < 0 ? -1 : 1;
+            return rc < 0 ? -1 : 2;     /* busy chunks: come back later */
         if (budget == 0)
             return mover_phase(load_state(e)) != MV_IDLE;
     }
