@@ -141,6 +141,9 @@ struct proto_env {
     void (*shutdown)(void *arg, int graceful);
     /* "verbosity N" */
     void (*set_verbosity)(void *arg, int level);
+    /* "slabs reassign" / "slabs automove": the master's slab mover has
+     * work (a move was asked for, the policy changed): wake it. */
+    void (*mover_kick)(void *arg);
     /* "stats conns": appends one block of "STAT <fd>:<field> <value>\r\n"
      * lines per connection of this worker (addr, listen_addr, state,
      * secs_since_last_cmd), as memcached does; the protocol layer knows no

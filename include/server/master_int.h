@@ -52,6 +52,10 @@ struct conn_quota;
 #define HASH_STEP_TIME 0.002    /* seconds of splits per wake-up... */
 #define HASH_BUSY_INTERVAL 0.001 /* ...then as long for everything else */
 #define HASH_IDLE_INTERVAL 0.01 /* seconds between looks at the item count */
+#define MOVER_BUDGET 1024       /* chunks per engine_slab_mover() call */
+#define MOVER_SLICE 0.002       /* seconds of mover work per loop */
+#define MOVER_PAUSE 0.001       /* a move in progress: loop again after */
+#define AUTOMOVE2_POLL 0.01     /* automove=2: look for requests */
 
 struct wproc {
     pid_t pid;                  /* 0: not running */
@@ -97,6 +101,8 @@ struct master {
     double next_sweep;
     double next_hash;           /* the next step of the hash table's growth */
     double next_maintain;   /* the LRU maintenance's next round */
+    struct engine_automove *am;     /* slab_automove=1's decider */
+    double next_automove;
     char pidfile[PATH_MAX];     /* absolute; "" if none written */
     char exe[PATH_MAX];         /* the binary's path at start (upgrade) */
     struct upgrade up;          /* a binary upgrade in progress */

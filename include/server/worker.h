@@ -52,6 +52,7 @@ struct connsnap;
  * retiring, master -> worker to adopt it. */
 #define WORKER_MSG_VERBOSITY "verbosity "
 #define WORKER_MSG_HANDOFF "handoff"
+#define WORKER_MSG_MOVER "mover"        /* to the master: slab mover work */
 #define WORKER_MSG_MAX 64
 #define WORKER_HANDOFF_MAX 10.0     /* seconds a retiring worker may take */
 

@@ -116,15 +116,23 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "hash_power_level", st.hash_power_level);
     err |= stat_u64(out, "hash_bytes", st.hash_bytes);
     err |= stat_u64(out, "hash_is_expanding", (uint64_t)st.hash_is_expanding);
-    static const char *const zero2[] = {
-        "slab_reassign_rescues", "slab_reassign_chunk_rescues",
-        "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
-        "slab_reassign_busy_items", "slab_reassign_busy_deletes",
-        "slab_reassign_running",
-    };
-    for (size_t i = 0; i < sizeof zero2 / sizeof zero2[0]; i++)
-        err |= stat_u64(out, zero2[i], 0);
-    err |= stat_u64(out, "slabs_moved", st.slabs_moved);
+    if (engine_slab_reassign(e)) {      /* memcached: with slab_reassign */
+        err |= stat_u64(out, "slab_reassign_rescues",
+                        st.slab_reassign_rescues);
+        err |= stat_u64(out, "slab_reassign_chunk_rescues",
+                        st.slab_reassign_chunk_rescues);
+        err |= stat_u64(out, "slab_reassign_evictions_nomem",
+                        st.slab_reassign_evictions_nomem);
+        err |= stat_u64(out, "slab_reassign_inline_reclaim",
+                        st.slab_reassign_inline_reclaim);
+        err |= stat_u64(out, "slab_reassign_busy_items",
+                        st.slab_reassign_busy_items);
+        err |= stat_u64(out, "slab_reassign_busy_deletes",
+                        st.slab_reassign_busy_deletes);
+        err |= stat_u64(out, "slab_reassign_running",
+                        (uint64_t)st.slab_reassign_running);
+        err |= stat_u64(out, "slabs_moved", st.slabs_moved);
+    }
     const struct proto_shared *sh = env->shared;
     err |= stat_u64(out, "lru_crawler_running", sh ?
         __atomic_load_n(&sh->crawler_running, __ATOMIC_RELAXED) : 0);
@@ -147,7 +155,7 @@ static int stats_general(const struct proto_env *env, struct buf *out)
     err |= stat_u64(out, "bytes", st.bytes);
     err |= stat_u64(out, "curr_items", st.curr_items);
     err |= stat_u64(out, "total_items", st.total_items);
-    err |= stat_u64(out, "slab_global_page_pool", 0);
+    err |= stat_u64(out, "slab_global_page_pool", st.slab_global_page_pool);
     err |= stat_u64(out, "expired_unfetched", st.expired_unfetched);
     err |= stat_u64(out, "evicted_unfetched", st.evicted_unfetched);
     err |= stat_u64(out, "evicted_active", st.evicted_active);

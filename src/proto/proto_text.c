@@ -39,6 +39,7 @@
 #include "proto/proto_auth.h"
 #include "proto/proto_bin.h"
 #include "proto/proto_crawler.h"
+#include "proto/proto_slabs.h"
 #include "proto/proto_meta.h"
 #include "proto/proto_stats.h"
 #include "proto/proto_text.h"
@@ -884,6 +885,14 @@ static int cmd_crawler(struct proto_conn *pc, struct request *r,
     return rc;
 }
 
+/* slabs reassign|automove ... (proto_slabs.c) */
+static int cmd_slabs(struct proto_conn *pc, struct request *r,
+                     struct buf *out, int arg)
+{
+    (void)arg;
+    return proto_slabs_cmd(pc->env, r, out);
+}
+
 /* watch [fetchers|mutations|evictions|connevents|sysevents|rawcmds]*:
  * the connection becomes a watcher (ST_WATCH) until it closes. */
 static int cmd_watch(struct proto_conn *pc, struct request *r,
@@ -967,6 +976,7 @@ static const struct proto_cmd cmd_table[] = {
     CMD("cache_memlimit", 2, 3, cmd_memlimit, 0),
     CMD("shutdown", 1, 255, cmd_shutdown, 0),
     CMD("lru_crawler", 1, 255, cmd_crawler, 0),
+    CMD("slabs", 1, 255, cmd_slabs, 0),
     CMD("watch", 1, PROTO_MAX_TOKENS, cmd_watch, 0),
     CMD("lru", 1, 255, cmd_unsupported, 0),
     CMD("extstore", 1, 255, cmd_unsupported, 0),

@@ -213,6 +213,40 @@ static void hash_grow(struct master *m)
                                     : HASH_IDLE_INTERVAL);
 }
 
+/* The slab mover, the master's as memcached's rebalancer thread is its
+ * own: a move asked for ("slabs reassign", the automover, an eviction with
+ * slab_automove=2) gets up to MOVER_SLICE of work each time round the
+ * loop, and the loop comes back every MOVER_PAUSE until it is done (a
+ * worker's "slabs reassign" wakes the loop at once). slab_automove=1's
+ * policy decides once a second, and every millisecond while it gives
+ * pages back to the pool (as memcached's); with slab_automove=2 the loop
+ * looks for the workers' requests every AUTOMOVE2_POLL. */
+static void slab_work(struct master *m, double now, double *wake)
+{
+    struct engine *e = m->engine;
+    int mode = engine_automove(e), rc;
+    if (mode != 1 && m->am != NULL) {
+        engine_automove_free(m->am);
+        m->am = NULL;
+    }
+    if (mode == 1 && now >= m->next_automove) {
+        if (m->am == NULL)
+            m->am = engine_automove_new(e);
+        int dst = m->am ? engine_automove_run(m->am) : -1;
+        m->next_automove = now + (dst == 0 ? MOVER_PAUSE : 1.0);
+    }
+    double until = mono() + MOVER_SLICE;
+    do
+        rc = engine_slab_mover(engine_master(e), MOVER_BUDGET);
+    while (rc == 1 && mono() < until);
+    double next = rc != 0 ? now + MOVER_PAUSE
+                : mode == 2 ? now + AUTOMOVE2_POLL : *wake;
+    if (mode == 1 && m->next_automove < next)
+        next = m->next_automove;
+    if (next < *wake)
+        *wake = next;
+}
+
 /* The engine's background work, by one master (not a leaving one, nor one
  * whose predecessor still runs: they share the master's slot): the LRU
  * maintenance every MAINTAIN_INTERVAL (with -o lru_maintainer, memcached's
@@ -247,6 +281,7 @@ static void background(struct master *m, double now, double *wake)
         hash_grow(m);
     if (m->next_hash < *wake)
         *wake = m->next_hash;
+    slab_work(m, now, wake);
 }
 
 /* ---- binary upgrade (upgrade.h) ----------------------------------------- */
@@ -291,6 +326,11 @@ void control_message(struct master *m, struct wproc *wp)
             }
             wp->ctl_eof = 1;    /* exiting; waitpid will tell */
             return;
+        }
+        if (msg->len == strlen(WORKER_MSG_MOVER) &&
+            memcmp(msg->data, WORKER_MSG_MOVER, msg->len) == 0) {
+            handoff_msg_free(msg);      /* the loop runs the mover next */
+            continue;
         }
         if (handoff_is_msg(msg->data, msg->len)) {
             if (m->stopping)

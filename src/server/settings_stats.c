@@ -69,16 +69,17 @@ static int stats_peers(const struct settings *s, struct buf *out)
 
 /* From hashpower_init to inline_ascii_response: the tuning of the slab
  * mover, the LRU, the crawler and the logger, as memcached prints it. */
-static int stats_tuning(const struct settings *s,
+static int stats_tuning(const struct settings *s, struct engine *e,
                         const struct engine_config *cfg,
                         const struct proto_shared *sh, struct buf *out)
 {
     const struct tuning_config *t = &s->tuning;
     int err = 0;
     err |= stat_yesno(out, "slab_reassign", t->slab_reassign);
-    err |= stat_u64(out, "slab_automove", (uint64_t)t->slab_automove);
+    /* as "slabs automove" left them */
+    err |= stat_u64(out, "slab_automove", (uint64_t)engine_automove(e));
     err |= buf_printf(out, "STAT slab_automove_ratio %.2f\r\n",
-                      t->slab_automove_ratio);
+                      engine_automove_ratio(e));
     err |= stat_u64(out, "slab_automove_window", t->slab_automove_window);
     err |= stat_u64(out, "slab_chunk_max", cfg->slab_chunk_max
                                            ? cfg->slab_chunk_max
@@ -145,7 +146,7 @@ int settings_stats(const struct settings *s, struct engine *e,
     err |= stat_u64(out, "item_size_max", cfg->item_size_max);
     err |= stat_yesno(out, "maxconns_fast", s->maxconns_fast);
     err |= stat_u64(out, "hashpower_init", (uint64_t)cfg->hashpower);
-    err |= stats_tuning(s, cfg, sh, out);
+    err |= stats_tuning(s, e, cfg, sh, out);
     err |= stat_str(out, "memory_file",
                     s->memory_file[0] ? s->memory_file : "NULL");
     /* shmcached */

@@ -537,6 +537,17 @@ static void cb_verbosity(void *arg, int level)
                  w->cfg->index, strerror(errno));
 }
 
+/* "slabs reassign" / "slabs automove": the master's slab mover, now. */
+static void cb_mover_kick(void *arg)
+{
+    struct worker *w = arg;
+    if (w->cfg->ctl_fd >= 0 &&
+        send(w->cfg->ctl_fd, WORKER_MSG_MOVER, strlen(WORKER_MSG_MOVER),
+             MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_warn(&w->cfg->log, "worker %d: waking the slab mover: %s",
+                 w->cfg->index, strerror(errno));
+}
+
 static void cb_server_stats(void *arg, struct proto_server_stats *st)
 {
     struct worker *w = arg;
@@ -746,6 +757,7 @@ int worker_run(struct worker_config *cfg)
     w.env.arg = &w;
     w.env.shutdown = cb_shutdown;
     w.env.set_verbosity = cb_verbosity;
+    w.env.mover_kick = cb_mover_kick;
     w.env.conns = cb_conns;
     w.env.server_stats = cb_server_stats;
     w.env.stats_more = cb_stats_more;
