@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "core/buf.h"
+#include "proto/proto.h"
 #include "engine/automove.h"
 #include "engine/lock.h"
 #include "engine/mover.h"
@@ -179,6 +181,67 @@ static void test_reassign_replies(void)
     CU_ASSERT_EQUAL(engine_set_automove_ratio(e, 0.5), 0);
     CU_ASSERT_DOUBLE_EQUAL(engine_automove_ratio(e), 0.5, 1e-9);
     fx_check(&f);
+    fixture_close(&f);
+}
+
+static int kicks;
+
+static void count_kick(void *arg)
+{
+    (void)arg;
+    kicks++;
+}
+
+/* The text protocol's "slabs" commands, memcached 1.6's replies. */
+static void test_slabs_commands(void)
+{
+    struct fixture f;
+    char req[512];
+    CU_ASSERT_FATAL(fixture_open(&f, 8, NULL) == 0);
+    unsigned a = class_of(&f, "a", 880);
+    fill(&f, "a", 1500, 880);
+    struct proto_config pc;
+    proto_config_defaults(&pc);
+    struct proto_env env = { .engine = f.e, .worker = f.w, .cfg = &pc,
+                             .mover_kick = count_kick };
+    struct buf out;
+    buf_init(&out);
+    snprintf(req, sizeof req,
+             "slabs reassign 1 2\r\nslabs reassign a b\r\n"
+             "slabs reassign 1 1\r\nslabs reassign 1 99\r\n"
+             "slabs reassign 1\r\nslabs automove invalid\r\n"
+             "slabs automove 3\r\nslabs automove 2\r\n"
+             "slabs automove 0 noreply\r\nslabs automove ratio 0.5\r\n"
+             "slabs automove ratio x\r\nslabs foo\r\n"
+             "slabs reassign %u 0\r\nslabs reassign %u 0\r\n", a, a);
+    kicks = 0;
+    fx_feed_chunks(&env, req, strlen(req), NULL, 0, &out);
+    static const char want[] =
+        "NOSPARE source class has no spare pages\r\n"
+        "CLIENT_ERROR bad command line format\r\n"
+        "SAME src and dst class are identical\r\n"
+        "BADCLASS invalid src or dst class id\r\n"
+        "ERROR\r\n"
+        "CLIENT_ERROR bad command line format\r\n"
+        "ERROR\r\nOK\r\nOK\r\nERROR\r\nERROR\r\nOK\r\n"
+        "BUSY currently processing reassign request\r\n";
+    CU_ASSERT_EQUAL(out.len, sizeof want - 1);
+    CU_ASSERT(out.len == sizeof want - 1 &&
+              memcmp(out.data, want, out.len) == 0);
+    CU_ASSERT_EQUAL(engine_automove(f.e), 0);
+    CU_ASSERT_DOUBLE_EQUAL(engine_automove_ratio(f.e), 0.5, 1e-9);
+    CU_ASSERT_EQUAL(kicks, 3);          /* automove 2, automove 0, OK */
+    struct engine_config cfg = *engine_config(f.e);
+    cfg.slab_reassign = 0;              /* -o no_slab_reassign */
+    mover_configure(f.e, &cfg);
+    buf_free(&out);
+    buf_init(&out);
+    static const char off[] = "slabs reassign 1 2\r\n";
+    fx_feed_chunks(&env, off, sizeof off - 1, NULL, 0, &out);
+    CU_ASSERT(out.len > 0 && strncmp(out.data, "CLIENT_ERROR slab "
+                                     "reassignment disabled\r\n",
+                                     out.len) == 0);
+    buf_free(&out);
     fixture_close(&f);
 }
 
@@ -560,20 +623,13 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Asks for a move among the classes of the test (a page of a or of big
- * to the other class, to class 1 or to the pool, or from the pool). */
+/* Asks for a move among the classes of the test: a page of class a, of
+ * the largest class, of class 1 or of the pool to another of them (round
+ * picks the pair, so pages go round). */
 static void ask_move(struct fixture *f, unsigned a, unsigned round)
 {
-    unsigned big = f->e->r->big;
-    static const int dsts[] = { 1, 0, -3, -4 };
-    int dst = dsts[round % 4];
-    int src = round % 3 == 0 ? (int)big : (int)a;
-    if (dst == -3)
-        dst = src == (int)a ? (int)big : (int)a;
-    if (dst == -4) {
-        src = 0;
-        dst = (int)a;
-    }
+    int ids[4] = { 0, 1, (int)a, (int)f->e->r->big };
+    int src = ids[round % 4], dst = ids[(round / 4 + 1 + round) % 4];
     engine_slabs_reassign(f->e, src, dst);
 }
 
@@ -593,18 +649,20 @@ static void test_kill_mover(void)
         snprintf(key, sizeof key, "k%u", i);
         engine_delete(f.w, key, strlen(key));
     }
-    unsigned kills = 0, failures = 0;
-    for (unsigned round = 0; round < 300; round++) {
-        ask_move(&f, a, round);
+    unsigned kills = 0, failures = 0, mid_move = 0;
+    for (unsigned round = 0, ask = 0; round < 300; round++) {
+        for (int t = 0; t < 12 && !stats(&f).slab_reassign_running; t++)
+            ask_move(&f, a, ask++);
         struct engine_worker *w = engine_worker_attach(f.e, 0);
         pid_t pid = fork();
         if (pid == 0) {
             for (;;)
-                engine_slab_mover(w, 1 + (unsigned)(random() % 64));
+                engine_slab_mover(w, 1 + (unsigned)(random() % 16));
         }
-        usleep((useconds_t)(rand_r(&seed) % 400));
+        usleep((useconds_t)(rand_r(&seed) % 600));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        mid_move += mover_phase(f.e->r->mover.state) >= MV_DRAIN;
         struct engine_reap rp;
         failures += engine_worker_reap(f.e, engine_worker_slot(w), &rp) != 0;
         free(w);
@@ -620,13 +678,14 @@ static void test_kill_mover(void)
     run_mover(&f);
     fx_check(&f);
     struct engine_stats st = stats(&f);
-    printf("\n    %u kills, %llu pages moved, %llu rescues, %llu chunk "
-           "rescues, %llu lock repairs ", kills,
+    printf("\n    %u kills (%u mid-move), %llu pages moved, %llu rescues, "
+           "%llu chunk rescues, %llu lock repairs ", kills, mid_move,
            (unsigned long long)st.slabs_moved,
            (unsigned long long)st.slab_reassign_rescues,
            (unsigned long long)st.slab_reassign_chunk_rescues,
            (unsigned long long)st.lock_repairs);
-    CU_ASSERT(st.slabs_moved > 10);
+    CU_ASSERT(mid_move >= 100);         /* deaths inside moves */
+    CU_ASSERT(st.slabs_moved >= 5);     /* which still complete */
     survey(&f, "k", 5000, 880, &bad);
     CU_ASSERT_EQUAL(bad, 0);
     survey(&f, "K", 300, 11000, &bad);
@@ -723,6 +782,7 @@ static void test_workers_race_mover(void)
 }
 
 UNIT_SUITE(mover, NULL, NULL, UNIT_TEST(test_reassign_replies),
+           UNIT_TEST(test_slabs_commands),
            UNIT_TEST(test_rescue), UNIT_TEST(test_evict_nomem),
            UNIT_TEST(test_busy_alloc), UNIT_TEST(test_chained),
            UNIT_TEST(test_pool_and_limit), UNIT_TEST(test_policy_reclaim),
