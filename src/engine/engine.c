@@ -162,6 +162,7 @@ const char *engine_format(struct engine *e, const struct engine_config *cfg,
     r->mem_limit = cfg->mem_limit;
     engine_lru_defaults(&r->lru);
     region_bind(e, e->base, e->fd);
+    e->master->s = &e->slots[0];    /* the slots were not laid out before */
     if (slab_classes_init(r, e->classes) == 0)
         return "no slab class fits the configuration";
     if ((err = init_locks(e)) != NULL)
