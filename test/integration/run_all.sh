@@ -31,6 +31,7 @@ TESTS=(
     "$PY test_udp.py"
     "$PY test_crawler.py"
     "$PY test_lru.py"
+    "$PY test_slabs.py"
     "$PY test_watch.py"
     "$PY test_auth.py"
     "$PY test_sasl.py"
