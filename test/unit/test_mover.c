@@ -663,7 +663,8 @@ static void ask_move(struct fixture *f, unsigned a, unsigned round)
     engine_slabs_reassign(f->e, src, dst);
 }
 
-/* The mover SIGKILLed at random instants, 300 times, each death repaired
+/* The mover SIGKILLed at random instants until 100 deaths fell inside a
+ * move (at most 1500), each death repaired
  * by the reap of its slot: every invariant holds after each, no value
  * read is ever wrong, and the moves still complete. */
 static void test_kill_mover(void)
@@ -680,7 +681,8 @@ static void test_kill_mover(void)
         engine_delete(f.w, key, strlen(key));
     }
     unsigned kills = 0, failures = 0, mid_move = 0;
-    for (unsigned round = 0, ask = 0; round < 300; round++) {
+    for (unsigned round = 0, ask = 0; mid_move < 100 && round < 1500;
+         round++) {
         for (int t = 0; t < 12 && !stats(&f).slab_reassign_running; t++)
             ask_move(&f, a, ask++);
         struct engine_worker *w = engine_worker_attach(f.e, 0);
