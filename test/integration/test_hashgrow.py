@@ -6,7 +6,8 @@
     acknowledgment recorded) and the versioned load of loadgen.py runs:
     hash_power_level rises past several doublings, hash_bytes follows it,
     hash_is_expanding goes back to 0, the load sees no error, and every
-    acknowledged key is there with its value;
+    acknowledged key is there with its value (the level is sampled while
+    the filler runs: it is seen to rise from 12 one doubling at a time);
   - a worker killed while it grows: the same, with a random worker
     SIGKILLed every 150 ms, and every 50 ms while a doubling is under
     way: nothing acknowledged is lost, the table still grows to its end;
@@ -163,7 +164,7 @@ def test_grows_under_load():
         eq(st["hash_power_level"], "12", "starting power")
         eq(st["hash_bytes"], str(4096 * 4), "starting hash_bytes")
         load = start_load(srv.port, allow_reset=False, nthreads=4)
-        fill = Filler(srv.port, 120000)
+        fill = Filler(srv.port, 120000, pace=0.002)     # 2.5 s or more
         fill.start()
         seen = set()
         levels_while(srv.port, fill, seen)
@@ -176,7 +177,9 @@ def test_grows_under_load():
                                                sorted(seen), f["ops"],
                                                f["errors"], f["lost"]))
         eq(check_level(st, 17), 17, "hash_power_level for 120000 items")
-        check(any(e == "1" for _, e in seen), "never seen expanding")
+        rose = sorted(set(l for l, _ in seen))
+        check(len(rose) >= 4 and rose[0] == 12,
+              "hash_power_level did not rise step by step: %r" % rose)
         eq(fill.errors, [], "filler errors")
         eq(f["errors"], 0, "load errors %r" % f["first_errors"])
         eq(f["lost"], 0, "load lost writes")
@@ -241,6 +244,16 @@ def test_no_hashexpand():
         eq(missing(srv.port, fill.acked), [], "missing keys")
 
 
+def expanding_soon(port, within=0.2):
+    """True when a doubling is seen under way within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if stats(port)["hash_is_expanding"] == "1":
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def check_file(path):
     r = subprocess.run([server_binary(), "-e", path, "--check"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -259,9 +272,9 @@ def test_memory_file_killed_mid_doubling():
     fill.run()
     eq(fill.errors, [], "filler errors")
     # the doublings follow the fill: kill the tree while one is under way
-    deadline = time.monotonic() + 10
-    while stats(port)["hash_is_expanding"] != "1":
-        check(time.monotonic() < deadline, "never caught expanding")
+    # (more keys until one is caught; 200000 at most, far from evictions)
+    while not expanding_soon(port):
+        check(fill.next < 200000, "never caught a doubling under way")
         extra = Filler(port, fill.next + 20000)
         extra.next = fill.next
         extra.run()
