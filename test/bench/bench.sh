@@ -259,6 +259,7 @@ echo "machine: nproc $NCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-
 echo "command: $COMMAND"
 echo "versions: $($SHMC -V 2>&1 | head -1); $($MEMC -V 2>&1); loadgen: test/bench/loadgen.c"
 echo "server pinning: ${SRV_PIN[*]:-none}; loadgen: ${CLI_PIN[*]:-unpinned}"
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shares the cores)"
 
 echo "== throughput: -t $THREADS -m $MEM -c $CONNS, $ROUNDS rounds x ${DURATION}s"
 for wl in $WORKLOADS; do

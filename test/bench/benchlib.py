@@ -295,7 +295,13 @@ def machine():
     except OSError:
         pass
     u = os.uname()
-    return f"nproc {os.cpu_count()}, CPU {model}, kernel {u.sysname} {u.release} {u.machine}"
+    try:
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+    except OSError:
+        load = "?"
+    return (f"nproc {os.cpu_count()}, CPU {model}, kernel {u.sysname} {u.release} "
+            f"{u.machine}, load average at the end {load}")
 
 
 def fmt(v):
