@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/uri.h"
 #include "engine/engine.h"
 
 #define LIT(s) s "\r\n", sizeof(s "\r\n") - 1
@@ -168,26 +169,6 @@ int proto_crawler_cmd(const struct proto_env *env, const struct request *r,
 }
 
 /* ---- dumps ----------------------------------------------------------- */
-
-/* memcached's uriencode: unreserved characters kept, the rest %XX. */
-static size_t uri_encode(const char *key, size_t n, char *dst)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            dst[o++] = (char)c;
-        } else {
-            dst[o++] = '%';
-            dst[o++] = hex[c >> 4];
-            dst[o++] = hex[c & 15];
-        }
-    }
-    return o;
-}
 
 /* Standard base64 of n bytes into dst (no line breaks). */
 static size_t base64(const unsigned char *s, size_t n, char *dst)

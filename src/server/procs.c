@@ -65,6 +65,22 @@ void publish(struct master *m, const struct wproc *wp,
     snprintf(p.name, sizeof(p.name), "%s", name);
     srvstate_proc_set(m->state, wp->slotno, &p);
 }
+/* In a forked child: the master's descriptors go (every worker's control
+ * socket, the connections waiting in the relay queue, the masters'
+ * socketpair of an upgrade). */
+static void child_drop_master_fds(struct master *m)
+{
+    for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
+        if (m->w[j].ctl_fd >= 0)
+            close(m->w[j].ctl_fd);
+        if (m->old[j].ctl_fd >= 0)
+            close(m->old[j].ctl_fd);
+    }
+    handoff_queue_close_fds(&m->relay);
+    if (m->up.fd >= 0)
+        close(m->up.fd);
+}
+
 
 int spawn(struct master *m, int i)
 {
@@ -100,15 +116,7 @@ int spawn(struct master *m, int i)
         /* child: keep only its own end of its own socketpair, and no
          * client socket waiting in the relay queue; named for ps/top */
         prctl(PR_SET_NAME, "shmc-worker");
-        for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
-            if (m->w[j].ctl_fd >= 0)
-                close(m->w[j].ctl_fd);
-            if (m->old[j].ctl_fd >= 0)
-                close(m->old[j].ctl_fd);
-        }
-        handoff_queue_close_fds(&m->relay);
-        if (m->up.fd >= 0)
-            close(m->up.fd);    /* the masters' socketpair is theirs */
+        child_drop_master_fds(m);
         if (sv[0] >= 0)
             close(sv[0]);
         struct worker_config cfg = {
@@ -325,15 +333,7 @@ int helpers_running(const struct master *m)
  * sockets, relayed connections), then runs. Never returns. */
 void helper_child(struct master *m, int k)
 {
-    for (int j = 0; j < ENGINE_MAX_SLOTS; j++) {
-        if (m->w[j].ctl_fd >= 0)
-            close(m->w[j].ctl_fd);
-        if (m->old[j].ctl_fd >= 0)
-            close(m->old[j].ctl_fd);
-    }
-    handoff_queue_close_fds(&m->relay);
-    if (m->up.fd >= 0)
-        close(m->up.fd);        /* the masters' socketpair is theirs */
+    child_drop_master_fds(m);
     listeners_close(&m->ls);
     udp_close(&m->udp);
     char comm[16];

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/time.h>
 
+#include "core/uri.h"
 #include "engine/engine.h"
 
 #define STAMP_BUSY UINT64_MAX
@@ -275,19 +276,5 @@ void watchlog_stats(const struct watchlog *wl, struct watchlog_stats *st)
 
 size_t watchlog_uriencode(const char *key, size_t n, char *dst)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            dst[o++] = (char)c;
-        } else {
-            dst[o++] = '%';
-            dst[o++] = hex[c >> 4];
-            dst[o++] = hex[c & 15];
-        }
-    }
-    return o;
+    return uri_encode(key, n, dst);
 }
