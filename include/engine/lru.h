@@ -44,7 +44,7 @@ static inline unsigned lru_seg(const struct item *it)
 /* The bytes an item counts for in its segment. */
 static inline uint64_t lru_item_bytes(const struct item *it)
 {
-    return (uint64_t)ITEM_HDR + it->nkey + it->nbytes;
+    return item_size(it);
 }
 
 /* A newly LINKED item r takes its place: TEMP, HOT or (flat) COLD, by the

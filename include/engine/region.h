@@ -44,7 +44,7 @@ struct changelog;
 struct tomb;
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
-#define REGION_VERSION 4u      /* any change of a shared layout bumps it */
+#define REGION_VERSION 5u      /* any change of a shared layout bumps it */
 #define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
 #define PAGE_NONE      0xffu
 #define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */
@@ -64,38 +64,49 @@ enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_TEMP = 3, LRU_SEGS = 4 };
  * an item (LINKED, or ALLOC by its owner before anyone else can see it):
  * IF_FETCHED, the meta protocol's IF_STALE, IF_WON, IF_KEYB (marked
  * stale by an invalidation, a recache "win" already handed out, the key
- * was sent base64-encoded), and replication's IF_PEER, IF_SYNCED. Whether an item is on its LRU is not a flag:
- * it is item_state() == ST_LINKED (class lock). IF_REACH marks CHAIN chunks
- * during a class repair (class lock; CHAIN chunks are never on a chain).
- * A FREE chunk is no item: its iflags are its class's, and IF_MOVING says
- * the slab mover holds it (off the free list, on the page being moved). */
+ * was sent base64-encoded), and replication's IF_PEER, IF_SYNCED.
+ * IF_CFLAGS is part of the item's layout: set when the chunk is allocated
+ * (client flags not 0: four bytes of them before the key) and fixed until
+ * it is freed. Whether an item is on its LRU is not a flag: it is
+ * item_state() == ST_LINKED (class lock).
+ * Chunks that are not items reuse bit 0 (their state says which meaning):
+ * a FREE chunk's iflags are its class's, and IF_MOVING says the slab mover
+ * holds it (off the free list, on the page being moved); IF_REACH marks
+ * CHAIN chunks during a class repair (class lock; CHAIN chunks are never
+ * on a hash chain). */
 enum {
-    IF_MOVING = 1,      /* a FREE chunk the slab mover holds (class lock) */
+    IF_MOVING = 1,      /* FREE: a chunk the slab mover holds (class lock) */
+    IF_REACH = 1,       /* CHAIN: reached from its head (class repair) */
     IF_FETCHED = 2, IF_STALE = 4, IF_WON = 8, IF_KEYB = 16,
     IF_PEER = 32,       /* its version came from the peer (replication) */
     IF_SYNCED = 64,     /* confirmed by the peer's full copy (apply.c) */
-    IF_REACH = 0x80,
+    IF_CFLAGS = 0x80,   /* client flags stored (not 0): layout, fixed */
 };
 
-/* Every chunk starts with this header (48 bytes), then key, then value.
+/* Every chunk starts with this header (40 bytes). An item's chunk goes on
+ * with its client flags (4 bytes, only when not 0: IF_CFLAGS), its key and
+ * its value. The head of a chained value (class `big` only) keeps the ref
+ * of its first CHAIN chunk in the last 4 bytes of its chunk (item_chainp()),
+ * where no value byte of a big item lies. So the common item pays for
+ * neither (memcached: 48 bytes + 8 of CAS, flags also only when not 0).
  * Each mutable field has one owner (lock.h): the lock that must be held to
  * write it. "stripe" is the stripe of the item's bucket; "class" the lock
  * of the chunk's class; while a chunk is ALLOC, the process of the owning
  * slot writes the stripe-owned fields without a lock (no one else can
- * reach the chunk until it is put on a chain, under the stripe). */
+ * reach the chunk until it is put on a chain, under the stripe). The
+ * client flags and the chain link are fields too: the flags are the
+ * stripe's (fixed once linked), the chain link is the class's. */
 struct item {
+    uint64_t cas;       /* stripe */
     ref_t hnext;        /* stripe: next item of the hash chain */
     ref_t prev, next;   /* class: LRU or free list (both doubly linked);
                            ALLOC: prev = owner slot; CHAIN: prev = the
                            head, next = following chunk */
-    ref_t chain;        /* class: head of a large item: first CHAIN chunk */
     uint32_t exptime;   /* stripe: absolute unix time, 0 = never */
     uint32_t atime;     /* stripe + class (both held to write): last access,
                            LRU order; repair sorts on it */
     uint32_t stime;     /* stripe: store time (flush_all) */
     uint32_t nbytes;    /* stripe: value length */
-    uint64_t cas;       /* stripe */
-    uint32_t flags;     /* stripe: client flags */
     uint8_t nkey;       /* stripe (fixed once linked) */
     uint8_t clsid;      /* fixed: set when the page is carved (pages) */
     uint8_t st;         /* class: the state (ST_*, bits 0-1, item_state());
@@ -104,6 +115,30 @@ struct item {
     uint8_t iflags;     /* stripe: IF_* (CHAIN chunks: class, IF_REACH) */
 };
 #define ITEM_HDR ((uint32_t)sizeof(struct item))
+/* memcached's item header: the slab classes start at it + -n, as
+ * memcached's do, so class ids and chunk sizes are memcached's, and the
+ * -I limit counts it, so the largest item accepted is memcached's too */
+#define ITEM_HDR_MC 48u
+
+/* The bytes the client flags take before the key: 0 or 4. */
+static inline uint32_t item_cflags_len(const struct item *it)
+{
+    return (it->iflags & IF_CFLAGS) ? (uint32_t)sizeof(uint32_t) : 0;
+}
+
+static inline uint32_t item_flags(const struct item *it)
+{
+    uint32_t f = 0;
+    if (it->iflags & IF_CFLAGS)
+        __builtin_memcpy(&f, it + 1, sizeof f);
+    return f;
+}
+
+/* What an item counts for in its class (memcached's "requested"). */
+static inline uint64_t item_size(const struct item *it)
+{
+    return (uint64_t)ITEM_HDR + item_cflags_len(it) + it->nkey + it->nbytes;
+}
 
 static inline unsigned item_state(const struct item *it)
 {
@@ -427,12 +462,54 @@ static inline ref_t REF(const struct engine *e, const void *p)
 
 static inline char *item_key(struct item *it)
 {
-    return (char *)(it + 1);
+    return (char *)(it + 1) + item_cflags_len(it);
 }
 
 static inline char *item_data(struct item *it)
 {
-    return (char *)(it + 1) + it->nkey;
+    return item_key(it) + it->nkey;
+}
+
+/* Where a head of class `big` keeps its chain (the first CHAIN chunk, 0 =
+ * none): the last ref of its chunk; NULL for the other classes, whose
+ * items are never chained. Class lock; zeroed when the chunk is
+ * allocated, before it turns ALLOC, so a repair never follows garbage. */
+static inline ref_t *item_chainp(const struct engine *e, struct item *it)
+{
+    if (it->clsid != e->r->big)
+        return (ref_t *)0;
+    return (ref_t *)((char *)it + e->classes[it->clsid].size -
+                     sizeof(ref_t));
+}
+
+static inline ref_t item_chain(const struct engine *e, struct item *it)
+{
+    ref_t *p = item_chainp(e, it);
+    return p ? *p : 0;
+}
+
+static inline void item_set_chain(const struct engine *e, struct item *it,
+                                  ref_t x)
+{
+    ref_t *p = item_chainp(e, it);
+    if (p)
+        *p = x;
+}
+
+/* The head chunk's room for key and value: after the header and the
+ * flags, before the chain link of a big head. */
+static inline size_t item_head_room(const struct engine *e,
+                                    const struct item *it)
+{
+    return e->classes[it->clsid].size - ITEM_HDR - item_cflags_len(it) -
+           (it->clsid == e->r->big ? sizeof(ref_t) : 0);
+}
+
+/* The room for value in a CHAIN chunk. */
+static inline size_t item_chunk_room(const struct engine *e,
+                                     const struct item *x)
+{
+    return e->classes[x->clsid].size - ITEM_HDR;
 }
 
 #endif

@@ -40,11 +40,11 @@ unsigned slab_class_for(const struct engine *e, size_t total);
 /* Is r the first byte of a chunk of a carved page? Its class, or 0. */
 unsigned slab_chunk_class(const struct engine *e, ref_t r);
 
-/* Allocates an item with room for nkey + nbytes (chained if needed), in
- * state ALLOC owned by w. Returns its ref, or 0 with *st = ENGINE_NO_MEMORY
+/* Allocates an item with room for nkey + nbytes (chained if needed) and
+ * the client flags stored (item_flags()), in state ALLOC owned by w. Returns its ref, or 0 with *st = ENGINE_NO_MEMORY
  * or ENGINE_ERROR (class lock unusable). */
 ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
-                 uint32_t now, enum engine_status *st);
+                 uint32_t flags, uint32_t now, enum engine_status *st);
 /* Frees an ALLOC item that will not be linked. 0, or -1 when its class
  * lock is unusable (the chunk then stays ALLOC, counted by its slot, and
  * is freed when the slot is reaped or the lock repaired and released). */

@@ -200,10 +200,10 @@ static int check_class(struct checker *k, unsigned id, uint64_t *alloc_total)
                 held++;
             }
             if (state == ST_LINKED)
-                requested += ITEM_HDR + it->nkey + it->nbytes;
+                requested += item_size(it);
             if (state != ST_LINKED && state != ST_ALLOC)
                 continue;
-            for (ref_t x = it->chain; x != 0; x = ITEM(e, x)->next) {
+            for (ref_t x = item_chain(e, it); x != 0; x = ITEM(e, x)->next) {
                 if (item_state(ITEM(e, x)) != ST_CHAIN || bit(k->chained, x) ||
                     ITEM(e, x)->prev != REF(e, it))
                     return fail(k, "class %u: bad chain chunk %u", id, x);

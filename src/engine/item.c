@@ -33,10 +33,9 @@ int item_dead(const struct engine *e, const struct item *it, uint32_t now)
 static void value_walk(const struct engine *e, struct item *it, size_t off,
                        size_t len, char *buf, int to_item)
 {
-    size_t cap = e->classes[it->clsid].size - ITEM_HDR - it->nkey;
+    ref_t next = item_chain(e, it);
     char *seg = item_data(it);
-    ref_t next = it->chain;
-    size_t segcap = it->chain ? cap : len + off;
+    size_t segcap = next ? item_head_room(e, it) - it->nkey : len + off;
 
     while (len > 0) {
         if (off < segcap) {
@@ -55,7 +54,7 @@ static void value_walk(const struct engine *e, struct item *it, size_t off,
             break;
         struct item *x = ITEM(e, next);
         seg = (char *)(x + 1);
-        segcap = e->classes[x->clsid].size - ITEM_HDR;
+        segcap = item_chunk_room(e, x);
         next = x->next;
     }
 }
@@ -66,15 +65,14 @@ size_t item_window(const struct engine *e, struct item *it, size_t off,
     if (off >= it->nbytes)
         return 0;
     size_t left = it->nbytes - off;
-    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
-                           : it->nbytes;
+    ref_t next = item_chain(e, it);
+    size_t cap = next ? item_head_room(e, it) - it->nkey : it->nbytes;
     char *seg = item_data(it);
-    ref_t next = it->chain;
     while (off >= cap && next != 0) {
         off -= cap;
         struct item *x = ITEM(e, next);
         seg = (char *)(x + 1);
-        cap = e->classes[x->clsid].size - ITEM_HDR;
+        cap = item_chunk_room(e, x);
         next = x->next;
     }
     *p = seg + off;
@@ -85,10 +83,9 @@ int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
              int max)
 {
     size_t left = it->nbytes;
-    size_t cap = it->chain ? e->classes[it->clsid].size - ITEM_HDR - it->nkey
-                           : left;
+    ref_t next = item_chain(e, it);
+    size_t cap = next ? item_head_room(e, it) - it->nkey : left;
     char *seg = item_data(it);
-    ref_t next = it->chain;
     int n = 0;
     while (left > 0) {
         if (n == max)
@@ -102,7 +99,7 @@ int item_iov(const struct engine *e, struct item *it, struct iovec *iov,
             break;
         struct item *x = ITEM(e, next);
         seg = (char *)(x + 1);
-        cap = e->classes[x->clsid].size - ITEM_HDR;
+        cap = item_chunk_room(e, x);
         next = x->next;
     }
     return n;

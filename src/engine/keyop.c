@@ -151,16 +151,15 @@ ref_t keyop_new_item(struct engine_worker *w, struct lookup *l,
                      uint32_t flags, uint32_t exptime,
                      enum engine_status *st)
 {
-    if (ITEM_HDR + nkey + nbytes > w->e->r->cfg.item_size_max) {
+    if (ITEM_HDR_MC + nkey + nbytes > w->e->r->cfg.item_size_max) {
         *st = ENGINE_TOO_LARGE;
         return 0;
     }
-    ref_t r = slab_alloc(w, nkey, nbytes, l->now, st);
+    ref_t r = slab_alloc(w, nkey, nbytes, flags, l->now, st);
     if (r == 0)
         return 0;
     struct item *it = ITEM(w->e, r);
     memcpy(item_key(it), key, nkey);
-    it->flags = flags;
     it->exptime = exptime;
     it->cas = 0;
     return r;
@@ -171,7 +170,7 @@ void keyop_fill_info(const struct engine *e, struct item *it,
 {
     b->info.key = item_key(it);
     b->info.nkey = it->nkey;
-    b->info.flags = it->flags;
+    b->info.flags = item_flags(it);
     b->info.nbytes = it->nbytes;
     b->info.cas = e->r->cfg.use_cas ? it->cas : 0;
     b->info.version = it->cas;

@@ -190,36 +190,38 @@ static void drop_item(struct engine_worker *w, struct class *c, ref_t r,
 static void hand_chain(struct engine *e, struct item *old, ref_t nr)
 {
     struct item *n = ITEM(e, nr);
-    n->chain = old->chain;
-    for (ref_t x = n->chain; x != 0; x = ITEM(e, x)->next)
+    item_set_chain(e, n, item_chain(e, old));
+    for (ref_t x = item_chain(e, n); x != 0; x = ITEM(e, x)->next)
         ITEM(e, x)->prev = nr;
-    old->chain = 0;
+    item_set_chain(e, old, 0);
 }
 
-/* nr (popped from class c's free list) becomes a copy of item r, owned by
- * w's slot (ALLOC) until it is switched in: the header fields an item
- * carries, then key and value (a chained head: its whole chunk). */
-static void copy_item(struct engine_worker *w, const struct class *c,
-                      ref_t r, ref_t nr)
+/* nr (popped from r's class's free list) becomes a copy of item r, owned
+ * by w's slot (ALLOC) until it is switched in: the header fields an item
+ * carries, then flags, key and value (a chained head: its whole room; the
+ * chain is handed over later). */
+static void copy_item(struct engine_worker *w, ref_t r, ref_t nr)
 {
     struct engine *e = w->e;
     struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
     __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
     slot_live_add(w->s, nr);
     ni->prev = (ref_t)w->slot;
-    ni->next = ni->hnext = ni->chain = 0;
+    ni->next = ni->hnext = 0;
+    item_set_chain(e, ni, 0);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     item_set_state(ni, ST_ALLOC);
     ni->exptime = it->exptime;
     ni->atime = it->atime;
     ni->stime = it->stime;
     ni->nbytes = it->nbytes;
     ni->cas = it->cas;
-    ni->flags = it->flags;
     ni->nkey = it->nkey;
     ni->iflags = it->iflags;
-    size_t n = it->chain ? c->size - ITEM_HDR
-                         : (size_t)it->nkey + it->nbytes;
-    memcpy(ni + 1, it + 1, n);
+    /* flags, key and value: a chained head's whole room */
+    size_t n = item_chain(e, it) ? item_head_room(e, it)
+                                 : (size_t)it->nkey + it->nbytes;
+    memcpy(ni + 1, it + 1, item_cflags_len(it) + n);
 }
 
 /* Rescues item r (LINKED, its stripe s held, link pointing at it) into nr:
@@ -231,14 +233,15 @@ static void switch_item(struct engine_worker *w, struct class *c, ref_t r,
     struct engine *e = w->e;
     struct slab_mover *m = &e->r->mover;
     struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
-    copy_item(w, c, r, nr);
-    if (it->chain) {
+    copy_item(w, r, nr);
+    int chained = item_chain(e, it) != 0;
+    if (chained) {
         m->rescue_old = r;
         m->rescue_new = nr;
     }
     journal_set(&w->s->j_evict, s, nr, r);
     hash_replace(e, link, r, nr);
-    if (it->chain)
+    if (chained)
         hand_chain(e, it, nr);
     /* LINKED in r's LRU segment, ACTIVE as r was */
     ni->st = (uint8_t)((it->st & ~ST_MASK) | ST_LINKED);
@@ -280,8 +283,8 @@ static enum visit move_item(struct engine_worker *w, unsigned id, ref_t r,
         } else {
             switch_item(w, c, r, nr, s, link);
             count(&e->r->mover.rescues);
-            *units += (it->chain ? c->size : ITEM_HDR + it->nkey +
-                       it->nbytes) / COPY_UNIT;
+            *units += (item_chain(e, ITEM(e, nr)) ? c->size
+                                                  : item_size(it)) / COPY_UNIT;
         }
     }
     unlock_stripe(w, s);
@@ -298,7 +301,9 @@ static ref_t *chain_link(struct engine *e, unsigned id, ref_t h, ref_t x)
     if (item_state(hi) != ST_LINKED && item_state(hi) != ST_ALLOC)
         return NULL;
     uint64_t limit = e->r->npages * e->classes[id].perpage;
-    ref_t *link = &hi->chain;
+    ref_t *link = item_chainp(e, hi);
+    if (link == NULL)
+        return NULL;
     for (uint64_t n = 0; *link != 0 && n < limit; n++) {
         if (*link == x)
             return link;
@@ -308,8 +313,7 @@ static ref_t *chain_link(struct engine *e, unsigned id, ref_t h, ref_t x)
 }
 
 /* Copies CHAIN chunk x into nr and puts nr in its place (one store). */
-static void switch_chunk(struct engine *e, const struct class *c, ref_t x,
-                         ref_t nr, ref_t *link)
+static void switch_chunk(struct engine *e, ref_t x, ref_t nr, ref_t *link)
 {
     struct item *xi = ITEM(e, x), *ni = ITEM(e, nr);
     item_set_state(ni, ST_CHAIN);
@@ -317,7 +321,7 @@ static void switch_chunk(struct engine *e, const struct class *c, ref_t x,
     ni->next = xi->next;
     ni->nkey = 0;
     ni->iflags = 0;
-    memcpy(ni + 1, xi + 1, c->size - ITEM_HDR);
+    memcpy(ni + 1, xi + 1, item_chunk_room(e, xi));
     __atomic_store_n(link, nr, __ATOMIC_RELEASE);
     item_set_state(xi, ST_FREE);
     xi->prev = xi->next = 0;
@@ -355,7 +359,7 @@ static enum visit move_chunk(struct engine_worker *w, unsigned id, ref_t x,
     int dead = item_dead(e, hi, (uint32_t)e->clock(e->clock_arg));
     ref_t nr = dead ? 0 : slab_pop_free_locked(e, id);
     if (nr != 0) {
-        switch_chunk(e, c, x, nr, link);
+        switch_chunk(e, x, nr, link);
         count(&e->r->mover.chunk_rescues);
         *units += c->size / COPY_UNIT;
     } else {
@@ -581,11 +585,11 @@ void mover_repair_rescue(struct engine *e, unsigned id)
     }
     struct item *o = ITEM(e, old), *n = ITEM(e, nr);
     if (on_a_chain(e, hash_key(item_key(n), n->nkey), nr)) {
-        if (n->chain == 0)              /* switched: the chain is nr's */
-            n->chain = o->chain;
-        o->chain = 0;
+        if (item_chain(e, n) == 0)      /* switched: the chain is nr's */
+            item_set_chain(e, n, item_chain(e, o));
+        item_set_chain(e, o, 0);
     } else {
-        n->chain = 0;                   /* not switched: it stays old's */
+        item_set_chain(e, n, 0);        /* not switched: it stays old's */
     }
     m->rescue_old = m->rescue_new = 0;
 }

@@ -59,7 +59,7 @@ static void meta_fill(struct item *it, uint32_t now, struct engine_meta *m)
     m->key_binary = (it->iflags & IF_KEYB) != 0;
     m->clsid = it->clsid;
     m->size = MC_ITEM_HDR + it->nkey + 1 + it->nbytes + 2 +
-              (it->flags ? 4u : 0u);
+              (item_flags(it) ? 4u : 0u);
 }
 
 static uint64_t cas_of(const struct engine *e, const struct item *it)
@@ -207,7 +207,7 @@ static enum engine_status remove_value(struct engine_worker *w,
     struct engine *e = w->e;
     struct item *it = ITEM(e, r);
     enum engine_status st;
-    ref_t nr = keyop_new_item(w, l, item_key(it), it->nkey, 0, it->flags,
+    ref_t nr = keyop_new_item(w, l, item_key(it), it->nkey, 0, item_flags(it),
                               it->exptime, &st);
     if (nr == 0)
         return st == ENGINE_NO_MEMORY ? ENGINE_NO_MEMORY : ENGINE_ERROR;
@@ -368,7 +368,7 @@ static enum engine_status arith_store(struct engine_worker *w,
         return ENGINE_OK;
     }
     ref_t nr = keyop_new_item(w, l, item_key(it), it->nkey, (size_t)len,
-                              it->flags, it->exptime, &st);
+                              item_flags(it), it->exptime, &st);
     if (nr == 0)
         return st == ENGINE_ERROR ? ENGINE_ERROR : ENGINE_NO_MEMORY;
     struct item *ni = ITEM(e, nr);
@@ -386,7 +386,7 @@ static enum engine_status arith_store(struct engine_worker *w,
 static int item_u64(const struct engine *e, struct item *it, uint64_t *v)
 {
     char num[24];
-    if (it->chain || it->nbytes == 0 || it->nbytes >= sizeof num)
+    if (item_chain(e, it) || it->nbytes == 0 || it->nbytes >= sizeof num)
         return -1;
     item_read(e, it, 0, it->nbytes, num);
     return value_u64(num, it->nbytes, v);

@@ -38,7 +38,7 @@ unsigned slab_classes_init(struct region *r, struct class *classes)
 {
     const struct engine_config *cfg = &r->cfg;
     uint32_t max = (uint32_t)cfg->slab_chunk_max;
-    uint32_t size = align8(ITEM_HDR + cfg->min_chunk);
+    uint32_t size = align8(ITEM_HDR_MC + cfg->min_chunk);
     unsigned id = 1;
 
     while (id < ENGINE_MAX_CLASSES - 1 && size <= max / cfg->factor) {
@@ -159,11 +159,11 @@ void slab_free_locked(struct engine *e, struct class *c, ref_t r)
     if (item_state(it) == ST_LINKED) {
         lru_unlink_locked(e, c, r);
         c->curr_items--;
-        c->requested -= ITEM_HDR + it->nkey + it->nbytes;
+        c->requested -= item_size(it);
     }
-    ref_t ch = it->chain;
+    ref_t ch = item_chain(e, it);
     item_set_state(it, ST_FREE);
-    it->chain = 0;
+    item_set_chain(e, it, 0);
     it->iflags = 0;
     release_chunk(e, c, id, r);
     while (ch) {
@@ -408,11 +408,60 @@ static void prefault_next(struct engine *e, const struct class *c)
             MADV_POPULATE_WRITE);
 }
 
-ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
-                 uint32_t now, enum engine_status *st)
+/* The chunk r becomes an ALLOC item of w's slot, its layout fixed: flags
+ * (stored when not 0), key length, value length, no chain yet. Class lock
+ * held; the chain link is zeroed before the state says ALLOC (a repair
+ * walks the chains of ALLOC heads). */
+static void alloc_init_locked(struct engine_worker *w, ref_t r, size_t nkey,
+                              size_t nbytes, uint32_t flags)
 {
     struct engine *e = w->e;
-    size_t total = ITEM_HDR + nkey + nbytes;
+    struct item *it = ITEM(e, r);
+    __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+    slot_live_add(w->s, r);
+    it->prev = (ref_t)w->slot;
+    it->next = it->hnext = 0;
+    item_set_chain(e, it, 0);
+    it->iflags = flags ? IF_CFLAGS : 0;
+    if (flags)
+        memcpy(it + 1, &flags, sizeof flags);
+    it->nkey = (uint8_t)nkey;
+    it->nbytes = (uint32_t)nbytes;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    item_set_state(it, ST_ALLOC);
+}
+
+/* Chains CHAIN chunks to ALLOC head r until its value fits; -1 when the
+ * class runs out (the chunks taken so far stay on r's chain). */
+static int alloc_chain_locked(struct engine_worker *w, ref_t r,
+                              uint32_t now)
+{
+    struct engine *e = w->e;
+    struct item *it = ITEM(e, r);
+    size_t have = item_head_room(e, it) - it->nkey;
+    ref_t *tailp = item_chainp(e, it);
+    while (have < it->nbytes) {
+        ref_t x = alloc_chunk_locked(w, it->clsid, now);
+        if (x == 0)
+            return -1;
+        struct item *xi = ITEM(e, x);
+        xi->next = 0;
+        xi->prev = r;                   /* the head */
+        xi->nkey = 0;
+        xi->iflags = 0;
+        item_set_state(xi, ST_CHAIN);
+        __atomic_store_n(tailp, x, __ATOMIC_RELEASE);
+        tailp = &xi->next;
+        have += item_chunk_room(e, xi);
+    }
+    return 0;
+}
+
+ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
+                 uint32_t flags, uint32_t now, enum engine_status *st)
+{
+    struct engine *e = w->e;
+    size_t total = ITEM_HDR + (flags ? sizeof flags : 0) + nkey + nbytes;
     unsigned id = slab_class_for(e, total);
     struct class *c = &e->classes[id];
 
@@ -428,38 +477,14 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
         *st = ENGINE_NO_MEMORY;
         return 0;
     }
-    struct item *it = ITEM(e, r);
-    __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
-    slot_live_add(w->s, r);
-    it->prev = (ref_t)w->slot;
-    it->next = it->hnext = it->chain = 0;
-    it->iflags = 0;
-    it->nkey = (uint8_t)nkey;
-    it->nbytes = (uint32_t)nbytes;
-    item_set_state(it, ST_ALLOC);
-
-    if (total > c->size) {
-        size_t have = c->size - ITEM_HDR - nkey;
-        ref_t *tailp = &it->chain;
-        while (have < nbytes) {
-            ref_t x = alloc_chunk_locked(w, id, now);
-            if (x == 0) {
-                slab_free_locked(e, c, r);
-                slot_live_del(w->s, r);
-                __atomic_sub_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
-                unlock_class(w, id);
-                *st = ENGINE_NO_MEMORY;
-                return 0;
-            }
-            struct item *xi = ITEM(e, x);
-            xi->next = 0;
-            xi->prev = r;               /* the head */
-            xi->nkey = 0;
-            item_set_state(xi, ST_CHAIN);
-            *tailp = x;
-            tailp = &xi->next;
-            have += c->size - ITEM_HDR;
-        }
+    alloc_init_locked(w, r, nkey, nbytes, flags);
+    if (id == e->r->big && alloc_chain_locked(w, r, now) < 0) {
+        slab_free_locked(e, c, r);
+        slot_live_del(w->s, r);
+        __atomic_sub_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
+        unlock_class(w, id);
+        *st = ENGINE_NO_MEMORY;
+        return 0;
     }
     unlock_class(w, id);
     *st = ENGINE_OK;
@@ -490,7 +515,7 @@ void slab_link_locked(struct engine *e, ref_t r, uint32_t now)
     lru_link_new_locked(e, c, r, now);
     c->curr_items++;
     c->total_items++;
-    c->requested += ITEM_HDR + it->nkey + it->nbytes;
+    c->requested += item_size(it);
     slot_live_del(&e->slots[owner], r);
     __atomic_sub_fetch(&e->slots[owner].allocs, 1, __ATOMIC_RELEASE);
 }

@@ -50,7 +50,9 @@ static void mark_chains(struct engine *e, unsigned id, uint64_t used)
             struct item *it = chunk_at(e, p, i, c->size);
             if (item_state(it) != ST_ALLOC && item_state(it) != ST_LINKED)
                 continue;
-            ref_t *link = &it->chain;
+            ref_t *link = item_chainp(e, it);
+            if (link == NULL)
+                continue;
             uint64_t n = 0;
             while (*link != 0) {
                 ref_t x = *link;
@@ -92,7 +94,7 @@ static void put_linked(struct engine *e, struct class *c,
     struct item *it = ITEM(e, r);
     struct lru_build *b = &lb[lru_seg(it)];
     c->curr_items++;
-    c->requested += ITEM_HDR + it->nkey + it->nbytes;
+    c->requested += item_size(it);
     if (b->n == b->cap) {
         uint64_t cap = b->cap ? b->cap * 2 : 1024;
         ref_t *v = realloc(b->v, cap * sizeof(ref_t));
@@ -111,7 +113,6 @@ static void put_free(struct engine *e, struct class *c, unsigned id,
 {
     struct item *it = ITEM(e, r);
     item_set_state(it, ST_FREE);
-    it->chain = 0;
     if (slab_draining(e, id, r)) {
         it->prev = it->next = 0;
         it->iflags = IF_MOVING;         /* the mover's */

@@ -185,7 +185,7 @@ void engine_sizes(struct engine *e,
         for (unsigned seg = 0; seg < LRU_SEGS; seg++)
             for (ref_t r = lru_newest(c, seg); r != 0; r = lru_older(e, r)) {
                 struct item *it = ITEM(e, r);
-                uint64_t size = ITEM_HDR + it->nkey + (uint64_t)it->nbytes;
+                uint64_t size = item_size(it);
                 uint64_t b = (size + BUCKET - 1) / BUCKET;
                 if (b < NB) {
                     hist[b]++;

@@ -102,7 +102,7 @@ static enum engine_status concat_locked(struct engine_worker *w,
     struct item *oi = ITEM(e, old), *ai = ITEM(e, add);
     enum engine_status st;
     ref_t nr = keyop_new_item(w, l, item_key(oi), oi->nkey,
-                              (size_t)oi->nbytes + ai->nbytes, oi->flags,
+                              (size_t)oi->nbytes + ai->nbytes, item_flags(oi),
                               oi->exptime, &st);
     if (nr == 0)
         return st == ENGINE_ERROR ? ENGINE_ERROR : ENGINE_NOT_STORED;

@@ -288,15 +288,20 @@ for wl in $WORKLOADS; do
     cleanup
 done
 
-echo "== memory efficiency: -m 64, $FILL sets of key:%07d, 100-byte values"
-for srv in memcached shmcached; do
-    start "$srv" 64
-    port=PORT_$srv; port=${!port}
-    $PY "$LIB" fill "$port" "$FILL" 100 > "$OUT/fill.$srv.log" || die "fill $srv failed"
-    sed 's/^/    /' "$OUT/fill.$srv.log"
-    items=$(awk '$1=="curr_items"{print $2}' "$OUT/fill.$srv.log")
-    printf 'fill -m 64 (100 B values)\t%s\tcurr_items\t%s\n' "$srv" "$items" >> "$TSV"
-    cleanup
+for size in 100 1024; do
+    echo "== memory efficiency: -m 64, $FILL sets of key:%07d, $size-byte values"
+    for srv in memcached shmcached; do
+        start "$srv" 64
+        port=PORT_$srv; port=${!port}
+        log="$OUT/fill.$size.$srv.log"
+        $PY "$LIB" fill "$port" "$FILL" "$size" > "$log" || die "fill $srv failed"
+        sed 's/^/    /' "$log"
+        for m in curr_items overhead_per_item memory_per_item; do
+            v=$(awk -v m="$m" '$1==m{print $2}' "$log")
+            printf 'fill -m 64 (%s B values)\t%s\t%s\t%s\n' "$size" "$srv" "$m" "$v" >> "$TSV"
+        done
+        cleanup
+    done
 done
 
 $PY "$LIB" report "$TSV" "$MD" "$COMMAND"

@@ -172,6 +172,21 @@ def cmd_stat(port, *names):
         print(n, d.get(n, "?"))
 
 
+def slab_pages(port):
+    """The 1 MiB pages the server's slab classes hold (stats slabs)."""
+    s = socket.create_connection((HOST, int(port)), timeout=10)
+    s.sendall(b"stats slabs\r\n")
+    data = b""
+    while not data.endswith(b"END\r\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return sum(int(line.split()[2]) for line in data.decode().split("\r\n")
+               if line.startswith("STAT ") and line.split()[1].endswith(":total_pages"))
+
+
 def cmd_fill(port, count, size):
     count, size = int(count), int(size)
     val = b"v" * size
@@ -206,8 +221,17 @@ def cmd_fill(port, count, size):
     dt = time.time() - t0
     d = stats(port)
     errs = got.count(b"ERROR")
-    print(f"curr_items {d.get('curr_items')}")
+    items = int(d.get('curr_items', 0))
+    pages = slab_pages(port)
+    payload = len(b"key:0000000") + size
+    print(f"curr_items {items}")
     print(f"bytes {d.get('bytes')}")
+    if items:
+        # "bytes" counts what each server charges an item (its header, key,
+        # value and whatever it stores with them): less the key and value,
+        # the overhead per item; the pages per item add the class rounding
+        print(f"overhead_per_item {int(d.get('bytes', 0)) / items - payload:.1f}")
+        print(f"memory_per_item {pages * 1048576 / items:.1f}")
     print(f"evictions {d.get('evictions')}")
     print(f"limit_maxbytes {d.get('limit_maxbytes')}")
     print(f"fill_seconds {dt:.2f}")
@@ -362,7 +386,7 @@ def cmd_report(tsv, md, command):
     print(f"machine: {mach}")
     print(f"command: {command}")
     print("medians over rounds; ops/s ratio >= 1 is good, latency, CPU and"
-          " syscall ratios <= 1 are good, curr_items ratio >= 1 is good")
+          " syscall ratios <= 1 are good, curr_items ratio >= 1 is good, overhead and memory per item <= 1")
     print(text)
     with open(md, "w") as f:
         f.write("# shmcached vs memcached benchmark (`make bench`)\n\n")
@@ -371,7 +395,7 @@ def cmd_report(tsv, md, command):
         f.write(f"- command: `{command}`\n")
         f.write("- medians over alternating rounds (memcached, shmcached, memcached, ...);"
                 " ops/s ratio >= 1 is good, latency, CPU and syscall ratios <= 1 are"
-                " good, curr_items ratio >= 1 is good\n")
+                " good, curr_items ratio >= 1 is good, overhead and memory per item <= 1\n")
         f.write("- CPU/request = utime+stime of all server processes (/proc/<pid>/stat,"
                 " master + workers for shmcached) over the round / requests done in"
                 " the round\n")

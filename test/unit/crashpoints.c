@@ -52,7 +52,7 @@ static void switch_die(struct fixture *f, struct engine_worker *w)
 {
     struct engine *e = f->e;
     enum engine_status st;
-    ref_t nr = slab_alloc(w, 3, 3, (uint32_t)f->now, &st);
+    ref_t nr = slab_alloc(w, 3, 3, 0, (uint32_t)f->now, &st);
     struct item *it = ITEM(e, nr);
     memcpy(item_key(it), "key", 3);
     memcpy(item_data(it), "new", 3);
@@ -428,16 +428,17 @@ static void mv_copy(struct engine_worker *w, ref_t r, ref_t nr, size_t n)
     __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
     slot_live_add(w->s, nr);
     ni->prev = (ref_t)w->slot;
-    ni->next = ni->hnext = ni->chain = 0;
+    ni->next = ni->hnext = 0;
+    item_set_chain(e, ni, 0);
     item_set_state(ni, ST_ALLOC);
     ni->exptime = it->exptime;
     ni->atime = it->atime;
     ni->stime = it->stime;
     ni->nbytes = it->nbytes;
     ni->cas = it->cas;
-    ni->flags = it->flags;
     ni->nkey = it->nkey;
-    memcpy(ni + 1, it + 1, n);
+    ni->iflags = it->iflags;
+    memcpy(ni + 1, it + 1, item_cflags_len(it) + n);
 }
 
 /* page 0 of the class: m0..m1109, every other one of m1..m399 deleted;
@@ -527,12 +528,12 @@ static void head_rescue_die(struct fixture *f, struct engine_worker *w)
     ref_t x = REF(e, mv_chunk(f, big, 0)), *link;
     uint32_t s = mv_stripe(e, w, x, &link);
     ref_t nr = slab_pop_free_locked(e, big);
-    mv_copy(w, x, nr, e->classes[big].size - ITEM_HDR);
+    mv_copy(w, x, nr, item_head_room(e, ITEM(e, x)));
     e->r->mover.rescue_old = x;
     e->r->mover.rescue_new = nr;
     journal_set(&w->s->j_evict, s, nr, x);
     hash_replace(e, link, x, nr);
-    ITEM(e, nr)->chain = ITEM(e, x)->chain;
+    item_set_chain(e, ITEM(e, nr), item_chain(e, ITEM(e, x)));
     die();
 }
 
@@ -547,7 +548,7 @@ static void chunk_rescue_die(struct fixture *f, struct engine_worker *w)
     lock_class(w, big);
     struct item *xi = mv_chunk(f, big, 1);
     ref_t x = REF(e, xi), h = xi->prev, *link;
-    CU_ASSERT_EQUAL(ITEM(e, h)->chain, x);
+    CU_ASSERT_EQUAL(item_chain(e, ITEM(e, h)), x);
     mv_stripe(e, w, h, &link);
     ref_t nr = slab_pop_free_locked(e, big);
     struct item *ni = ITEM(e, nr);
@@ -555,7 +556,7 @@ static void chunk_rescue_die(struct fixture *f, struct engine_worker *w)
     ni->prev = h;
     ni->next = xi->next;
     memcpy(ni + 1, xi + 1, e->classes[big].size - ITEM_HDR);
-    ITEM(e, h)->chain = nr;
+    item_set_chain(e, ITEM(e, h), nr);
     die();
 }
 

@@ -156,7 +156,7 @@ static void die_unlogged(struct fixture *f, struct engine_worker *w)
 {
     struct engine *e = f->e;
     enum engine_status st;
-    ref_t nr = slab_alloc(w, 4, 3, (uint32_t)f->now, &st);
+    ref_t nr = slab_alloc(w, 4, 3, 0, (uint32_t)f->now, &st);
     struct item *it = ITEM(e, nr);
     memcpy(item_key(it), "lost", 4);
     memcpy(item_data(it), "new", 3);
