@@ -3,7 +3,10 @@
  *
  * Everything a worker owns lives in one struct worker on worker_run()'s
  * stack: the libev loop (created here, after fork), the protocol
- * environment, the connection set, and the watchers:
+ * environment, the connection set, and the watchers. worker_run() sets
+ * them up in that order (open_loop, setup_env, setup_conns, the UDP
+ * server, setup_watchers), serve()s, then teardown() releases them and
+ * release_inherited() closes what came from the master. The watchers:
  *   lio[i]   accept on listener i (stopped while paused or stopping);
  *   resume   one-shot: retry accepting after EMFILE, or after -c was
  *            reached with maxconns_fast off;
@@ -715,6 +718,121 @@ static void teardown(struct worker *w)
     w->loop = NULL;
 }
 
+/* The event loop, created after fork. With -o io_uring: an epoll loop whose
+ * descriptor the ring can watch (*ev_fd set), or, when this system has none
+ * (logged), libev's own choice as without the option. Returns 0, or -1
+ * when no loop can be made (logged). */
+static int open_loop(struct worker *w, int *ev_fd)
+{
+    struct worker_config *cfg = w->cfg;
+    if (w->s->io_uring && (w->loop = uring_loop_new(ev_fd)) == NULL)
+        log_warn(&cfg->log, "worker %d: no epoll loop for io_uring (%s): "
+                 "serving with epoll", cfg->index, strerror(errno));
+    if (w->loop == NULL)
+        w->loop = ev_loop_new(EVFLAG_AUTO);
+    if (w->loop == NULL) {
+        log_error(&cfg->log, "worker %d: ev_loop_new failed", cfg->index);
+        return -1;
+    }
+    return 0;
+}
+
+/* The protocol environment: this worker's protocol settings, the engine,
+ * the protocol counters (pc) and the callbacks into this file (cb_*). */
+static void setup_env(struct worker *w, struct proto_counters *pc)
+{
+    struct worker_config *cfg = w->cfg;
+    settings_proto_config(w->s, &w->pcfg);
+    if (w->s->auth_file[0] != '\0')
+        w->pcfg.auth = cfg->auth;
+    w->env.engine = cfg->engine;
+    w->env.worker = cfg->slot;
+    w->env.cfg = &w->pcfg;
+    w->env.counters = pc;
+    w->env.shared = &cfg->state->proto;
+    w->env.arg = w;
+    w->env.shutdown = cb_shutdown;
+    w->env.set_verbosity = cb_verbosity;
+    w->env.mover_kick = cb_mover_kick;
+    w->env.conns = cb_conns;
+    w->env.server_stats = cb_server_stats;
+    w->env.stats_more = cb_stats_more;
+    w->env.stats_reset = cb_stats_reset;
+    w->env.stats_settings = cb_stats_settings;
+    w->env.log_item = cb_log_item;
+    w->env.watch_open = cb_watch_open;
+    w->env.watch_read = cb_watch_read;
+    w->env.watch_close = cb_watch_close;
+    if (w->s->sasl) {
+        w->env.sasl_mechs = cb_sasl_mechs;
+        w->env.sasl_step = cb_sasl_step;
+        w->env.sasl_free = cb_sasl_free;
+    }
+}
+
+/* The connection set (served by the ring when -o io_uring starts one on
+ * ev_fd), its limits, repl_sync's waits, and the "watch" log, which also
+ * hears of the engine's evictions. */
+static void setup_conns(struct worker *w, int ev_fd)
+{
+    struct worker_config *cfg = w->cfg;
+    conn_set_init(&w->conns, w->loop, &w->env, w->counters, &cfg->log);
+    if (ev_fd >= 0 && start_uring(w, ev_fd) == 0)
+        conn_set_uring(&w->conns, &w->uring);
+    w->conns.on_close = on_conn_close;
+    w->conns.arg = w;
+    w->conns.in_max = w->pcfg.line_max_get + w->conns.read_chunk;
+    if (w->s->read_buf_mem_limit > 0)
+        w->conns.mem_limit = w->s->read_buf_mem_limit / (size_t)w->s->threads;
+    conn_set_sync(&w->conns, replsync_init(&w->rsync, w->s, cfg->engine,
+                                           cfg->slot, cfg->state, &cfg->log));
+
+    worker_watch_init(&w->watch, cfg->watch, w->qidx,
+                      w->s->watcher_logbuf_size, &cfg->state->proto, w->loop,
+                      &w->conns);
+    engine_on_evict(cfg->engine, worker_watch_evicted, &w->watch);
+}
+
+/* Unblocks the signals (the master blocks them for its ppoll loop, and the
+ * mask survives fork) and runs the loop until the worker stops: the ring's with -o io_uring, else libev's.
+ * Returns WORKER_EXIT_OK, or WORKER_EXIT_FAILED when the ring failed
+ * (logged). */
+static int serve(struct worker *w)
+{
+    struct worker_config *cfg = w->cfg;
+    int status = WORKER_EXIT_OK;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    log_info(&cfg->log, "worker %d started (pid %d, engine slot %d)",
+             cfg->index, (int)getpid(), engine_worker_slot(cfg->slot));
+    if (w->use_uring) {
+        if (uring_run(&w->uring, &w->done) < 0) {
+            log_error(&cfg->log, "worker %d: io_uring: %s; stopping",
+                      cfg->index, strerror(errno));
+            status = WORKER_EXIT_FAILED;
+        }
+    } else {
+        ev_run(w->loop, 0);
+    }
+    return status;
+}
+
+/* Closes what the worker inherited from the master (the listeners, the UDP
+ * sockets, its end of the control socket) and detaches the engine slot. */
+static void release_inherited(struct worker_config *cfg)
+{
+    for (int i = 0; i < cfg->listeners->n; i++)
+        close(cfg->listeners->l[i].fd);
+    for (int i = 0; cfg->udp != NULL && i < cfg->udp->n; i++)
+        close(cfg->udp->fd[i]);
+    if (cfg->ctl_fd >= 0)
+        close(cfg->ctl_fd);
+    engine_worker_detach(cfg->slot);
+    cfg->slot = NULL;
+}
+
 int worker_run(struct worker_config *cfg)
 {
     struct worker w;
@@ -733,61 +851,15 @@ int worker_run(struct worker_config *cfg)
     }
 
     int ev_fd = -1;
-    if (w.s->io_uring && (w.loop = uring_loop_new(&ev_fd)) == NULL)
-        log_warn(&cfg->log, "worker %d: no epoll loop for io_uring (%s): "
-                 "serving with epoll", cfg->index, strerror(errno));
-    if (w.loop == NULL)
-        w.loop = ev_loop_new(EVFLAG_AUTO);
-    if (w.loop == NULL) {
-        log_error(&cfg->log, "worker %d: ev_loop_new failed", cfg->index);
+    if (open_loop(&w, &ev_fd) < 0) {
         status = WORKER_EXIT_FAILED;
         goto out;
     }
     struct server_slot *ss = srvstate_slot(cfg->state, w.qidx);
     w.counters = &ss->c;
     engine_set_logger(cfg->engine, &cfg->log);
-    settings_proto_config(w.s, &w.pcfg);
-    if (w.s->auth_file[0] != '\0')
-        w.pcfg.auth = cfg->auth;
-    w.env.engine = cfg->engine;
-    w.env.worker = cfg->slot;
-    w.env.cfg = &w.pcfg;
-    w.env.counters = &ss->p;
-    w.env.shared = &cfg->state->proto;
-    w.env.arg = &w;
-    w.env.shutdown = cb_shutdown;
-    w.env.set_verbosity = cb_verbosity;
-    w.env.mover_kick = cb_mover_kick;
-    w.env.conns = cb_conns;
-    w.env.server_stats = cb_server_stats;
-    w.env.stats_more = cb_stats_more;
-    w.env.stats_reset = cb_stats_reset;
-    w.env.stats_settings = cb_stats_settings;
-    w.env.log_item = cb_log_item;
-    w.env.watch_open = cb_watch_open;
-    w.env.watch_read = cb_watch_read;
-    w.env.watch_close = cb_watch_close;
-    if (w.s->sasl) {
-        w.env.sasl_mechs = cb_sasl_mechs;
-        w.env.sasl_step = cb_sasl_step;
-        w.env.sasl_free = cb_sasl_free;
-    }
-
-    conn_set_init(&w.conns, w.loop, &w.env, w.counters, &cfg->log);
-    if (ev_fd >= 0 && start_uring(&w, ev_fd) == 0)
-        conn_set_uring(&w.conns, &w.uring);
-    w.conns.on_close = on_conn_close;
-    w.conns.arg = &w;
-    w.conns.in_max = w.pcfg.line_max_get + w.conns.read_chunk;
-    if (w.s->read_buf_mem_limit > 0)
-        w.conns.mem_limit = w.s->read_buf_mem_limit / (size_t)w.s->threads;
-    conn_set_sync(&w.conns, replsync_init(&w.rsync, w.s, cfg->engine,
-                                          cfg->slot, cfg->state, &cfg->log));
-
-    worker_watch_init(&w.watch, cfg->watch, w.qidx,
-                      w.s->watcher_logbuf_size, &cfg->state->proto, w.loop,
-                      &w.conns);
-    engine_on_evict(cfg->engine, worker_watch_evicted, &w.watch);
+    setup_env(&w, &ss->p);
+    setup_conns(&w, ev_fd);
     if (udp_server_start(&w.udp, w.loop, cfg->udp, &w.env, w.counters,
                          &cfg->log) < 0) {
         log_error(&cfg->log, "worker %d: out of memory for UDP", cfg->index);
@@ -796,33 +868,12 @@ int worker_run(struct worker_config *cfg)
         goto out;
     }
     setup_watchers(&w);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
-    log_info(&cfg->log, "worker %d started (pid %d, engine slot %d)",
-             cfg->index, (int)getpid(), engine_worker_slot(cfg->slot));
-    if (w.use_uring) {
-        if (uring_run(&w.uring, &w.done) < 0) {
-            log_error(&cfg->log, "worker %d: io_uring: %s; stopping",
-                      cfg->index, strerror(errno));
-            status = WORKER_EXIT_FAILED;
-        }
-    } else {
-        ev_run(w.loop, 0);
-    }
+    status = serve(&w);
     teardown(&w);
     log_info(&cfg->log, "worker %d stopped", cfg->index);
 
 out:
-    for (int i = 0; i < cfg->listeners->n; i++)
-        close(cfg->listeners->l[i].fd);
-    for (int i = 0; cfg->udp != NULL && i < cfg->udp->n; i++)
-        close(cfg->udp->fd[i]);
-    if (cfg->ctl_fd >= 0)
-        close(cfg->ctl_fd);
-    engine_worker_detach(cfg->slot);
-    cfg->slot = NULL;
+    release_inherited(cfg);
 #ifdef WORKER_LEAK_CHECK
     __lsan_do_leak_check();
 #endif
