@@ -853,9 +853,14 @@ int settings_load(struct settings *s, int argc, char **argv, FILE *out,
 
 /* ---- validation ----------------------------------------------------- */
 
-int settings_validate(const struct settings *s, char *err, size_t errlen)
-{
+/* Each check below writes one line in err and returns -1 on the first
+ * rule s breaks, 0 when it keeps them all; settings_validate() runs them
+ * in a fixed order, so the first broken rule is the one reported. */
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* The port, the server's counts, and the memory and item sizes. */
+static int validate_sizes(const struct settings *s, char *err, size_t errlen)
+{
     if (s->port < -1 || s->port > 65535)
         BAD("port %d out of range (-1..65535)", s->port);
     if (s->maxbytes == 0)
@@ -878,20 +883,31 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("Cannot set item size limit higher than 1 gigabyte.");
     if (s->item_size_max > s->maxbytes / 2)
         BAD("Cannot set item size limit higher than 1/2 of memory max.");
-    if (s->slab_chunk_max != 0) {
-        if (s->slab_chunk_max > s->item_size_max)
-            BAD("slab_chunk_max (bytes: %zu) cannot be larger than -I "
-                "(item_size_max %zu)", s->slab_chunk_max, s->item_size_max);
-        if (s->item_size_max % s->slab_chunk_max != 0)
-            BAD("-I (item_size_max: %zu) must be evenly divisible by "
-                "slab_chunk_max (bytes: %zu)", s->item_size_max,
-                s->slab_chunk_max);
-        if (SHMC_SLAB_PAGE_SIZE % s->slab_chunk_max != 0)
-            BAD("slab_chunk_max (bytes: %zu) must divide evenly into %u "
-                "(slab_page_size)", s->slab_chunk_max, SHMC_SLAB_PAGE_SIZE);
-    }
-    if (settings_tuning_validate(s, err, errlen) < 0)
-        return -1;
+    return 0;
+}
+
+/* -o slab_chunk_max against -I and the slab page. */
+static int validate_chunk_max(const struct settings *s, char *err,
+                              size_t errlen)
+{
+    if (s->slab_chunk_max == 0)
+        return 0;
+    if (s->slab_chunk_max > s->item_size_max)
+        BAD("slab_chunk_max (bytes: %zu) cannot be larger than -I "
+            "(item_size_max %zu)", s->slab_chunk_max, s->item_size_max);
+    if (s->item_size_max % s->slab_chunk_max != 0)
+        BAD("-I (item_size_max: %zu) must be evenly divisible by "
+            "slab_chunk_max (bytes: %zu)", s->item_size_max,
+            s->slab_chunk_max);
+    if (SHMC_SLAB_PAGE_SIZE % s->slab_chunk_max != 0)
+        BAD("slab_chunk_max (bytes: %zu) must divide evenly into %u "
+            "(slab_page_size)", s->slab_chunk_max, SHMC_SLAB_PAGE_SIZE);
+    return 0;
+}
+
+/* -S (binary SASL) and -Y (ascii tokens) against -B and -U. */
+static int validate_auth(const struct settings *s, char *err, size_t errlen)
+{
     if (s->sasl && s->proto_given && s->proto != 2)
         BAD("ERROR: You cannot allow the ASCII protocol while using SASL.");
     if (s->sasl && s->udpport != 0)
@@ -903,6 +919,13 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     if (s->auth_file[0] != '\0' && s->udpport != 0)
         BAD("Cannot use UDP with ascii authentication enabled (-U 0 to "
             "disable)");
+    return 0;
+}
+
+/* -o hashpower, then whatever else the engine refuses in its config. */
+static int validate_engine(const struct settings *s, char *err,
+                           size_t errlen)
+{
     if (s->hashpower != 0 && s->hashpower < 12)
         BAD("Initial hashtable multiplier of %d is too low", s->hashpower);
     if (s->hashpower > 31)
@@ -915,6 +938,14 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
     const char *why = engine_config_check(&ec);
     if (why != NULL)
         BAD("%s", why);
+    return 0;
+}
+
+/* Values the option parsers already range-check, checked again for a
+ * struct settings built some other way. */
+static int validate_ranges(const struct settings *s, char *err,
+                           size_t errlen)
+{
     if (s->idle_timeout < 0)
         BAD("idle_timeout must be 0 or more seconds");
     if (s->access_mask < 0 || s->access_mask > 0777)
@@ -923,16 +954,29 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         BAD("unknown protocol (ascii, binary or auto)");
     if (s->worker_restart_backoff_ms < 0)
         BAD("worker_backoff_ms must be 0 or more");
-    if (s->repl_peer[0] != '\0') {
-        char host[SHMC_HOST_MAX];
-        int port;
-        if (listener_split(s->repl_peer, settings_repl_port(s), host,
-                           sizeof(host), &port) < 0 || host[0] == '\0')
-            BAD("invalid replication peer (-x) '%s': HOST[:PORT]",
-                s->repl_peer);
-        if (s->repl_queue < ((size_t)1 << 20))
-            BAD("repl_queue must be at least 1 (MB)");
-    }
+    return 0;
+}
+
+/* -x and its queue. */
+static int validate_repl(const struct settings *s, char *err, size_t errlen)
+{
+    if (s->repl_peer[0] == '\0')
+        return 0;
+    char host[SHMC_HOST_MAX];
+    int port;
+    if (listener_split(s->repl_peer, settings_repl_port(s), host,
+                       sizeof(host), &port) < 0 || host[0] == '\0')
+        BAD("invalid replication peer (-x) '%s': HOST[:PORT]",
+            s->repl_peer);
+    if (s->repl_queue < ((size_t)1 << 20))
+        BAD("repl_queue must be at least 1 (MB)");
+    return 0;
+}
+
+/* The -l list, and the console's address against the memcached port. */
+static int validate_listen(const struct settings *s, char *err,
+                           size_t errlen)
+{
     if (s->nlisten < 0 || s->nlisten > SETTINGS_MAX_LISTEN)
         BAD("too many listen addresses (max %d)", SETTINGS_MAX_LISTEN);
     for (int i = 0; i < s->nlisten; i++) {
@@ -948,7 +992,22 @@ int settings_validate(const struct settings *s, char *err, size_t errlen)
         s->nlisten == 0 && strcmp(s->http_addr, "127.0.0.1") == 0)
         BAD("http_port %d is the memcached port", s->http_port);
     return 0;
+}
+
 #undef BAD
+
+int settings_validate(const struct settings *s, char *err, size_t errlen)
+{
+    if (validate_sizes(s, err, errlen) < 0 ||
+        validate_chunk_max(s, err, errlen) < 0 ||
+        settings_tuning_validate(s, err, errlen) < 0 ||
+        validate_auth(s, err, errlen) < 0 ||
+        validate_engine(s, err, errlen) < 0 ||
+        validate_ranges(s, err, errlen) < 0 ||
+        validate_repl(s, err, errlen) < 0 ||
+        validate_listen(s, err, errlen) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- what other modules are told ------------------------------------- */
