@@ -6,8 +6,12 @@
  * command line, -o, the config file). The getopt_long tables are generated
  * from it, and the config file and -o look names up in it, so the three
  * sources cannot drift apart. Every option is applied by apply(), which
- * receives either a value string or, for flags, a boolean, and checks the
- * value's syntax and range; cross-field rules are in settings_validate().
+ * receives either a value string or, for flags, a boolean, and hands it to
+ * the apply_* of its family (network, commands, cache, process, ...); that
+ * checks the value's syntax and range. apply()'s switch names every option
+ * without a default, so -Wswitch reports one no family handles.
+ * Cross-field rules are in settings_validate(), one validate_* per topic,
+ * run in a fixed order: the first rule broken is the one reported.
  *
  * Precedence: defaults < config file < command line. settings_load() finds
  * --config with a dry run over argv, reads the file, then applies argv. The
@@ -390,53 +394,26 @@ static int add_peers(struct pctx *c, const char *v)
     }
 }
 
+/* ---- applying one option -------------------------------------------- */
+
 static int apply_ext_list(struct pctx *c, const char *list);
 
-/* Applies one option. Flags (ARG_NONE, and ARG_OPT given no value) get
- * val == NULL and on = 0/1. */
-static int apply(struct pctx *c, const struct optdef *o, const char *val,
-                 int on)
+/* Each apply_* below handles one family of options, as routed by apply();
+ * flags (ARG_NONE, and ARG_OPT given no value) get val == NULL and
+ * on = 0/1. They return 0, or -1 with the error in c->err. */
+
+static int unhandled(struct pctx *c)
+{
+    return fail(c, "internal error: unhandled option");
+}
+
+/* Options about the parse itself: print and stop (-h, -i, -V), read
+ * another source (--config, -o), or refuse. */
+static int apply_control(struct pctx *c, const struct optdef *o,
+                         const char *val)
 {
     struct settings *s = c->s;
-    long l;
-
     switch (o->id) {
-    case O_PORT:
-        s->port_given = 1;
-        return parse_int(c, val, -1, 65535, &s->port);
-    case O_UDP:
-        s->udp_given = 1;
-        return parse_int(c, val, -1, 65535, &s->udpport);
-    case O_UNIX:
-        return copy_str(c, s->socketpath, sizeof(s->socketpath), val);
-    case O_MASK: {
-        char *end;
-        errno = 0;
-        l = strtol(val, &end, 8);
-        if (errno != 0 || *val == '\0' || *end != '\0' || l < 0 || l > 0777)
-            return fail(c, "'%s' is not an octal mode (0..777)", val);
-        s->access_mask = (int)l;
-        return 0;
-    }
-    case O_SHUTDOWN: s->enable_shutdown = on; return 0;
-    case O_LISTEN: return add_listen(c, val);
-    case O_DAEMON: s->daemonize = on; return 0;
-    case O_CORE: s->maxcore = on; return 0;
-    case O_USER: return copy_str(c, s->username, sizeof(s->username), val);
-    case O_MEM:
-        return parse_size(c, val, (size_t)1 << 20, &s->maxbytes);
-    case O_NOEVICT: s->evict_to_free = !on; return 0;
-    case O_CONNS: return parse_int(c, val, 1, INT_MAX, &s->maxconns);
-    case O_LOCKMEM: s->lock_memory = on; return 0;
-    case O_VERBOSE:
-        if (val == NULL) {
-            if (c->in_file)
-                s->verbose = on;
-            else
-                s->verbose++;
-            return 0;
-        }
-        return parse_int(c, val, 0, 3, &s->verbose);
     case O_HELP:
         if (c->out)
             usage_print(c->out);
@@ -453,27 +430,44 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
                     SHMC_VERSION);
         c->done = 1;
         return 0;
-    case O_PIDFILE: return copy_str(c, s->pidfile, sizeof(s->pidfile), val);
-    case O_FACTOR: {
+    case O_EXTENDED: return apply_ext_list(c, val);
+    case O_CONFIG:
+        if (c->in_file)
+            return fail(c, "a config file cannot name another one");
+        return copy_str(c, s->config_file, sizeof(s->config_file), val);
+    case O_REFUSED:
+        return fail(c, "%s", o->refuse);
+    default: return unhandled(c);
+    }
+}
+
+/* The listeners, the connections and the workers that serve them. */
+static int apply_network(struct pctx *c, const struct optdef *o,
+                         const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
+    case O_PORT:
+        s->port_given = 1;
+        return parse_int(c, val, -1, 65535, &s->port);
+    case O_UDP:
+        s->udp_given = 1;
+        return parse_int(c, val, -1, 65535, &s->udpport);
+    case O_UNIX:
+        return copy_str(c, s->socketpath, sizeof(s->socketpath), val);
+    case O_MASK: {
         char *end;
         errno = 0;
-        double f = strtod(val, &end);
-        if (errno != 0 || *val == '\0' || *end != '\0')
-            return fail(c, "'%s' is not a number", val);
-        s->factor = f;
+        long l = strtol(val, &end, 8);
+        if (errno != 0 || *val == '\0' || *end != '\0' || l < 0 || l > 0777)
+            return fail(c, "'%s' is not an octal mode (0..777)", val);
+        s->access_mask = (int)l;
         return 0;
     }
-    case O_MINSIZE: return parse_int(c, val, 1, INT_MAX, &s->chunk_size);
-    case O_LARGEPAGES: s->large_pages = on; return 0;
-    case O_DELIM:
-        if (strlen(val) != 1)
-            return fail(c, "the delimiter must be one character");
-        s->stat_key_prefix = (unsigned char)val[0];
-        s->detail_enabled = 1;
-        return 0;
+    case O_LISTEN: return add_listen(c, val);
+    case O_CONNS: return parse_int(c, val, 1, INT_MAX, &s->maxconns);
     case O_THREADS: return parse_int(c, val, 1, INT_MAX, &s->threads);
     case O_REQS: return parse_int(c, val, 1, INT_MAX, &s->reqs_per_event);
-    case O_NOCAS: s->disable_cas = on; return 0;
     case O_BACKLOG: return parse_int(c, val, 1, INT_MAX, &s->backlog);
     case O_PROTO:
         s->proto_given = 1;
@@ -487,22 +481,102 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
             return fail(c, "unknown protocol '%s' (ascii, binary or auto)",
                         val);
         return 0;
-    case O_ITEMMAX:
-        return parse_size(c, val, 1, &s->item_size_max);
+    case O_NAPI: return parse_int(c, val, 1, INT_MAX, &s->napi_ids);
+    case O_MAXCONNS_FAST: s->maxconns_fast = on; return 0;
+    case O_NO_MAXCONNS_FAST: s->maxconns_fast = !on; return 0;
+    case O_IDLE: return parse_int(c, val, 0, INT_MAX, &s->idle_timeout);
+    case O_IO_URING: s->io_uring = on; return 0;
+    case O_READ_BUF_LIMIT:
+        return parse_size(c, val, (size_t)1 << 20, &s->read_buf_mem_limit);
+    default: return unhandled(c);
+    }
+}
+
+/* What clients may do: the commands that can be switched off, the stats
+ * detail delimiter, and authentication. */
+static int apply_commands(struct pctx *c, const struct optdef *o,
+                          const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
+    case O_SHUTDOWN: s->enable_shutdown = on; return 0;
+    case O_DELIM:
+        if (strlen(val) != 1)
+            return fail(c, "the delimiter must be one character");
+        s->stat_key_prefix = (unsigned char)val[0];
+        s->detail_enabled = 1;
+        return 0;
     case O_NOFLUSH: s->enable_flush = !on; return 0;
     case O_NODUMP: s->dump_enabled = !on; return 0;
     case O_NOWATCH: s->watch_enabled = !on; return 0;
-    case O_NAPI: return parse_int(c, val, 1, INT_MAX, &s->napi_ids);
     case O_SASL: s->sasl = on; return 0;
     case O_AUTHFILE:
         return copy_str(c, s->auth_file, sizeof(s->auth_file), val);
-    case O_EXTENDED: return apply_ext_list(c, val);
-    case O_CONFIG:
-        if (c->in_file)
-            return fail(c, "a config file cannot name another one");
-        return copy_str(c, s->config_file, sizeof(s->config_file), val);
-    case O_REFUSED:
-        return fail(c, "%s", o->refuse);
+    default: return unhandled(c);
+    }
+}
+
+/* The cache: memory, slab classes, items, the hash table, the LRU and its
+ * crawler, and memcached's engine tuning (settings_tuning.c). */
+static int apply_cache(struct pctx *c, const struct optdef *o,
+                       const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
+    case O_MEM:
+        return parse_size(c, val, (size_t)1 << 20, &s->maxbytes);
+    case O_NOEVICT: s->evict_to_free = !on; return 0;
+    case O_FACTOR: {
+        char *end;
+        errno = 0;
+        double f = strtod(val, &end);
+        if (errno != 0 || *val == '\0' || *end != '\0')
+            return fail(c, "'%s' is not a number", val);
+        s->factor = f;
+        return 0;
+    }
+    case O_MINSIZE: return parse_int(c, val, 1, INT_MAX, &s->chunk_size);
+    case O_ITEMMAX:
+        return parse_size(c, val, 1, &s->item_size_max);
+    case O_NOCAS: s->disable_cas = on; return 0;
+    case O_HASHPOWER: return parse_int(c, val, 0, 64, &s->hashpower);
+    case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
+    case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
+    case O_TRACK_SIZES: s->track_sizes = on; return 0;
+    case O_TUNING: {
+        char msg[200];
+        if (settings_tuning_apply(s, o->name, val, msg, sizeof(msg)) < 0)
+            return fail(c, "%s", msg);
+        return 0;
+    }
+    case O_MEM_RESERVE:
+        return parse_size(c, val, (size_t)1 << 20, &s->mem_reserve);
+    default: return unhandled(c);
+    }
+}
+
+/* The process: daemon, privileges, memory locking, logging, worker
+ * restarts, the memory file (-e) and upgrades. */
+static int apply_process(struct pctx *c, const struct optdef *o,
+                         const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
+    case O_DAEMON: s->daemonize = on; return 0;
+    case O_CORE: s->maxcore = on; return 0;
+    case O_USER: return copy_str(c, s->username, sizeof(s->username), val);
+    case O_LOCKMEM: s->lock_memory = on; return 0;
+    case O_VERBOSE:
+        if (val == NULL) {
+            if (c->in_file)
+                s->verbose = on;
+            else
+                s->verbose++;
+            return 0;
+        }
+        return parse_int(c, val, 0, 3, &s->verbose);
+    case O_PIDFILE: return copy_str(c, s->pidfile, sizeof(s->pidfile), val);
+    case O_LARGEPAGES: s->large_pages = on; return 0;
     case O_MEMFILE:
         return copy_str(c, s->memory_file, sizeof(s->memory_file), val);
     case O_MEMFILE_WAIT:
@@ -510,6 +584,18 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_CHECK: s->check_only = on; return 0;
     case O_UPGRADE_TIMEOUT:
         return parse_int(c, val, 1, 3600, &s->upgrade_timeout);
+    case O_BACKOFF:
+        return parse_int(c, val, 0, 3600000, &s->worker_restart_backoff_ms);
+    default: return unhandled(c);
+    }
+}
+
+/* Replication (-x and its -o settings). */
+static int apply_repl(struct pctx *c, const struct optdef *o,
+                      const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
     case O_REPL_PEER:
         return copy_str(c, s->repl_peer, sizeof(s->repl_peer), val);
     case O_REPL_PORT: return parse_int(c, val, 1, 65535, &s->repl_port);
@@ -520,26 +606,16 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
         return parse_int(c, val, 100, 3600000, &s->repl_timeout_ms);
     case O_REPL_QUEUE:
         return parse_size(c, val, (size_t)1 << 20, &s->repl_queue);
-    case O_MAXCONNS_FAST: s->maxconns_fast = on; return 0;
-    case O_NO_MAXCONNS_FAST: s->maxconns_fast = !on; return 0;
-    case O_HASHPOWER: return parse_int(c, val, 0, 64, &s->hashpower);
-    case O_IDLE: return parse_int(c, val, 0, INT_MAX, &s->idle_timeout);
-    case O_LRU_CRAWLER: s->lru_crawler = on; return 0;
-    case O_NO_LRU_CRAWLER: s->lru_crawler = !on; return 0;
-    case O_TRACK_SIZES: s->track_sizes = on; return 0;
-    case O_IO_URING: s->io_uring = on; return 0;
-    case O_TUNING: {
-        char msg[200];
-        if (settings_tuning_apply(s, o->name, val, msg, sizeof(msg)) < 0)
-            return fail(c, "%s", msg);
-        return 0;
+    default: return unhandled(c);
     }
-    case O_READ_BUF_LIMIT:
-        return parse_size(c, val, (size_t)1 << 20, &s->read_buf_mem_limit);
-    case O_MEM_RESERVE:
-        return parse_size(c, val, (size_t)1 << 20, &s->mem_reserve);
-    case O_BACKOFF:
-        return parse_int(c, val, 0, 3600000, &s->worker_restart_backoff_ms);
+}
+
+/* The HTTP console. */
+static int apply_console(struct pctx *c, const struct optdef *o,
+                         const char *val, int on)
+{
+    struct settings *s = c->s;
+    switch (o->id) {
     case O_HTTP_PORT: return parse_int(c, val, 0, 65535, &s->http_port);
     case O_HTTP_ADDR:
         return copy_str(c, s->http_addr, sizeof(s->http_addr), val);
@@ -547,8 +623,43 @@ static int apply(struct pctx *c, const struct optdef *o, const char *val,
     case O_HTTP_PEERS:
         s->npeers = 0;          /* each occurrence gives the whole list */
         return add_peers(c, val);
+    default: return unhandled(c);
     }
-    return fail(c, "internal error: unhandled option");
+}
+
+/* Applies one option: routes it to its family. Every enum opt_id is named
+ * here, without a default, so the compiler (-Wswitch) reports an option
+ * that no family handles. */
+static int apply(struct pctx *c, const struct optdef *o, const char *val,
+                 int on)
+{
+    switch (o->id) {
+    case O_HELP: case O_LICENSE: case O_VERSION: case O_EXTENDED:
+    case O_CONFIG: case O_REFUSED:
+        return apply_control(c, o, val);
+    case O_PORT: case O_UDP: case O_UNIX: case O_MASK: case O_LISTEN:
+    case O_CONNS: case O_THREADS: case O_REQS: case O_BACKLOG: case O_PROTO:
+    case O_NAPI: case O_MAXCONNS_FAST: case O_NO_MAXCONNS_FAST: case O_IDLE:
+    case O_IO_URING: case O_READ_BUF_LIMIT:
+        return apply_network(c, o, val, on);
+    case O_SHUTDOWN: case O_DELIM: case O_NOFLUSH: case O_NODUMP:
+    case O_NOWATCH: case O_SASL: case O_AUTHFILE:
+        return apply_commands(c, o, val, on);
+    case O_MEM: case O_NOEVICT: case O_FACTOR: case O_MINSIZE: case O_ITEMMAX:
+    case O_NOCAS: case O_HASHPOWER: case O_LRU_CRAWLER: case O_NO_LRU_CRAWLER:
+    case O_TRACK_SIZES: case O_TUNING: case O_MEM_RESERVE:
+        return apply_cache(c, o, val, on);
+    case O_DAEMON: case O_CORE: case O_USER: case O_LOCKMEM: case O_VERBOSE:
+    case O_PIDFILE: case O_LARGEPAGES: case O_MEMFILE: case O_MEMFILE_WAIT:
+    case O_CHECK: case O_UPGRADE_TIMEOUT: case O_BACKOFF:
+        return apply_process(c, o, val, on);
+    case O_REPL_PEER: case O_REPL_PORT: case O_REPL_SYNC:
+    case O_REPL_SYNC_TIMEOUT: case O_REPL_TIMEOUT: case O_REPL_QUEUE:
+        return apply_repl(c, o, val, on);
+    case O_HTTP_PORT: case O_HTTP_ADDR: case O_HTTP_WRITE: case O_HTTP_PEERS:
+        return apply_console(c, o, val, on);
+    }
+    return unhandled(c);
 }
 
 /* Applies an option that may be a flag: val NULL means "on"; a value must
