@@ -176,49 +176,93 @@ void reload_names(const char *const *names, int n, char *buf, size_t len)
     }
 }
 
+/* Reads the configuration again (the command line and its --config file),
+ * validates it and plans the change from cur. Returns 0, or -1 with the
+ * reason in err. */
+static int reload_read(const struct settings *cur, int argc, char **argv,
+                       struct engine *e, struct reload_plan *plan,
+                       char *err, size_t errlen)
+{
+    struct settings next;
+    int rc = settings_load(&next, argc, argv, NULL, err, errlen);
+    if (rc > 0) {
+        snprintf(err, errlen, "-h, -V or -i on the command line");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = settings_validate(&next, err, errlen);
+    if (rc == 0)
+        rc = reload_plan(cur, &next,
+                         engine_config(e)->mem_reserve, plan, err,
+                         errlen);
+    return rc;
+}
+
+/* Opens the listeners n adds and closes the ones it drops. Returns 0, or
+ * -1 with the reason in err when the new ones cannot be opened (the
+ * listeners are then unchanged). */
+static int reload_listeners(const struct settings *n, struct listeners *ls,
+                            struct logger *lg, char *err, size_t errlen)
+{
+    struct listen_config lc = {
+        .addrs = n->listen, .naddrs = n->nlisten,
+        .port = settings_tcp_port(n),
+        .backlog = n->backlog, .unix_path = n->socketpath,
+        .unix_mask = n->access_mask,
+    };
+    struct listeners stale;
+    int rc = listeners_reconcile(ls, &lc, &stale, lg);
+    if (rc < 0) {
+        snprintf(err, errlen, "the new listen addresses cannot be "
+                 "opened (see above)");
+    } else {
+        /* before any new worker is forked: none inherits them; the
+         * retiring workers stop accepting on them at once */
+        for (int i = 0; i < stale.n; i++)
+            log_info(lg, "closing listener %s", stale.l[i].name);
+        listeners_close(&stale);
+        listeners_unlink(&stale);
+    }
+    return rc;
+}
+
+/* The server-wide switches every worker reads (in shared), and the
+ * engine's detail stats: those that differ between cur and next. */
+static void publish_switches(const struct settings *cur,
+                             const struct settings *next, struct engine *e,
+                             struct proto_shared *shared)
+{
+    if (next->track_sizes != cur->track_sizes)
+        __atomic_store_n(&shared->track_sizes,
+                         (uint32_t)next->track_sizes, __ATOMIC_RELAXED);
+    if (next->lru_crawler != cur->lru_crawler)
+        __atomic_store_n(&shared->crawler_enabled,
+                         (uint32_t)next->lru_crawler, __ATOMIC_RELAXED);
+    if (next->lru_crawler_sleep != cur->lru_crawler_sleep)
+        __atomic_store_n(&shared->crawler_sleep,
+                         (uint32_t)next->lru_crawler_sleep,
+                         __ATOMIC_RELAXED);
+    if (next->lru_crawler_tocrawl != cur->lru_crawler_tocrawl)
+        __atomic_store_n(&shared->crawler_tocrawl,
+                         next->lru_crawler_tocrawl, __ATOMIC_RELAXED);
+    if (next->detail_enabled != cur->detail_enabled ||
+        next->stat_key_prefix != cur->stat_key_prefix)
+        engine_detail_enable(e, next->detail_enabled,
+                             (char)next->stat_key_prefix);
+}
+
 int reload_apply(struct settings *cur, int argc, char **argv,
                  struct engine *e, struct proto_shared *shared,
                  struct listeners *ls, struct logger *lg)
 {
-    struct settings next;
     struct reload_plan plan;
     char err[512], names[512];
-    int rc = settings_load(&next, argc, argv, NULL, err, sizeof(err));
-    if (rc > 0) {
-        snprintf(err, sizeof(err), "-h, -V or -i on the command line");
-        rc = -1;
-    }
-    if (rc == 0)
-        rc = settings_validate(&next, err, sizeof(err));
-    if (rc == 0)
-        rc = reload_plan(cur, &next,
-                         engine_config(e)->mem_reserve, &plan, err,
-                         sizeof(err));
+    int rc = reload_read(cur, argc, argv, e, &plan, err, sizeof(err));
     int old_verbose = lg->verbose;
     if (rc == 0 && (plan.changes & RELOAD_VERBOSE))
         log_set_verbose(lg, plan.next.verbose);
-    if (rc == 0 && (plan.changes & RELOAD_LISTEN)) {
-        const struct settings *n = &plan.next;
-        struct listen_config lc = {
-            .addrs = n->listen, .naddrs = n->nlisten,
-            .port = settings_tcp_port(n),
-            .backlog = n->backlog, .unix_path = n->socketpath,
-            .unix_mask = n->access_mask,
-        };
-        struct listeners stale;
-        rc = listeners_reconcile(ls, &lc, &stale, lg);
-        if (rc < 0) {
-            snprintf(err, sizeof(err), "the new listen addresses cannot be "
-                     "opened (see above)");
-        } else {
-            /* before any new worker is forked: none inherits them; the
-             * retiring workers stop accepting on them at once */
-            for (int i = 0; i < stale.n; i++)
-                log_info(lg, "closing listener %s", stale.l[i].name);
-            listeners_close(&stale);
-            listeners_unlink(&stale);
-        }
-    }
+    if (rc == 0 && (plan.changes & RELOAD_LISTEN))
+        rc = reload_listeners(&plan.next, ls, lg, err, sizeof(err));
     if (rc < 0) {
         log_set_verbose(lg, old_verbose);
         log_error(lg, "SIGHUP: configuration rejected: %s; keeping the "
@@ -237,24 +281,7 @@ int reload_apply(struct settings *cur, int argc, char **argv,
                   cur->maxbytes >> 20);
         plan.next.maxbytes = cur->maxbytes;
     }
-    /* server-wide switches every worker reads */
-    if (plan.next.track_sizes != cur->track_sizes)
-        __atomic_store_n(&shared->track_sizes,
-                         (uint32_t)plan.next.track_sizes, __ATOMIC_RELAXED);
-    if (plan.next.lru_crawler != cur->lru_crawler)
-        __atomic_store_n(&shared->crawler_enabled,
-                         (uint32_t)plan.next.lru_crawler, __ATOMIC_RELAXED);
-    if (plan.next.lru_crawler_sleep != cur->lru_crawler_sleep)
-        __atomic_store_n(&shared->crawler_sleep,
-                         (uint32_t)plan.next.lru_crawler_sleep,
-                         __ATOMIC_RELAXED);
-    if (plan.next.lru_crawler_tocrawl != cur->lru_crawler_tocrawl)
-        __atomic_store_n(&shared->crawler_tocrawl,
-                         plan.next.lru_crawler_tocrawl, __ATOMIC_RELAXED);
-    if (plan.next.detail_enabled != cur->detail_enabled ||
-        plan.next.stat_key_prefix != cur->stat_key_prefix)
-        engine_detail_enable(e, plan.next.detail_enabled,
-                             (char)plan.next.stat_key_prefix);
+    publish_switches(cur, &plan.next, e, shared);
     *cur = plan.next;
     reload_names(plan.applied, plan.napplied, names, sizeof(names));
     log_warn(lg, "SIGHUP: configuration reloaded (%s%s)",
