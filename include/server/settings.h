@@ -47,6 +47,9 @@ struct tuning_config {
     int hash_expand;            /* no_hashexpand clears: yes */
     enum tuning_hash hash_algorithm; /* murmur3 */
     int tail_repair_time;       /* 0 = off, else >= 10 s */
+    double slab_automove_freeratio; /* 0.01: the free memory extstore's
+                                   automover keeps; parsed as memcached
+                                   does, no effect (no extstore here) */
     unsigned slab_sizes[TUNING_MAX_SLAB_SIZES]; /* slab_sizes=a-b-c: the
                                    class sizes, increasing; 0 ends */
     int nslab_sizes;

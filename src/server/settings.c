@@ -155,6 +155,7 @@ static const struct optdef opts[] = {
     TUNE("no_hashexpand", ARG_OPT), TUNE("slab_reassign", ARG_OPT),
     TUNE("no_slab_reassign", ARG_OPT), TUNE("slab_automove", ARG_OPT),
     TUNE("no_slab_automove", ARG_OPT), TUNE("slab_automove_ratio", ARG_REQ),
+    TUNE("slab_automove_freeratio", ARG_REQ),
     TUNE("slab_automove_window", ARG_REQ), TUNE("lru_maintainer", ARG_OPT),
     TUNE("no_lru_maintainer", ARG_OPT), TUNE("lru_segmented", ARG_OPT),
     TUNE("no_lru_segmented", ARG_OPT), TUNE("hot_lru_pct", ARG_REQ),

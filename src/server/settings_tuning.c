@@ -48,6 +48,7 @@ void tuning_defaults(struct tuning_config *t)
     t->hash_expand = 1;
     t->hash_algorithm = TUNING_HASH_MURMUR3;
     t->tail_repair_time = 0;
+    t->slab_automove_freeratio = 0.01;
 }
 
 const char *tuning_hash_name(enum tuning_hash h)
@@ -227,6 +228,11 @@ static int numeric(struct tctx *c, const char *name)
         if (real(c->val, &d) < 0 || d <= 0 || d > 1)
             return bad(c, "slab_automove_ratio must be > 0 and < 1");
         t->slab_automove_ratio = d;
+    } else if (strcmp(name, "slab_automove_freeratio") == 0) {
+        if (real(c->val, &d) < 0)
+            return bad(c, "could not parse argument to "
+                       "slab_automove_freeratio");
+        t->slab_automove_freeratio = d;
     } else if (strcmp(name, "slab_automove_window") == 0) {
         WHOLE(3, UINT_MAX, "slab_automove_window must be > 2");
         t->slab_automove_window = (unsigned)x;
@@ -334,7 +340,8 @@ int settings_tuning_apply(struct settings *s, const char *name,
     if (strcmp(name, "resp_obj_mem_limit") == 0)
         return 0;   /* deprecated and unused in memcached 1.6 as well */
     static const char *const numbers[] = {
-        "slab_automove_ratio", "slab_automove_window", "hot_lru_pct",
+        "slab_automove_ratio", "slab_automove_freeratio",
+        "slab_automove_window", "hot_lru_pct",
         "warm_lru_pct", "hot_max_factor", "warm_max_factor",
         "temporary_ttl", "tail_repair_time", "lru_crawler_sleep",
         "lru_crawler_tocrawl", "watcher_logbuf_size", "worker_logbuf_size",

@@ -37,6 +37,7 @@ TESTS=(
     "$PY test_sasl.py"
     "$PY test_shutdown.py"
     "$PY test_stats_conns.py"
+    "$PY test_options.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"
