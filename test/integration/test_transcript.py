@@ -843,9 +843,12 @@ def background_sweep_and_no_lru_crawler():
     if not harness.is_shmcached():
         raise SkipTest("shmcached's sweep timing (memcached's crawler differs)")
     # items expiring in 1 s, never read again: the LRU maintainer reclaims
-    # them at the tails (counted "reclaimed"); without it, the crawler's
-    # once-a-second sweep does ("crawler_reclaimed"); with neither, nothing
-    with Server() as mt, Server(["-o", "no_lru_maintainer"]) as cr, \
+    # them at the tails (counted "reclaimed"; the crawler off, so that its
+    # sweep cannot get there first on a loaded machine); without it, the
+    # crawler's once-a-second sweep does ("crawler_reclaimed"); with
+    # neither, nothing
+    with Server(["-o", "no_lru_crawler"]) as mt, \
+            Server(["-o", "no_lru_maintainer"]) as cr, \
             Server(["-o", "no_lru_crawler,no_lru_maintainer"]) as off, \
             conn(mt) as a, conn(cr) as b, conn(off) as n:
         for c in (a, b, n):
