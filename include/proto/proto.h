@@ -54,6 +54,18 @@ struct proto_config {
                                    unsent (0 = no limit): a request beyond
                                    it gets memcached's "SERVER_ERROR out of
                                    memory writing ..." or closes */
+    /* Settings that decide which lines "stats" prints, as memcached's
+     * server_stats() and item_stats_totals() decide (the slab mover's
+     * lines follow the engine's slab_reassign, the crawler's follow
+     * proto_shared.crawler_enabled, which "lru_crawler enable|disable"
+     * changes at run time). */
+    unsigned maxconns_fast:1;   /* -o maxconns_fast (default): the
+                                   rejected_connections line */
+    unsigned idle_timeout:1;    /* -o idle_timeout=N, N > 0: idle_kicks */
+    unsigned lru_maintainer:1;  /* -o lru_maintainer (default): the
+                                   maintainer's lines (lru_maintainer_juggles,
+                                   evicted_active, moves_*, direct_reclaims,
+                                   lru_bumps_dropped) */
 };
 
 /* memcached's accounting of response memory: 16 KB bundles (its read
@@ -123,7 +135,6 @@ struct proto_server_stats {
     uint64_t listen_disabled_num, conn_yields;
     uint64_t auth_cmds, auth_errors, response_obj_oom;
     uint64_t log_written, log_skipped, log_sent, log_watchers;
-    int idle_timeout;           /* -o idle_timeout given: idle_kicks shown */
     uint64_t idle_kicks;        /* connections closed for idling */
 };
 
@@ -151,9 +162,10 @@ struct proto_env {
     void (*conns)(void *arg, struct buf *out);
     /* "stats": the server's figures, for memcached's lines. */
     void (*server_stats)(void *arg, struct proto_server_stats *st);
-    /* "stats": shmcached's own lines (workers, restarts, ...), appended
-     * after memcached's, before END. */
-    void (*stats_more)(void *arg, struct buf *out);
+    /* "stats shmcached": the server's own lines (workers, restarts,
+     * reloads, replication, ...), which memcached's "stats" does not
+     * have; the engine's (lock_repairs, slot_reaps) follow them. */
+    void (*stats_shmcached)(void *arg, struct buf *out);
     /* "stats reset": the server's counters (the engine's are reset by the
      * protocol layer itself). */
     void (*stats_reset)(void *arg);

@@ -1,9 +1,10 @@
 /*
  * proto_stats.h - the "stats" command family of the text protocol
  * (general stats, settings, items, slabs, sizes, conns, cachedump, detail,
- * reset). Called by the command table in proto_text.c; formats replies in
- * memcached 1.6's exact layout from the engine's figures and the server's
- * settings. Stats are not a hot path: printf formatting is used here.
+ * reset, and shmcached's own "stats shmcached"). Called by the command
+ * table in proto_text.c; formats replies in memcached 1.6's exact layout
+ * from the engine's figures and the server's settings. Stats are not a hot
+ * path: printf formatting is used here.
  */
 #ifndef SHMC_PROTO_STATS_H
 #define SHMC_PROTO_STATS_H

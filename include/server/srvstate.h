@@ -142,10 +142,11 @@ void srvstate_proc_set(struct srvstate *st, int slot, const struct server_proc *
 struct buf;
 /* What "stats" prints from the server's state, for any process that
  * answers it (a worker, the console): the figures of memcached's lines
- * (maxconns and threads are the running settings'), and shmcached's own
- * lines (workers, restarts, reloads). */
+ * (maxconns and threads are the running settings'). */
 void srvstate_server_stats(const struct srvstate *st, int maxconns,
                            int threads, struct proto_server_stats *out);
-void srvstate_stats_more(const struct srvstate *st, struct buf *out);
+/* The server's lines of "stats shmcached" (workers, io_uring_enters,
+ * restarts, crashes, reloads, repl_*), appended to out. */
+void srvstate_stats_shmcached(const struct srvstate *st, struct buf *out);
 
 #endif

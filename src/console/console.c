@@ -84,10 +84,10 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
     srvstate_server_stats(c->state, c->s->maxconns, c->s->threads, st);
 }
 
-static void cb_stats_more(void *arg, struct buf *out)
+static void cb_stats_shmcached(void *arg, struct buf *out)
 {
     struct console *c = arg;
-    srvstate_stats_more(c->state, out);
+    srvstate_stats_shmcached(c->state, out);
 }
 
 static void cb_stats_settings(void *arg, struct buf *out)
@@ -366,7 +366,7 @@ static void setup_env(struct console *c)
     c->env.shared = &c->state->proto;
     c->env.arg = c;
     c->env.server_stats = cb_server_stats;
-    c->env.stats_more = cb_stats_more;
+    c->env.stats_shmcached = cb_stats_shmcached;
     c->env.stats_settings = cb_stats_settings;
 }
 

@@ -12,8 +12,9 @@
  * Which keys memcached 1.6 answers in binary: none (general stats),
  * "reset*", "settings*", "detail on|off|dump" (prefix matches, as its
  * strncmp), and exactly "items", "slabs", "sizes", "sizes_enable",
- * "sizes_disable". Anything else, including "conns" and "cachedump",
- * is "Not found". "detail dump" returns one packet "detailed" whose value
+ * "sizes_disable". shmcached adds exactly "shmcached" (its own lines, as
+ * the text "stats shmcached"). Anything else, including "conns" and
+ * "cachedump", is "Not found". "detail dump" returns one packet "detailed" whose value
  * is the whole text dump (END line included), as memcached does.
  */
 #include "proto/proto_bin.h"
@@ -106,7 +107,8 @@ int proto_bin_stats(const struct proto_env *env, const char *key,
     } else if (exact(key, nkey, "items") || exact(key, nkey, "slabs") ||
                exact(key, nkey, "sizes") ||
                exact(key, nkey, "sizes_enable") ||
-               exact(key, nkey, "sizes_disable")) {
+               exact(key, nkey, "sizes_disable") ||
+               exact(key, nkey, "shmcached")) {
         r.tok[1].p = key;
         r.tok[1].len = nkey;
         r.ntok = 2;

@@ -3,14 +3,19 @@
  *
  * Design. Each subcommand reads one snapshot from the engine (engine_stats,
  * engine_class_stats, ...) and from the server (env->server_stats), then
- * prints
- * "STAT <name> <value>\r\n" lines in memcached's order and names, so that
- * clients which parse them (python-memcached reads "stats slabs" and
- * "stats cachedump" by position) see what they expect. Figures memcached
- * prints for machinery shmcached does not have (segmented LRU, slab mover,
- * logger, read buffers) are printed as 0 to keep the list complete; lines
- * for extstore, proxy and TLS are left out. shmcached's own figures follow
- * memcached's in the general stats.
+ * prints "STAT <name> <value>\r\n" lines in memcached's order and names,
+ * so that clients which parse them (python-memcached reads "stats slabs"
+ * and "stats cachedump" by position) see what they expect. "stats" prints
+ * exactly memcached 1.6's set of lines for the same settings: a line
+ * memcached prints only under a setting (rejected_connections with
+ * maxconns_fast, idle_kicks with idle_timeout, the slab mover's, the LRU
+ * crawler's and the LRU maintainer's lines) is printed under the same one
+ * (proto_config, the engine, proto_shared.crawler_enabled). Figures of
+ * machinery shmcached does not have (memcached's read buffers, response
+ * objects, logger drops) are printed as 0 to keep the list complete; lines
+ * for extstore, proxy and TLS are left out. shmcached's own figures
+ * (workers, restarts, reloads, replication, repairs) are not in "stats":
+ * "stats shmcached" prints them.
  *
  * "stats detail on|off|dump" drives the engine's per-prefix table, shared
  * by every worker (engine_detail_*). "stats sizes" answers
@@ -52,27 +57,59 @@ static int stat_str(struct buf *out, const char *name, const char *v)
 
 /* ---- stats ---------------------------------------------------------- */
 
-static int stats_general(const struct proto_env *env, struct buf *out)
+/* Lines memcached prints from a table: name and figure. */
+struct stat_field {
+    const char *name;
+    uint64_t v;
+};
+
+static int stat_fields(struct buf *out, const struct stat_field *f, size_t n)
 {
-    struct engine *e = env->engine;
+    int err = 0;
+    for (size_t i = 0; i < n; i++)
+        err |= stat_u64(out, f[i].name, f[i].v);
+    return err;
+}
+
+#define STAT_FIELDS(out, f) stat_fields(out, f, sizeof f / sizeof f[0])
+
+/* One reading of everything "stats" prints, taken before the first line. */
+struct general {
+    const struct proto_env *env;
     struct proto_server_stats si;
     struct engine_stats st;
+    time_t now;
+    int slab_reassign;          /* the slab mover's lines */
+    int crawler;                /* the LRU crawler's lines */
+};
+
+static void general_read(const struct proto_env *env, struct general *g)
+{
+    memset(g, 0, sizeof *g);
+    g->env = env;
+    if (env->server_stats)
+        env->server_stats(env->arg, &g->si);
+    engine_stats(env->engine, &g->st);
+    g->now = engine_now(env->engine);
+    g->slab_reassign = engine_slab_reassign(env->engine);
+    g->crawler = env->shared && __atomic_load_n(&env->shared->crawler_enabled,
+                                                __ATOMIC_RELAXED);
+}
+
+/* pid ... rusage_system: the process (memcached: its one process; here
+ * the master's pid and start, the answering worker's CPU time). */
+static int general_process(struct buf *out, const struct general *g)
+{
+    const struct proto_server_stats *si = &g->si;
     struct rusage ru;
     int err = 0;
 
-    memset(&si, 0, sizeof si);
-    if (env->server_stats)
-        env->server_stats(env->arg, &si);
-    engine_stats(e, &st);
-    const struct engine_counters *c = &st.c;
-    time_t now = engine_now(e);
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         memset(&ru, 0, sizeof ru);
-
-    err |= stat_u64(out, "pid", (uint64_t)(si.pid ? si.pid : getpid()));
-    err |= stat_u64(out, "uptime", now > si.started && si.started
-                                       ? (uint64_t)(now - si.started) : 0);
-    err |= stat_u64(out, "time", (uint64_t)now);
+    err |= stat_u64(out, "pid", (uint64_t)(si->pid ? si->pid : getpid()));
+    err |= stat_u64(out, "uptime", g->now > si->started && si->started
+                                       ? (uint64_t)(g->now - si->started) : 0);
+    err |= stat_u64(out, "time", (uint64_t)g->now);
     err |= stat_str(out, "version", SHMC_VERSION);
     err |= buf_printf(out, "STAT libevent libev-%d.%d\r\n",
                       ev_version_major(), ev_version_minor());
@@ -81,101 +118,199 @@ static int stats_general(const struct proto_env *env, struct buf *out)
                       (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     err |= buf_printf(out, "STAT rusage_system %ld.%06ld\r\n",
                       (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    err |= stat_u64(out, "max_connections", si.max_connections);
-    err |= stat_u64(out, "curr_connections", si.curr_connections);
-    err |= stat_u64(out, "total_connections", si.total_connections);
-    err |= stat_u64(out, "rejected_connections", si.rejected_connections);
-    err |= stat_u64(out, "connection_structures", si.curr_connections);
-    err |= stat_u64(out, "response_obj_oom", si.response_obj_oom);
-    static const char *const zero1[] = {
-        "response_obj_count", "response_obj_bytes",
-        "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
-        "read_buf_oom", "reserved_fds",
+    return err;
+}
+
+/* max_connections ... reserved_fds. memcached's response objects and read
+ * buffers are its own allocator's: 0 here. */
+static int general_connections(struct buf *out, const struct general *g)
+{
+    const struct proto_server_stats *si = &g->si;
+    int err = 0;
+
+    err |= stat_u64(out, "max_connections", si->max_connections);
+    err |= stat_u64(out, "curr_connections", si->curr_connections);
+    err |= stat_u64(out, "total_connections", si->total_connections);
+    if (g->env->cfg->maxconns_fast)
+        err |= stat_u64(out, "rejected_connections",
+                        si->rejected_connections);
+    const struct stat_field f[] = {
+        { "connection_structures", si->curr_connections },
+        { "response_obj_oom", si->response_obj_oom },
+        { "response_obj_count", 0 }, { "response_obj_bytes", 0 },
+        { "read_buf_count", 0 }, { "read_buf_bytes", 0 },
+        { "read_buf_bytes_free", 0 }, { "read_buf_oom", 0 },
+        { "reserved_fds", 0 },
     };
-    for (size_t i = 0; i < sizeof zero1 / sizeof zero1[0]; i++)
-        err |= stat_u64(out, zero1[i], 0);
-#define C(name) err |= stat_u64(out, #name, c->name);
-    C(cmd_get) C(cmd_set) C(cmd_flush) C(cmd_touch) C(cmd_meta)
-    C(get_hits) C(get_misses) C(get_expired) C(get_flushed)
-    C(delete_misses) C(delete_hits) C(incr_misses) C(incr_hits)
-    C(decr_misses) C(decr_hits) C(cas_misses) C(cas_hits) C(cas_badval)
-    C(touch_hits) C(touch_misses) C(store_too_large) C(store_no_memory)
+    return err | STAT_FIELDS(out, f);
+}
+
+/* cmd_get ... idle_kicks: the commands' counters. */
+static int general_commands(struct buf *out, const struct general *g)
+{
+    const struct engine_counters *c = &g->st.c;
+    int err = 0;
+
+#define C(name) { #name, c->name },
+    const struct stat_field f[] = {
+        C(cmd_get) C(cmd_set) C(cmd_flush) C(cmd_touch) C(cmd_meta)
+        C(get_hits) C(get_misses) C(get_expired) C(get_flushed)
+        C(delete_misses) C(delete_hits) C(incr_misses) C(incr_hits)
+        C(decr_misses) C(decr_hits) C(cas_misses) C(cas_hits) C(cas_badval)
+        C(touch_hits) C(touch_misses) C(store_too_large) C(store_no_memory)
+        { "auth_cmds", g->si.auth_cmds },
+        { "auth_errors", g->si.auth_errors },
+    };
 #undef C
-    err |= stat_u64(out, "auth_cmds", si.auth_cmds);
-    err |= stat_u64(out, "auth_errors", si.auth_errors);
-    if (si.idle_timeout)
-        err |= stat_u64(out, "idle_kicks", si.idle_kicks);
-    err |= stat_u64(out, "bytes_read", si.bytes_read);
-    err |= stat_u64(out, "bytes_written", si.bytes_written);
-    err |= stat_u64(out, "limit_maxbytes", st.limit_maxbytes);
-    err |= stat_u64(out, "accepting_conns", 1);
-    err |= stat_u64(out, "listen_disabled_num", si.listen_disabled_num);
-    err |= stat_u64(out, "time_in_listen_disabled_us", 0);
-    err |= stat_u64(out, "threads", si.threads);
-    err |= stat_u64(out, "conn_yields", si.conn_yields);
-    err |= stat_u64(out, "hash_power_level", st.hash_power_level);
-    err |= stat_u64(out, "hash_bytes", st.hash_bytes);
-    err |= stat_u64(out, "hash_is_expanding", (uint64_t)st.hash_is_expanding);
-    if (engine_slab_reassign(e)) {      /* memcached: with slab_reassign */
-        err |= stat_u64(out, "slab_reassign_rescues",
-                        st.slab_reassign_rescues);
-        err |= stat_u64(out, "slab_reassign_chunk_rescues",
-                        st.slab_reassign_chunk_rescues);
-        err |= stat_u64(out, "slab_reassign_evictions_nomem",
-                        st.slab_reassign_evictions_nomem);
-        err |= stat_u64(out, "slab_reassign_inline_reclaim",
-                        st.slab_reassign_inline_reclaim);
-        err |= stat_u64(out, "slab_reassign_busy_items",
-                        st.slab_reassign_busy_items);
-        err |= stat_u64(out, "slab_reassign_busy_deletes",
-                        st.slab_reassign_busy_deletes);
-        err |= stat_u64(out, "slab_reassign_running",
-                        (uint64_t)st.slab_reassign_running);
-        err |= stat_u64(out, "slabs_moved", st.slabs_moved);
+    err |= STAT_FIELDS(out, f);
+    if (g->env->cfg->idle_timeout)
+        err |= stat_u64(out, "idle_kicks", g->si.idle_kicks);
+    return err;
+}
+
+/* bytes_read ... hash_is_expanding: traffic, listeners, the hash table. */
+static int general_server(struct buf *out, const struct general *g)
+{
+    const struct proto_server_stats *si = &g->si;
+    const struct stat_field f[] = {
+        { "bytes_read", si->bytes_read },
+        { "bytes_written", si->bytes_written },
+        { "limit_maxbytes", g->st.limit_maxbytes },
+        { "accepting_conns", 1 },
+        { "listen_disabled_num", si->listen_disabled_num },
+        { "time_in_listen_disabled_us", 0 },
+        { "threads", si->threads },
+        { "conn_yields", si->conn_yields },
+        { "hash_power_level", g->st.hash_power_level },
+        { "hash_bytes", g->st.hash_bytes },
+        { "hash_is_expanding", (uint64_t)g->st.hash_is_expanding },
+    };
+    return STAT_FIELDS(out, f);
+}
+
+/* The background work's lines, each block only while its machinery runs
+ * (memcached: settings.slab_reassign, lru_crawler, lru_maintainer_thread). */
+static int general_background(struct buf *out, const struct general *g)
+{
+    const struct engine_stats *st = &g->st;
+    const struct proto_shared *sh = g->env->shared;
+    int err = 0;
+
+    if (g->slab_reassign) {
+        const struct stat_field f[] = {
+            { "slab_reassign_rescues", st->slab_reassign_rescues },
+            { "slab_reassign_chunk_rescues", st->slab_reassign_chunk_rescues },
+            { "slab_reassign_evictions_nomem",
+              st->slab_reassign_evictions_nomem },
+            { "slab_reassign_inline_reclaim",
+              st->slab_reassign_inline_reclaim },
+            { "slab_reassign_busy_items", st->slab_reassign_busy_items },
+            { "slab_reassign_busy_deletes", st->slab_reassign_busy_deletes },
+            { "slab_reassign_running", (uint64_t)st->slab_reassign_running },
+            { "slabs_moved", st->slabs_moved },
+        };
+        err |= STAT_FIELDS(out, f);
     }
-    const struct proto_shared *sh = env->shared;
-    err |= stat_u64(out, "lru_crawler_running", sh ?
-        __atomic_load_n(&sh->crawler_running, __ATOMIC_RELAXED) : 0);
-    err |= stat_u64(out, "lru_crawler_starts", sh ?
-        __atomic_load_n(&sh->crawler_starts, __ATOMIC_RELAXED) : 0);
-    err |= stat_u64(out, "lru_maintainer_juggles", st.lru_juggles);
-    static const char *const zero3[] = {
-        "malloc_fails", "log_worker_dropped",
+    if (g->crawler) {
+        err |= stat_u64(out, "lru_crawler_running",
+                        __atomic_load_n(&sh->crawler_running,
+                                        __ATOMIC_RELAXED));
+        err |= stat_u64(out, "lru_crawler_starts",
+                        __atomic_load_n(&sh->crawler_starts,
+                                        __ATOMIC_RELAXED));
+    }
+    if (g->env->cfg->lru_maintainer)
+        err |= stat_u64(out, "lru_maintainer_juggles", st->lru_juggles);
+    return err;
+}
+
+/* malloc_fails ... round_robin_fallback: the watchers' log. A worker never
+ * waits for a watcher, so no line is dropped at the source; a slow watcher
+ * skips. */
+static int general_logger(struct buf *out, const struct general *g)
+{
+    const struct proto_server_stats *si = &g->si;
+    const struct stat_field f[] = {
+        { "malloc_fails", 0 },
+        { "log_worker_dropped", 0 },
+        { "log_worker_written", si->log_written },
+        { "log_watcher_skipped", si->log_skipped },
+        { "log_watcher_sent", si->log_sent },
+        { "log_watchers", si->log_watchers },
+        { "unexpected_napi_ids", 0 },
+        { "round_robin_fallback", 0 },
     };
-    for (size_t i = 0; i < sizeof zero3 / sizeof zero3[0]; i++)
-        err |= stat_u64(out, zero3[i], 0);
-    /* the watchers' log: a worker never waits for a watcher, so no line
-     * is dropped at the source; a slow watcher skips */
-    err |= stat_u64(out, "log_worker_written", si.log_written);
-    err |= stat_u64(out, "log_watcher_skipped", si.log_skipped);
-    err |= stat_u64(out, "log_watcher_sent", si.log_sent);
-    err |= stat_u64(out, "log_watchers", si.log_watchers);
-    err |= stat_u64(out, "unexpected_napi_ids", 0);
-    err |= stat_u64(out, "round_robin_fallback", 0);
-    err |= stat_u64(out, "bytes", st.bytes);
-    err |= stat_u64(out, "curr_items", st.curr_items);
-    err |= stat_u64(out, "total_items", st.total_items);
-    err |= stat_u64(out, "slab_global_page_pool", st.slab_global_page_pool);
-    err |= stat_u64(out, "expired_unfetched", st.expired_unfetched);
-    err |= stat_u64(out, "evicted_unfetched", st.evicted_unfetched);
-    err |= stat_u64(out, "evicted_active", st.evicted_active);
-    err |= stat_u64(out, "evictions", st.evictions);
-    err |= stat_u64(out, "reclaimed", st.reclaimed);
-    err |= stat_u64(out, "crawler_reclaimed", st.crawler_reclaimed);
-    err |= stat_u64(out, "crawler_items_checked", 0);
-    err |= stat_u64(out, "lrutail_reflocked", 0);
-    err |= stat_u64(out, "moves_to_cold", st.moves_to_cold);
-    err |= stat_u64(out, "moves_to_warm", st.moves_to_warm);
-    err |= stat_u64(out, "moves_within_lru", st.moves_within_lru);
-    err |= stat_u64(out, "direct_reclaims", st.direct_reclaims);
-    static const char *const zero4[] = {
-        "lru_bumps_dropped",    /* fetches bump in place: none dropped */
+    return STAT_FIELDS(out, f);
+}
+
+/* bytes ... lru_bumps_dropped: memcached's engine lines (get_stats() and
+ * item_stats_totals()); the segmented LRU's only with the maintainer. */
+static int general_items(struct buf *out, const struct general *g)
+{
+    const struct engine_stats *st = &g->st;
+    int maintainer = g->env->cfg->lru_maintainer;
+    int err = 0;
+
+    const struct stat_field f[] = {
+        { "bytes", st->bytes },
+        { "curr_items", st->curr_items },
+        { "total_items", st->total_items },
+        { "slab_global_page_pool", st->slab_global_page_pool },
+        { "expired_unfetched", st->expired_unfetched },
+        { "evicted_unfetched", st->evicted_unfetched },
     };
-    for (size_t i = 0; i < sizeof zero4 / sizeof zero4[0]; i++)
-        err |= stat_u64(out, zero4[i], 0);
-    /* shmcached */
-    if (env->stats_more)
-        env->stats_more(env->arg, out);
+    err |= STAT_FIELDS(out, f);
+    if (maintainer)
+        err |= stat_u64(out, "evicted_active", st->evicted_active);
+    const struct stat_field f2[] = {
+        { "evictions", st->evictions },
+        { "reclaimed", st->reclaimed },
+        { "crawler_reclaimed", st->crawler_reclaimed },
+        { "crawler_items_checked", 0 },
+        { "lrutail_reflocked", 0 },
+    };
+    err |= STAT_FIELDS(out, f2);
+    if (!maintainer)
+        return err;
+    const struct stat_field f3[] = {
+        { "moves_to_cold", st->moves_to_cold },
+        { "moves_to_warm", st->moves_to_warm },
+        { "moves_within_lru", st->moves_within_lru },
+        { "direct_reclaims", st->direct_reclaims },
+        { "lru_bumps_dropped", 0 },     /* fetches bump in place */
+    };
+    return err | STAT_FIELDS(out, f3);
+}
+
+/* "stats": memcached's lines, in its order, each conditional line under
+ * memcached's condition. */
+static int stats_general(const struct proto_env *env, struct buf *out)
+{
+    static int (*const part[])(struct buf *, const struct general *) = {
+        general_process, general_connections, general_commands,
+        general_server, general_background, general_logger, general_items,
+    };
+    struct general g;
+    int err = 0;
+
+    general_read(env, &g);
+    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++)
+        err |= part[i](out, &g);
+    err |= buf_append(out, LIT("END"));
+    return err ? -1 : 0;
+}
+
+/* "stats shmcached": shmcached's own lines, which memcached has not: the
+ * server's (workers, restarts, reloads, replication), then the engine's
+ * repairs. */
+static int stats_shmcached(const struct proto_env *env, struct buf *out)
+{
+    struct engine_stats st;
+    int err = 0;
+
+    if (env->stats_shmcached)
+        env->stats_shmcached(env->arg, out);
+    engine_stats(env->engine, &st);
     err |= stat_u64(out, "lock_repairs", st.lock_repairs);
     err |= stat_u64(out, "slot_reaps", st.slot_reaps);
     err |= buf_append(out, LIT("END"));
@@ -395,6 +530,8 @@ int proto_stats(const struct proto_env *env, const struct request *r,
     }
     if (PROTO_TOK_IS(sub, "detail"))
         return stats_detail(env, r, out);
+    if (PROTO_TOK_IS(sub, "shmcached"))
+        return stats_shmcached(env, out);
     if (PROTO_TOK_IS(sub, "settings")) {
         if (env->stats_settings)
             env->stats_settings(env->arg, out);

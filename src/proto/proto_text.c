@@ -1112,6 +1112,8 @@ void proto_config_defaults(struct proto_config *cfg)
     cfg->dump_enabled = 1;
     cfg->watch_enabled = 1;
     cfg->detail_delimiter = ':';
+    cfg->maxconns_fast = 1;
+    cfg->lru_maintainer = 1;
 }
 
 struct proto_conn *proto_conn_new(const struct proto_env *env)

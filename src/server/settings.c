@@ -1192,6 +1192,9 @@ void settings_proto_config(const struct settings *s, struct proto_config *pc)
     }
     pc->detail_delimiter = s->stat_key_prefix ? (char)s->stat_key_prefix
                                               : ':';
+    pc->maxconns_fast = s->maxconns_fast != 0;
+    pc->idle_timeout = s->idle_timeout > 0;
+    pc->lru_maintainer = s->lru_maintainer != 0;
 }
 
 int settings_repl_port(const struct settings *s)

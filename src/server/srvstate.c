@@ -111,7 +111,7 @@ void srvstate_server_stats(const struct srvstate *st, int maxconns,
     out->idle_kicks = c.idle_kicks;
 }
 
-void srvstate_stats_more(const struct srvstate *st, struct buf *out)
+void srvstate_stats_shmcached(const struct srvstate *st, struct buf *out)
 {
     const struct server_info *i = &st->info;
     struct server_counters c;

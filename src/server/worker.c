@@ -555,7 +555,6 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
 {
     struct worker *w = arg;
     srvstate_server_stats(w->cfg->state, w->s->maxconns, w->s->threads, st);
-    st->idle_timeout = w->s->idle_timeout > 0;
     struct watchlog_stats ls;
     watchlog_stats(w->cfg->watch, &ls);
     st->log_written = ls.written;
@@ -564,11 +563,11 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
     st->log_watchers = ls.watchers;
 }
 
-/* shmcached's own lines of "stats", after memcached's. */
-static void cb_stats_more(void *arg, struct buf *out)
+/* "stats shmcached": the server's own lines. */
+static void cb_stats_shmcached(void *arg, struct buf *out)
 {
     struct worker *w = arg;
-    srvstate_stats_more(w->cfg->state, out);
+    srvstate_stats_shmcached(w->cfg->state, out);
 }
 
 static void cb_stats_reset(void *arg)
@@ -756,7 +755,7 @@ static void setup_env(struct worker *w, struct proto_counters *pc)
     w->env.mover_kick = cb_mover_kick;
     w->env.conns = cb_conns;
     w->env.server_stats = cb_server_stats;
-    w->env.stats_more = cb_stats_more;
+    w->env.stats_shmcached = cb_stats_shmcached;
     w->env.stats_reset = cb_stats_reset;
     w->env.stats_settings = cb_stats_settings;
     w->env.log_item = cb_log_item;

@@ -95,7 +95,7 @@ static void cb_server_stats(void *arg, struct proto_server_stats *st)
     st->auth_errors = r->pcount.auth_errors;
 }
 
-static void cb_stats_more(void *arg, struct buf *out)
+static void cb_stats_shmcached(void *arg, struct buf *out)
 {
     (void)arg;
     buf_appendz(out, "STAT workers 1\r\n");
@@ -194,7 +194,7 @@ static struct rig *rig_get(enum rig_proto proto)
     r->env.set_verbosity = cb_verbosity;
     r->env.conns = cb_conns;
     r->env.server_stats = cb_server_stats;
-    r->env.stats_more = cb_stats_more;
+    r->env.stats_shmcached = cb_stats_shmcached;
     r->env.stats_reset = cb_stats_reset;
     r->env.stats_settings = cb_stats_settings;
     conn_set_init(&r->set, r->loop, &r->env, &r->ct, &r->log);

@@ -738,6 +738,18 @@ static void test_stats(void)
     stat_case("slabs", "active_slabs", 3);
     stat_case("sizes", "sizes_status", 2);
     stat_case("detail dump", "detailed", 2);
+    stat_case("shmcached", "lock_repairs", 3);
+    {   /* the general stats are memcached's lines only */
+        struct buf out;
+        int n, found, term;
+        buf_init(&out);
+        RESET(I, W);
+        req(&I, 0x10, NULL, 0, NULL, NULL, 0, 0, 0);
+        run_chunks(I.d, I.n, NULL, 0, &out);
+        stat_walk(&out, &n, &found, "lock_repairs", &term);
+        CU_ASSERT(n > 50 && !found && term);
+        buf_free(&out);
+    }
     RESET(I, W);
     req(&I, 0x10, NULL, 0, "reset", NULL, 0, 0, 0);
     res(&W, 0x10, 0, NULL, 0, NULL, NULL, 0, 0);

@@ -55,7 +55,7 @@ static void on_server_stats(void *arg, struct proto_server_stats *st)
     st->threads = 2;
 }
 
-static void on_stats_more(void *arg, struct buf *out)
+static void on_stats_shmcached(void *arg, struct buf *out)
 {
     (void)arg;
     buf_appendz(out, "STAT workers 2\r\n");
@@ -86,7 +86,7 @@ static int setup(void)
     memset(&SHARED, 0, sizeof SHARED);
     ENV.shared = &SHARED;
     ENV.server_stats = on_server_stats;
-    ENV.stats_more = on_stats_more;
+    ENV.stats_shmcached = on_stats_shmcached;
     ENV.stats_reset = on_stats_reset;
     ENV.stats_settings = on_stats_settings;
     ENV.shutdown = on_shutdown;
@@ -719,8 +719,7 @@ static void test_stats(void)
         "STAT touch_misses ", "STAT bytes_read ", "STAT limit_maxbytes 8388608",
         "STAT threads 2\r\n", "STAT hash_power_level 16\r\n", "STAT bytes ",
         "STAT curr_items 2\r\n", "STAT total_items ", "STAT evictions ",
-        "STAT workers 2\r\n", "STAT lock_repairs ", "STAT slot_reaps ",
-        "END\r\n" };
+        "STAT lru_bumps_dropped 0\r\nEND\r\n" };
     const char *p = out.data;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const char *q = p ? strstr(p, order[i]) : NULL;
@@ -732,6 +731,12 @@ static void test_stats(void)
     CU_ASSERT(out.len > 5 && strcmp(out.data + out.len - 5, "END\r\n") == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT rusage_user "));
     CU_ASSERT_PTR_NULL(strstr(out.data, "\r\n\r\n"));
+    /* shmcached's own lines are in "stats shmcached" only */
+    CU_ASSERT_PTR_NULL(strstr(out.data, "STAT workers "));
+    CU_ASSERT_PTR_NULL(strstr(out.data, "STAT lock_repairs "));
+    run_text("stats shmcached\r\n", &out);
+    CU_ASSERT_STRING_EQUAL(out.data, "STAT workers 2\r\nSTAT lock_repairs 0\r\n"
+                                     "STAT slot_reaps 0\r\nEND\r\n");
 
     run_text("stats settings\r\n", &out);
     CU_ASSERT(strncmp(out.data, "STAT maxbytes 8388608\r\nSTAT maxconns 1024\r\n"
@@ -812,6 +817,59 @@ static void test_stats(void)
     F = keep;
     ENV.engine = F.e;
     ENV.worker = F.w;
+}
+
+/* The lines memcached prints only under a setting, on and off: with
+ * memcached's defaults (maxconns_fast, the LRU maintainer, no idle_timeout;
+ * the crawler off here), then each one turned around. */
+static void test_stats_conditional(void)
+{
+    struct buf out;
+    buf_init(&out);
+    static const char *const dflt[] = { "rejected_connections",
+        "lru_maintainer_juggles", "evicted_active", "moves_to_cold",
+        "moves_to_warm", "moves_within_lru", "direct_reclaims",
+        "lru_bumps_dropped" };
+    static const char *const flipped[] = { "idle_kicks",
+        "lru_crawler_running", "lru_crawler_starts" };
+    char line[64];
+
+    run_text("stats\r\n", &out);
+    for (size_t i = 0; i < sizeof dflt / sizeof dflt[0]; i++) {
+        snprintf(line, sizeof line, "\nSTAT %s ", dflt[i]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out.data, line));
+    }
+    for (size_t i = 0; i < sizeof flipped / sizeof flipped[0]; i++) {
+        snprintf(line, sizeof line, "\nSTAT %s ", flipped[i]);
+        CU_ASSERT_PTR_NULL(strstr(out.data, line));
+    }
+
+    PC.maxconns_fast = 0;
+    PC.lru_maintainer = 0;
+    PC.idle_timeout = 1;
+    SHARED.crawler_enabled = 1;
+    run_text("stats\r\n", &out);
+    for (size_t i = 0; i < sizeof dflt / sizeof dflt[0]; i++) {
+        snprintf(line, sizeof line, "\nSTAT %s ", dflt[i]);
+        CU_ASSERT_PTR_NULL(strstr(out.data, line));
+    }
+    /* in memcached's places */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT auth_errors 0\r\n"
+                                            "STAT idle_kicks 0\r\n"
+                                            "STAT bytes_read "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT lru_crawler_running 0\r\n"
+                                            "STAT lru_crawler_starts 0\r\n"
+                                            "STAT malloc_fails 0\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "STAT evicted_unfetched 0\r\n"
+                                            "STAT evictions 0\r\n"));
+    static const char tail[] = "STAT lrutail_reflocked 0\r\nEND\r\n";
+    CU_ASSERT(out.len > sizeof tail &&
+              strcmp(out.data + out.len - (sizeof tail - 1), tail) == 0);
+    PC.maxconns_fast = 1;
+    PC.lru_maintainer = 1;
+    PC.idle_timeout = 0;
+    SHARED.crawler_enabled = 0;
+    buf_free(&out);
 }
 
 /* A fake socket for proto_conn_set_sender(): takes up to `room` bytes,
@@ -1027,4 +1085,5 @@ UNIT_SUITE(proto_text, setup, teardown,
            UNIT_TEST(test_long_lines),
            UNIT_TEST(test_yield),
            UNIT_TEST(test_free_mid_value),
-           UNIT_TEST(test_stats))
+           UNIT_TEST(test_stats),
+           UNIT_TEST(test_stats_conditional))
