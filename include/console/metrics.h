@@ -2,7 +2,8 @@
  * metrics.h - Prometheus text exposition (format 0.0.4) of a snapshot,
  * with the metric names, types, help texts and labels of the official
  * memcached_exporter, so dashboards and alerts written for it work
- * unchanged; shmcached's own figures follow as shmcached_* families.
+ * unchanged; shmcached's own figures ("stats shmcached", the snapshot's
+ * shmcached list) follow as shmcached_* families.
  *
  * Each sample's value is the figure of the stats reply it comes from,
  * copied as printed (memcached_current_items is "curr_items" exactly);

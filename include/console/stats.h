@@ -11,8 +11,9 @@
  * ones "stats" prints.
  *
  * A snapshot holds the replies of "stats", "stats settings", "stats items",
- * "stats slabs" and "stats sizes". Values stay strings; numbers are parsed
- * where they are used.
+ * "stats slabs", "stats sizes" and "stats shmcached" (shmcached's own
+ * lines: a memcached peer answers ERROR, an empty list). Values stay
+ * strings; numbers are parsed where they are used.
  */
 #ifndef SHMC_CONSOLE_STATS_H
 #define SHMC_CONSOLE_STATS_H
@@ -49,13 +50,13 @@ uint64_t kv_u64(const struct kvlist *l, const char *name);
 
 enum snap_part {
     SNAP_STATS = 1, SNAP_SETTINGS = 2, SNAP_ITEMS = 4, SNAP_SLABS = 8,
-    SNAP_SIZES = 16, SNAP_ALL = 31,
+    SNAP_SIZES = 16, SNAP_SHMCACHED = 32, SNAP_ALL = 63,
 };
 
 struct snapshot {
     int up;                     /* the server answered */
     char error[160];            /* why not */
-    struct kvlist stats, settings, items, slabs, sizes;
+    struct kvlist stats, settings, items, slabs, sizes, shmcached;
 };
 
 void snapshot_init(struct snapshot *s);

@@ -6,7 +6,8 @@
  * per-slab families read "stats items" ("items:<id>:<field>") and "stats
  * slabs" ("<id>:<field>"); each family is written whole (HELP, TYPE, then
  * one sample per slab class), as the format requires. A field a server
- * does not print is left out, as the exporter does.
+ * does not print is left out, as the exporter does. The shmcached_*
+ * families read "stats shmcached" (empty for a memcached).
  */
 #include "console/metrics.h"
 
@@ -91,7 +92,10 @@ static const struct fam general[] = {
     { "memcached_accepting_connections", "gauge",
       "The Memcached server is currently accepting new connections.",
       "accepting_conns" },
-    /* shmcached's own */
+};
+
+/* shmcached's own, from "stats shmcached". */
+static const struct fam own[] = {
     { "shmcached_workers", "gauge",
       "Worker processes configured (-t).", "workers" },
     { "shmcached_worker_restarts_total", "counter",
@@ -471,7 +475,9 @@ int metrics_render(const struct snapshot *s, const struct metrics_proc *procs,
     err |= commands(out, &s->stats);
     for (size_t i = 0; i < N(general); i++)
         err |= plain(out, &s->stats, &general[i]);
-    const char *rs = kv_get(&s->stats, "repl_state");
+    for (size_t i = 0; i < N(own); i++)
+        err |= plain(out, &s->shmcached, &own[i]);
+    const char *rs = kv_get(&s->shmcached, "repl_state");
     if (rs != NULL && strcmp(rs, "off") != 0)
         err |= head(out, "shmcached_repl_connected", "gauge",
                     "Both replication links are up and streaming.") |

@@ -4,10 +4,11 @@
  *   GET  /, /app.js, /app.css   the dashboard (assets.c)
  *   GET  /metrics               Prometheus exposition (metrics.h)
  *   GET  /api/info              version, write mode, configured peers
- *   GET  /api/snapshot          stats, settings, items, slabs, sizes and
- *                               (local server) the processes, in one reply
+ *   GET  /api/snapshot          stats, settings, items, slabs, sizes,
+ *                               shmcached ("stats shmcached") and (local
+ *                               server) the processes, in one reply
  *   GET  /api/stats, /api/settings, /api/items, /api/slabs, /api/sizes,
- *        /api/workers           one part each
+ *        /api/shmcached, /api/workers   one part each
  *   GET  /api/pool              every server of the pool, summarised
  *   GET  /api/keys, /api/item   the key browser (keys.c)
  *   POST /api/delete            delete a key (only with http_write)
@@ -220,6 +221,7 @@ static void api_snapshot(struct console *c, const struct http_req *r,
         { SNAP_ITEMS, "items", offsetof(struct snapshot, items) },
         { SNAP_SLABS, "slabs", offsetof(struct snapshot, slabs) },
         { SNAP_SIZES, "sizes", offsetof(struct snapshot, sizes) },
+        { SNAP_SHMCACHED, "shmcached", offsetof(struct snapshot, shmcached) },
     };
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && s.up; i++) {
         if (!(mask & parts[i].bit))
@@ -242,7 +244,7 @@ static void api_metrics(struct console *c, struct reply *rep)
     int slots[ENGINE_MAX_SLOTS];
     snapshot_init(&s);
     local_snapshot(c, &s, SNAP_STATS | SNAP_SETTINGS | SNAP_ITEMS |
-                   SNAP_SLABS);
+                   SNAP_SLABS | SNAP_SHMCACHED);
     int n = read_procs(c, p, ENGINE_MAX_SLOTS, slots);
     rep->ctype = "text/plain; version=0.0.4; charset=utf-8";
     if (metrics_render(&s, p, n, &rep->body) < 0)
@@ -358,6 +360,8 @@ static void route_get(struct console *c, const struct http_req *r,
         api_snapshot(c, r, rep, SNAP_SLABS | SNAP_ITEMS, 0);
     else if (PATH_IS(r, "/api/sizes"))
         api_snapshot(c, r, rep, SNAP_SIZES, 0);
+    else if (PATH_IS(r, "/api/shmcached"))
+        api_snapshot(c, r, rep, SNAP_SHMCACHED, 0);
     else if (PATH_IS(r, "/api/workers"))
         api_snapshot(c, r, rep, 0, 1);
     else if (PATH_IS(r, "/api/pool"))

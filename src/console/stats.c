@@ -121,6 +121,7 @@ void snapshot_init(struct snapshot *s)
     kv_init(&s->items);
     kv_init(&s->slabs);
     kv_init(&s->sizes);
+    kv_init(&s->shmcached);
 }
 
 void snapshot_free(struct snapshot *s)
@@ -130,6 +131,7 @@ void snapshot_free(struct snapshot *s)
     kv_free(&s->items);
     kv_free(&s->slabs);
     kv_free(&s->sizes);
+    kv_free(&s->shmcached);
 }
 
 int snapshot_take(struct snapshot *s, unsigned mask, stats_cmd_fn fn,
@@ -141,6 +143,8 @@ int snapshot_take(struct snapshot *s, unsigned mask, stats_cmd_fn fn,
         { SNAP_ITEMS, "stats items", offsetof(struct snapshot, items) },
         { SNAP_SLABS, "stats slabs", offsetof(struct snapshot, slabs) },
         { SNAP_SIZES, "stats sizes", offsetof(struct snapshot, sizes) },
+        { SNAP_SHMCACHED, "stats shmcached",
+          offsetof(struct snapshot, shmcached) },
     };
     struct buf out;
     buf_init(&out);

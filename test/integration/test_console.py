@@ -4,10 +4,12 @@ the dashboard, the key browser, the decoders on real values, the pool, and
 the console process's life.
 
   - metrics: after a known workload every memcached_exporter metric equals
-    the figure `stats` prints (and the workload's own counts);
+    the figure `stats` prints (and the workload's own counts), every
+    shmcached_* one the figure of `stats shmcached`;
   - http: 404, 405, 413, 431, 505, keep-alive, pipelining, no traversal,
     the connection limit;
-  - api: /api/snapshot, /api/workers (pids of the real processes);
+  - api: /api/snapshot (`stats` and `stats shmcached` apart),
+    /api/workers (pids of the real processes);
   - keys: paging with the cursor covers every key once; glob, substring
     and value filters; one item; delete only with http_write and the
     X-Shmcached header;
@@ -154,6 +156,7 @@ def test_metrics_equal_stats():
                    time.monotonic() < deadline):
                 time.sleep(0.02)
             st = c.stats()
+            own = c.stats("shmcached")
             items = c.stats("items")
             slabs = c.stats("slabs")
             settings = c.stats("settings")
@@ -180,14 +183,18 @@ def test_metrics_equal_stats():
             "memcached_item_too_large_total": "store_too_large",
             "memcached_item_no_memory_total": "store_no_memory",
             "memcached_accepting_connections": "accepting_conns",
+        }
+        for metric, field in same.items():
+            eq(m[metric], st[field], metric)
+        same_own = {    # "stats shmcached"
             "shmcached_worker_restarts_total": "worker_restarts",
             "shmcached_reloads_total": "reloads",
             "shmcached_lock_repairs_total": "lock_repairs",
             "shmcached_slot_reaps_total": "slot_reaps",
             "shmcached_workers": "workers",
         }
-        for metric, field in same.items():
-            eq(m[metric], st[field], metric)
+        for metric, field in same_own.items():
+            eq(m[metric], own[field], metric)
         # bytes_read grew by the second stats command only
         check(int(st["bytes_read"]) <= int(m["memcached_read_bytes_total"])
               <= int(st2["bytes_read"]), "bytes_read")
@@ -340,6 +347,9 @@ def test_api_snapshot():
         eq(snap["server"], "local")
         eq(snap["stats"]["curr_items"], "30")
         eq(snap["stats"]["pid"], st["pid"])
+        check("workers" not in snap["stats"], "stats: memcached's lines")
+        eq(snap["shmcached"]["workers"], "2")
+        eq(snap["shmcached"]["worker_restarts"], "0")
         eq(snap["settings"]["maxconns"], "1024")
         eq(snap["settings"]["http_port"], str(srv.http_port))
         check(any(k.endswith(":number") for k in snap["items"]), "items")
@@ -348,7 +358,8 @@ def test_api_snapshot():
         eq(roles, ["console", "worker", "worker"])
         pids = set(w["pid"] for w in snap["workers"])
         eq(pids, set(child_pids(srv.pid)))
-        for part in ("stats", "settings", "items", "slabs", "sizes"):
+        for part in ("stats", "settings", "items", "slabs", "sizes",
+                     "shmcached"):
             j = get_json(srv.http_port, "/api/" + part)
             check(part in j, part)
         j = get_json(srv.http_port, "/api/workers")
@@ -535,6 +546,7 @@ def test_pool_peers():
         q = "server=127.0.0.1:%d" % peer.port
         snap = get_json(p, "/api/snapshot?" + q)
         eq(snap["stats"]["curr_items"], "13")
+        eq(snap["shmcached"]["workers"], "1")    # the peer's
         check("workers" not in snap, "no process table for a peer")
         keys = get_json(p, "/api/keys?limit=500&" + q)
         eq(sorted(it["key"] for it in keys["items"]),
@@ -582,7 +594,7 @@ def test_console_killed_comes_back():
         with RawClient(srv.port) as c:
             eq(c.cmd("get keep\r\n", b"END\r\n"),
                "VALUE keep 0 2\r\nme\r\nEND\r\n")
-            st = c.stats()
+            st = c.stats("shmcached")
         eq(st["worker_restarts"], "0")
         check("console (pid %d) was killed by signal 9" % old
               in srv.log_tail(4000), "death logged")

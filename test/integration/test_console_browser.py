@@ -121,6 +121,8 @@ def test_overview():
         items = c.stats()["curr_items"]
     eq(text_of(dom, "c-items"), items, "items card")
     check(text_of(dom, "c-mem").endswith("KiB"), "memory card")
+    eq(text_of(dom, "c-restarts"), "0 / 0", "restarts / reloads card "
+       "(stats shmcached)")
     drawn = int(attr_of(dom, "ch-ops", "data-drawn") or 0)
     check(drawn >= 3, "ops/s chart drawn (%d segments)" % drawn)
     check(int(attr_of(dom, "ch-hits", "data-drawn") or 0) >= 1, "hit chart")

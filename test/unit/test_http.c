@@ -96,7 +96,8 @@ static const char stats_text[] =
     "STAT rusage_user 0.500000\r\nSTAT curr_items 3\r\nSTAT bytes 300\r\n"
     "STAT get_hits 10\r\nSTAT get_misses 4\r\nSTAT cmd_set 9\r\n"
     "STAT cas_hits 1\r\nSTAT cas_misses 2\r\nSTAT cas_badval 3\r\n"
-    "STAT evictions 0\r\nSTAT limit_maxbytes 67108864\r\n"
+    "STAT evictions 0\r\nSTAT limit_maxbytes 67108864\r\nEND\r\n";
+static const char shmcached_text[] =
     "STAT worker_restarts 2\r\nSTAT reloads 1\r\n"
     "STAT repl_state connected\r\nSTAT repl_queued_bytes 64\r\n"
     "STAT repl_lag_ms 3\r\nSTAT repl_sync_timeouts 0\r\nEND\r\n";
@@ -118,6 +119,7 @@ static void test_metrics(void)
     CU_ASSERT_EQUAL(kv_parse(&s.stats, S(stats_text)), 0);
     CU_ASSERT_EQUAL(kv_parse(&s.items, S(items_text)), 0);
     CU_ASSERT_EQUAL(kv_parse(&s.slabs, S(slabs_text)), 0);
+    CU_ASSERT_EQUAL(kv_parse(&s.shmcached, S(shmcached_text)), 0);
     CU_ASSERT_EQUAL(kv_parse(&s.settings, S("STAT maxconns 1024\r\n"
                                             "STAT lru_crawler no\r\nEND\r\n")), 0);
     CU_ASSERT_STRING_EQUAL(kv_get(&s.stats, "version"), "1.6.21");
@@ -163,6 +165,14 @@ static void test_metrics(void)
     }
     /* the crawler's settings only when it is on, as the exporter */
     CU_ASSERT(strstr(b.data, "memcached_lru_crawler_enabled") == NULL);
+    /* a memcached answers "stats shmcached" with ERROR: no shmcached_* */
+    CU_ASSERT_EQUAL(kv_parse(&s.shmcached, S("ERROR\r\n")), 0);
+    CU_ASSERT_EQUAL(s.shmcached.n, 0);
+    buf_reset(&b, 0);
+    CU_ASSERT_EQUAL(metrics_render(&s, NULL, 0, &b), 0);
+    buf_append(&b, "", 1);
+    CU_ASSERT(strstr(b.data, "shmcached_") == NULL);
+    CU_ASSERT(strstr(b.data, "memcached_current_items 3\n") != NULL);
     /* a server that did not answer: memcached_up 0 and nothing else */
     s.up = 0;
     buf_reset(&b, 0);

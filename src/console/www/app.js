@@ -2,8 +2,8 @@
 // framework, no network but the console's own /api/ endpoints.
 //
 // Every REFRESH_MS it fetches /api/snapshot (stats, settings, items, slabs,
-// sizes, processes) of the selected server, keeps the last HISTORY samples,
-// and redraws: the cards, the ops/s and hit-ratio charts (rates from the
+// sizes, stats shmcached, processes) of the selected server, keeps the
+// last HISTORY samples, and redraws: the cards, the ops/s and hit-ratio charts (rates from the
 // differences of two samples), memory by slab class, the tables. The key
 // browser pages with the cursor /api/keys returns; the state of the Keys
 // tab lives in the URL's hash (#keys&match=..&value=..&cursor=..).
@@ -207,8 +207,9 @@ function showOverview(snap, rs) {
   $('c-hit').textContent = g ? (100 * st.get_hits / g).toFixed(1) + ' %' : '-';
   const last = rs[rs.length - 1];
   $('c-ops').textContent = last ? fmtNum(Math.round(OPS.reduce((a, op) => a + last[op], 0))) : '-';
-  $('c-restarts').textContent = st.worker_restarts !== undefined
-    ? `${st.worker_restarts} / ${st.reloads}` : '-';
+  const own = snap.shmcached || {};
+  $('c-restarts').textContent = own.worker_restarts !== undefined
+    ? `${own.worker_restarts} / ${own.reloads}` : '-';
   fill($('workers').tBodies[0], (snap.workers || []).map((w) => row([
     w.role, String(w.index), String(w.pid), String(w.slot), fmtDur(w.uptime),
     fmtNum(w.connections), fmtNum(w.total_connections), String(w.restarts)])));
@@ -229,6 +230,7 @@ function showTables(snap) {
   fill($('sizes').tBodies[0], sizes.map(([k, v]) => row([k, v])));
   fill($('settings').tBodies[0], Object.entries(snap.settings || {}).map(([k, v]) => row([k, v])));
   fill($('stats').tBodies[0], Object.entries(snap.stats || {}).map(([k, v]) => row([k, v])));
+  fill($('shmcached').tBodies[0], Object.entries(snap.shmcached || {}).map(([k, v]) => row([k, v])));
 }
 
 async function refresh() {
