@@ -62,8 +62,11 @@ def ask(port, line, end=b"END\r\n"):
     return out.decode("latin-1")
 
 
-def stats(port):
-    return dict(l.split(" ", 2)[1:] for l in ask(port, "stats\r\n")
+def stats(port, sub=""):
+    """"stats" (memcached's lines), or "stats shmcached" (repl_*) with
+    sub="shmcached"."""
+    cmd = "stats %s\r\n" % sub if sub else "stats\r\n"
+    return dict(l.split(" ", 2)[1:] for l in ask(port, cmd)
                 .split("\r\n") if l.startswith("STAT "))
 
 
@@ -96,7 +99,7 @@ def stop(p):
 def wait_connected(port, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if stats(port).get("repl_state") == "connected":
+        if stats(port, "shmcached").get("repl_state") == "connected":
             return True
         time.sleep(0.05)
     return False
@@ -134,7 +137,7 @@ def one_round(kind, cfgs, out):
         def sample():
             while not halt.is_set():
                 try:
-                    st = stats(port)
+                    st = stats(port, "shmcached")
                     if "repl_lag_ms" in st:
                         lags.append(int(st["repl_lag_ms"]))
                         states.add(st["repl_state"])
@@ -160,7 +163,7 @@ def one_round(kind, cfgs, out):
         p = lines[-1].split()
         ops, tps = int(p[4]), int(p[6])
         us = (c1 - c0) / benchlib.clk_tck() * 1e6 / max(ops, 1)
-        st = stats(port)
+        st = stats(port, "shmcached")
         return {"ops/s": tps, "CPU us/write (both nodes)": us,  # per op
                 "lag ms median": statistics.median(lags) if lags else 0,
                 "lag ms max": max(lags) if lags else 0,
@@ -200,7 +203,7 @@ def full_copy():
         deadline = t0 + 600
         while time.monotonic() < deadline:
             if int(stats(b)["curr_items"]) >= items and \
-               stats(a).get("repl_queued_bytes") == "0":
+               stats(a, "shmcached").get("repl_queued_bytes") == "0":
                 break
             time.sleep(0.05)
         secs = time.monotonic() - t0

@@ -38,6 +38,7 @@ TESTS=(
     "$PY test_shutdown.py"
     "$PY test_stats_conns.py"
     "$PY test_options.py"
+    "$PY test_stats.py"
     "bash test_libmemcached.sh"
     "$PY test_reload.py"
     "$PY test_restart.py"

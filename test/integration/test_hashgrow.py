@@ -117,9 +117,9 @@ def missing(port, keys):
     return lost
 
 
-def stats(port):
+def stats(port, sub=""):
     with RawClient(port) as c:
-        return c.stats()
+        return c.stats(sub)
 
 
 def wait_settled(port, timeout=20.0):
@@ -220,7 +220,7 @@ def test_worker_killed_while_growing():
               "%d errors, %d lost, lock_repairs %s" %
               (kills, grew_at_kill, level, len(fill.acked), f["ops"],
                f["resets"], f["errors"], f["lost"],
-               st.get("lock_repairs", "?")))
+               stats(srv.port, "shmcached").get("lock_repairs", "?")))
         check(kills >= 5, "only %d kills" % kills)
         check_level(st, 16)
         eq(srv.pid, master, "master pid")

@@ -3,9 +3,9 @@
 
 What is checked here (the rest of the suite runs through the ring too:
 run_all.sh repeats a part of it with SHMC_SERVER_ARGS="-o io_uring"):
-  * the ring is in use: "stats" counts the workers' io_uring_enter calls
-    (io_uring_enters grows with requests; 0 without the option), "stats
-    settings" says io_uring yes;
+  * the ring is in use: "stats shmcached" counts the workers'
+    io_uring_enter calls (io_uring_enters grows with requests; 0 without
+    the option), "stats settings" says io_uring yes;
   * many connections at once, each pipelining sets and gets of small and
     large values (up to 300 KB: read straight into the item), every reply
     in order and intact;
@@ -41,7 +41,7 @@ def test(fn):
 
 def enters(port):
     with RawClient(port) as c:
-        return int(c.stats()["io_uring_enters"])
+        return int(c.stats("shmcached")["io_uring_enters"])
 
 
 @test

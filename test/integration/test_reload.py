@@ -89,7 +89,7 @@ def test_kill_workers():
         check(srv.alive(), "master died")
         eq(srv.pid, master, "master pid")
         with RawClient(srv.port) as c:
-            st = c.stats()
+            st = c.stats("shmcached")
         check(int(st["worker_restarts"]) >= kills - 4,
               "worker_restarts %s for %d kills" % (st["worker_restarts"],
                                                    kills))
@@ -116,7 +116,7 @@ def test_hup_reloads():
             time.sleep(0.9)
         f = stop_load(load)
         with RawClient(srv.port) as c:
-            st = c.stats()
+            st = c.stats("shmcached")
         print("  hup: 10 reloads, %d ops, %d disconnects, %d errors, %d lost "
               "writes, longest stall %.0f ms, reloads %s"
               % (f["ops"], f["resets"], f["errors"], f["lost"],
@@ -209,9 +209,8 @@ def test_config_reload():
               "threads = 3\nverbose = 1\nidle_timeout = 300\n" % (p1, p2))
         os.kill(srv.pid, signal.SIGHUP)
         workers_of(srv, 3)
-        st = wait_for(lambda: c.stats().get("workers") == "3" and c.stats())
-        eq(st["workers"], "3")
-        eq(st["limit_maxbytes"], str(96 << 20))
+        check(wait_for(lambda: c.stats("shmcached").get("workers") == "3"))
+        eq(c.stats()["limit_maxbytes"], str(96 << 20))
         sset = c.stats("settings")
         eq(sset["verbosity"], "1")
         eq(sset["idle_timeout"], "300")
@@ -232,8 +231,8 @@ def test_config_reload():
         kids = workers_of(srv, 3)
         write(conf, base + "threads = lots\n")
         os.kill(srv.pid, signal.SIGHUP)
-        st = wait_for(lambda: c.stats().get("reload_failures") == "1"
-                      and c.stats())
+        st = wait_for(lambda: c.stats("shmcached").get("reload_failures")
+                      == "1" and c.stats("shmcached"))
         eq(st["reload_failures"], "1")
         eq(st["reloads"], "2")
         eq(st["workers"], "3")
@@ -243,7 +242,8 @@ def test_config_reload():
         # an invalid value (validation, not parsing) is rejected too
         write(conf, base + "threads = 2\nmemory-limit = 0\n")
         os.kill(srv.pid, signal.SIGHUP)
-        check(wait_for(lambda: c.stats().get("reload_failures") == "2"))
+        check(wait_for(lambda: c.stats("shmcached").get("reload_failures")
+                       == "2"))
         c.close()
         FIGURES["config"] = "threads 2->3, -v, -m, idle_timeout, listen +/-"
     finally:
@@ -269,7 +269,7 @@ def test_crash_backoff():
         check("it keeps crashing" in log, log[-1500:])
         check("signal 11" in log, log[-1500:])
         with RawClient(srv.port) as c:
-            st = c.stats()
+            st = c.stats("shmcached")
             eq(st["worker_crashes"], "4")
             eq(c.cmd("version\r\n")[:8], "VERSION ")
 

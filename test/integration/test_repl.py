@@ -96,6 +96,12 @@ def stats(srv):
         return c.stats()
 
 
+def own(srv):
+    """"stats shmcached": the repl_* lines."""
+    with RawClient(srv.port) as c:
+        return c.stats("shmcached")
+
+
 def wait_for(what, fn, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -108,14 +114,14 @@ def wait_for(what, fn, timeout=15.0):
 
 def wait_state(srv, state, timeout=15.0):
     wait_for("%s repl_state %s" % (srv.address, state),
-             lambda: stats(srv).get("repl_state") == state, timeout)
+             lambda: own(srv).get("repl_state") == state, timeout)
 
 
 def caught_up(*nodes):
     """Both directions connected and nothing left in either change log."""
     def done():
         for n in nodes:
-            st = stats(n)
+            st = own(n)
             if st.get("repl_state") != "connected" or \
                st.get("repl_queued_bytes") != "0":
                 return False
@@ -237,10 +243,10 @@ def every_change_replicates():
         caught_up(p.a, p.b)
         for k in keys + ["fromb"]:
             check(meta(b, k) is None, "flush_all replicates (%s)" % k)
-        st = stats(p.a)
+        st = own(p.a)
         check(int(st["repl_sent"]) >= 20, "repl_sent counts: %s" %
               st["repl_sent"])
-        check(int(stats(p.b)["repl_applied"]) >= 20, "repl_applied counts")
+        check(int(own(p.b)["repl_applied"]) >= 20, "repl_applied counts")
 
 
 def writes_on_both_converge():
@@ -291,7 +297,7 @@ def sync_kill_loses_nothing():
         with Pair(extra_a=extra) as p:
             ls = start_load(p.a.port, allow_reset=True)
             time.sleep(1.5)
-            st = stats(p.a)
+            st = own(p.a)
             killed_at = time.monotonic()
             kill_tree(p.a)
             res = stop_load(ls, verify=False)
@@ -340,7 +346,7 @@ def warm_restart_catches_up():
             for k in keys:
                 c.cmd("set %s 0 0 3\r\nold\r\n" % k)
         caught_up(p.a, p.b)
-        copies = int(stats(p.a)["repl_copies_sent"])
+        copies = int(own(p.a)["repl_copies_sent"])
         kill_tree(p.b)
         with RawClient(p.a.port) as c:
             for k in keys[:100]:
@@ -352,7 +358,7 @@ def warm_restart_catches_up():
         p.restart_b()
         check("warm" in p.b.log_tail(4000).lower(), "B restarted warm")
         caught_up(p.a, p.b)
-        eq(int(stats(p.a)["repl_copies_sent"]), copies,
+        eq(int(own(p.a)["repl_copies_sent"]), copies,
            "a warm peer catches up from the log, without a full copy")
         b = p.b.port
         check(all(meta(b, k)[0] == b"new" for k in keys[:100]), "updates")
@@ -383,11 +389,11 @@ def empty_restart_full_copy():
            % res["first_errors"])
         caught_up(p.a, p.b)
         FIGURES["copy"] = "%d items in %.2f s" % (n, time.monotonic() - t0)
-        st = stats(p.a)
+        st = own(p.a)
         check(int(st["repl_copies_sent"]) >= 2, "a full copy was sent")
         check(int(st["repl_copy_items"]) >= n, "copy_items %s" %
               st["repl_copy_items"])
-        eq(int(stats(p.b)["curr_items"]), int(st["curr_items"]),
+        eq(int(stats(p.b)["curr_items"]), int(stats(p.a)["curr_items"]),
            "B has as many items as A")
         missing = [i for i in range(0, n, 97)
                    if meta(p.b.port, "fc%d" % i) is None]
@@ -417,11 +423,11 @@ def overflow_then_full_copy():
                                    % (i % 50, i % 10000)
                                    for i in range(base, base + 1000)))
                 eq(c.cmd("mn\r\n").strip(), "MN")
-            check(int(stats(p.a)["repl_queued_bytes"]) > 0, "queued")
+            check(int(own(p.a)["repl_queued_bytes"]) > 0, "queued")
         finally:
             os.kill(rp, signal.SIGCONT)
         caught_up(p.a, p.b)
-        st = stats(p.a)
+        st = own(p.a)
         check(int(st["repl_copies_sent"]) >= 2, "the overflow ended in a "
               "full copy (copies_sent %s)" % st["repl_copies_sent"])
         b = p.b.port
@@ -434,7 +440,7 @@ def overflow_then_full_copy():
 def repl_process_killed_under_load():
     need_shmcached()
     with Pair() as p:
-        copies = int(stats(p.a)["repl_copies_sent"])
+        copies = int(own(p.a)["repl_copies_sent"])
         ls = start_load(p.a.port, allow_reset=False)
         for _ in range(3):
             time.sleep(0.4)
@@ -446,7 +452,7 @@ def repl_process_killed_under_load():
         for l in ls:
             l.port = p.b.port
         eq(sum(l.lost_writes() for l in ls), 0, "every write reached B")
-        eq(int(stats(p.a)["repl_copies_sent"]), copies,
+        eq(int(own(p.a)["repl_copies_sent"]), copies,
            "a respawned replication process resumes from the log")
         # a reload restarts it too, and replication goes on
         os.kill(p.a.pid, signal.SIGHUP)
@@ -460,14 +466,14 @@ def repl_process_killed_under_load():
 def strangers_and_garbage():
     need_shmcached()
     with Pair(extra_a=["-l", "::1"]) as p:
-        st0 = stats(p.a)
+        st0 = own(p.a)
         # ::1 is not the peer (127.0.0.1): refused and counted
         try:
             s6 = socket.create_connection(("::1", p.ra), timeout=2)
             s6.settimeout(2)
             check(s6.recv(10) == b"", "a stranger's connection is closed")
             s6.close()
-            eq(int(stats(p.a)["repl_refused"]),
+            eq(int(own(p.a)["repl_refused"]),
                int(st0["repl_refused"]) + 1, "refused counted")
         except OSError:
             pass        # no ::1 here: the server listens on 127.0.0.1 only
@@ -540,8 +546,9 @@ class NsServer(object):
                 out += d
             return out.decode("latin-1")
 
-    def stats(self):
-        r = self.cmd("stats\r\n", b"END\r\n")
+    def own(self):
+        """"stats shmcached": the repl_* lines."""
+        r = self.cmd("stats shmcached\r\n", b"END\r\n")
         return dict(l.split(" ", 2)[1:] for l in r.split("\r\n")
                     if l.startswith("STAT "))
 
@@ -590,7 +597,7 @@ def partition_and_heal():
 
         def state(srv):
             try:
-                return srv.stats().get("repl_state")
+                return srv.own().get("repl_state")
             except OSError:
                 return None
         wait_for("connected", lambda: state(a) == state(b) == "connected")
@@ -599,10 +606,10 @@ def partition_and_heal():
                                                          b"END\r\n"))
         # the partition: the link goes down silently (no RST, no FIN)
         ip("-n", na, "link", "set", "va" + tag, "down")
-        downs = int(a.stats()["repl_link_downs"])
+        downs = int(a.own()["repl_link_downs"])
         wait_for("A notices the silent peer",
-                 lambda: int(a.stats()["repl_link_downs"]) > downs, 10)
-        eq(a.stats()["repl_state"], "down")
+                 lambda: int(a.own()["repl_link_downs"]) > downs, 10)
+        eq(a.own()["repl_state"], "down")
         eq(a.cmd("set during 0 0 1\r\na\r\n").strip(), "STORED",
            "A serves during the partition")
         eq(b.cmd("set duringb 0 0 1\r\nb\r\n").strip(), "STORED",

@@ -881,9 +881,10 @@ def shmcached_worker_stats():
     if not harness.is_shmcached():
         raise SkipTest("shmcached-specific stats")
     with Server(["-t", "3"]) as srv, conn(srv) as c:
-        st = c.stats()
+        st = c.stats("shmcached")
         for f in ("workers", "worker_restarts"):
-            check(f in st, "missing stats field %s" % f)
+            check(f in st, "missing stats shmcached field %s" % f)
+            check(f not in c.stats(), "%s in stats (memcached's lines)" % f)
         eq(st["workers"], "3", "workers with -t 3")
         eq(st["worker_restarts"], "0")
 
