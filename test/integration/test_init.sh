@@ -1,9 +1,10 @@
 #!/bin/bash
 # The SysV init script (conf/shmcached.init) against build/shmcached with a
 # temporary pidfile, sysconfig and config file: bash -n, start, status,
-# reload (the master's `reloads` counter moves, the pid stays), restart,
-# stop (pidfile gone, process gone), status after stop. 127.0.0.1 only;
-# stops only the server it started (by the pid in its pidfile).
+# reload (the master's `reloads` counter of "stats shmcached" moves, the
+# pid stays), restart, stop (pidfile gone, process gone), status after
+# stop. 127.0.0.1 only; stops only the server it started (by the pid in
+# its pidfile).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -56,11 +57,12 @@ req() {
         cat <&3" 2>/dev/null | tr -d '\r'
 }
 
-# "stats" over bash's /dev/tcp; prints the value of STAT $1
+# "stats shmcached" (shmcached's own lines: workers, reloads, ...) over
+# bash's /dev/tcp; prints the value of STAT $1
 stat() {
     local line
     timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT || exit 1
-        printf 'stats\r\nquit\r\n' >&3
+        printf 'stats shmcached\r\nquit\r\n' >&3
         cat <&3" 2>/dev/null | tr -d '\r' |
         while read -r _ name value; do
             [ "$name" = "$1" ] && echo "$value"
