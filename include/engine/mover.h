@@ -63,6 +63,13 @@
  * window (a new region, and a memory file reopened). */
 void mover_configure(struct engine *e, const struct engine_config *cfg);
 
+/* One step of a rescue, exposed for the crash-point tests: nr (a free
+ * chunk of r's class, off its free list) becomes an ALLOC copy of LINKED
+ * item r owned by w's slot (header fields, flags, key, value; a chained
+ * head's whole room, its chain not yet handed over). Class lock and r's
+ * stripe held. */
+void mover_copy_item(struct engine_worker *w, ref_t r, ref_t nr);
+
 /* The class repair's part (slab_repair.c): a chained head's rescue that a
  * death interrupted is finished or undone. Holding class id's lock. */
 void mover_repair_rescue(struct engine *e, unsigned id);

@@ -197,10 +197,8 @@ static void hand_chain(struct engine *e, struct item *old, ref_t nr)
 }
 
 /* nr (popped from r's class's free list) becomes a copy of item r, owned
- * by w's slot (ALLOC) until it is switched in: the header fields an item
- * carries, then flags, key and value (a chained head: its whole room; the
- * chain is handed over later). */
-static void copy_item(struct engine_worker *w, ref_t r, ref_t nr)
+ * by w's slot (ALLOC) until it is switched in (mover.h). */
+void mover_copy_item(struct engine_worker *w, ref_t r, ref_t nr)
 {
     struct engine *e = w->e;
     struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
@@ -233,7 +231,7 @@ static void switch_item(struct engine_worker *w, struct class *c, ref_t r,
     struct engine *e = w->e;
     struct slab_mover *m = &e->r->mover;
     struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
-    copy_item(w, r, nr);
+    mover_copy_item(w, r, nr);
     int chained = item_chain(e, it) != 0;
     if (chained) {
         m->rescue_old = r;

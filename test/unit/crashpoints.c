@@ -18,6 +18,7 @@
 #include "engine/hashtab.h"
 #include "engine/lock.h"
 #include "engine/lru.h"
+#include "engine/mover.h"
 #include "engine/region.h"
 #include "engine/slab.h"
 #include "engine/item.h"
@@ -420,27 +421,6 @@ static uint32_t mv_stripe(struct engine *e, struct engine_worker *w, ref_t r,
     return s;
 }
 
-/* What the mover's copy does: nr becomes an ALLOC copy of r owned by w. */
-static void mv_copy(struct engine_worker *w, ref_t r, ref_t nr, size_t n)
-{
-    struct engine *e = w->e;
-    struct item *it = ITEM(e, r), *ni = ITEM(e, nr);
-    __atomic_add_fetch(&w->s->allocs, 1, __ATOMIC_RELEASE);
-    slot_live_add(w->s, nr);
-    ni->prev = (ref_t)w->slot;
-    ni->next = ni->hnext = 0;
-    item_set_chain(e, ni, 0);
-    item_set_state(ni, ST_ALLOC);
-    ni->exptime = it->exptime;
-    ni->atime = it->atime;
-    ni->stime = it->stime;
-    ni->nbytes = it->nbytes;
-    ni->cas = it->cas;
-    ni->nkey = it->nkey;
-    ni->iflags = it->iflags;
-    memcpy(ni + 1, it + 1, item_cflags_len(it) + n);
-}
-
 /* page 0 of the class: m0..m1109, every other one of m1..m399 deleted;
  * page 1: m1110..m1199 and room */
 static void rescue_setup(struct fixture *f)
@@ -468,7 +448,7 @@ static void rescue_die(struct fixture *f, struct engine_worker *w)
     ref_t x = REF(e, mv_chunk(f, id, 2)), *link;
     uint32_t s = mv_stripe(e, w, x, &link);
     ref_t nr = slab_pop_free_locked(e, id);
-    mv_copy(w, x, nr, 3 + 880);
+    mover_copy_item(w, x, nr);
     journal_set(&w->s->j_evict, s, nr, x);
     hash_replace(e, link, x, nr);
     die();
@@ -528,7 +508,7 @@ static void head_rescue_die(struct fixture *f, struct engine_worker *w)
     ref_t x = REF(e, mv_chunk(f, big, 0)), *link;
     uint32_t s = mv_stripe(e, w, x, &link);
     ref_t nr = slab_pop_free_locked(e, big);
-    mv_copy(w, x, nr, item_head_room(e, ITEM(e, x)));
+    mover_copy_item(w, x, nr);
     e->r->mover.rescue_old = x;
     e->r->mover.rescue_new = nr;
     journal_set(&w->s->j_evict, s, nr, x);
