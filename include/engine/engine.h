@@ -45,6 +45,10 @@ struct engine_config {
     size_t item_size_max;    /* largest value+key accepted (-I) */
     size_t slab_chunk_max;   /* largest chunk; bigger items are chained
                                 (0 = page size / 2) */
+    unsigned slab_sizes[ENGINE_MAX_CLASSES]; /* -o slab_sizes: the class
+                                sizes below slab_chunk_max, increasing,
+                                0-terminated; none: from min_chunk and
+                                factor */
     int hashpower;           /* log2 of the starting bucket count; 0 = sized
                                 from mem_limit */
     int hash_expand;         /* grow the table as items grow (1, the

@@ -44,7 +44,7 @@ struct changelog;
 struct tomb;
 
 #define REGION_MAGIC   0x31434d4853ULL       /* "SHMC1" */
-#define REGION_VERSION 5u      /* any change of a shared layout bumps it */
+#define REGION_VERSION 6u      /* any change of a shared layout bumps it */
 #define SLAB_PAGE_SIZE SHMC_SLAB_PAGE_SIZE
 #define PAGE_NONE      0xffu
 #define LRU_BUMP_SECS  60                    /* min seconds between LRU bumps */

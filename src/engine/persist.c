@@ -134,6 +134,10 @@ static int refuse(const struct region *r, uint64_t size,
     DIFF(use_cas, "cas enabled (-C)", "%d")
     DIFF(changelog_size, "the replication queue (bytes)", "%zu")
 #undef DIFF
+    if (memcmp(a->slab_sizes, b->slab_sizes, sizeof a->slab_sizes) != 0) {
+        say(why, "slab_sizes differs");
+        return 1;
+    }
     if (r->hash_init != want.hash_init) {
         say(why, "hashpower differs (the file has %u, asked %u)",
             r->hash_init, want.hash_init);

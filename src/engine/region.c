@@ -37,7 +37,9 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 static unsigned hash_max_power(const struct engine_config *cfg,
                                uint64_t reserve, unsigned init)
 {
-    uint64_t smallest = (ITEM_HDR_MC + cfg->min_chunk + 7) & ~7ull;
+    uint64_t smallest = cfg->slab_sizes[0] ? cfg->slab_sizes[0]
+                                           : ITEM_HDR_MC + cfg->min_chunk;
+    smallest = (smallest + 7) & ~7ull;
     uint64_t items = align_up(reserve, SLAB_PAGE_SIZE) / SLAB_PAGE_SIZE *
                      (SLAB_PAGE_SIZE / smallest);
     unsigned p = init;

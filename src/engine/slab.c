@@ -38,15 +38,28 @@ unsigned slab_classes_init(struct region *r, struct class *classes)
 {
     const struct engine_config *cfg = &r->cfg;
     uint32_t max = (uint32_t)cfg->slab_chunk_max;
+    const unsigned *list = cfg->slab_sizes[0] ? cfg->slab_sizes : NULL;
     uint32_t size = align8(ITEM_HDR_MC + cfg->min_chunk);
     unsigned id = 1;
 
-    while (id < ENGINE_MAX_CLASSES - 1 && size <= max / cfg->factor) {
+    /* memcached's classes: the sizes listed (-o slab_sizes), or from the
+     * first by the factor while below slab_chunk_max / factor; then
+     * slab_chunk_max itself, the class of chained items */
+    while (id < ENGINE_MAX_CLASSES - 1) {
+        if (list != NULL) {
+            if (list[id - 1] == 0)
+                break;
+            size = align8(list[id - 1]);
+        } else if (size > max / cfg->factor) {
+            break;
+        }
         classes[id].size = size;
         classes[id].perpage = SLAB_PAGE_SIZE / size;
         id++;
-        uint32_t next = align8(size * cfg->factor);
-        size = next > size ? next : size + 8;
+        if (list == NULL) {
+            uint32_t next = align8(size * cfg->factor);
+            size = next > size ? next : size + 8;
+        }
     }
     classes[id].size = max;
     classes[id].perpage = SLAB_PAGE_SIZE / max;

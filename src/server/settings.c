@@ -1135,6 +1135,9 @@ void settings_engine_config(const struct settings *s,
     cfg->min_chunk = (unsigned)s->chunk_size;
     cfg->item_size_max = s->item_size_max;
     cfg->slab_chunk_max = s->slab_chunk_max;
+    for (int i = 0; i < s->tuning.nslab_sizes && i < ENGINE_MAX_CLASSES - 1;
+         i++)
+        cfg->slab_sizes[i] = s->tuning.slab_sizes[i];
     /* memcached starts every table at 2^16 buckets and grows it */
     cfg->hashpower = s->hashpower ? s->hashpower : SETTINGS_HASHPOWER_DEFAULT;
     cfg->hash_expand = s->tuning.hash_expand;

@@ -151,12 +151,12 @@ static int chunk_max(struct tctx *c)
     return 0;
 }
 
-/* slab_sizes=a-b-c: increasing chunk sizes, memcached's syntax. */
+/* slab_sizes=a-b-c: chunk sizes, memcached's syntax; their range and order
+ * are checked once -n and slab_chunk_max are known (validate). */
 static int slab_sizes(struct tctx *c)
 {
     struct tuning_config *t = &c->s->tuning;
     const char *p = c->val;
-    unsigned last = 0;
     int n = 0;
     if (p == NULL || *p == '\0')
         return bad(c, "Missing slab_sizes argument");
@@ -164,20 +164,42 @@ static int slab_sizes(struct tctx *c)
         char *end;
         errno = 0;
         unsigned long x = strtoul(p, &end, 10);
-        if (end == p || errno != 0 || (*end != '-' && *end != '\0'))
+        if (end == p || errno != 0 || x > UINT_MAX ||
+            (*end != '-' && *end != '\0'))
             return bad(c, "slab_sizes: could not parse '%s'", c->val);
-        if (x < 48 || x > SHMC_SLAB_PAGE_SIZE || x <= last)
-            return bad(c, "slab_sizes: each size must be larger than the "
-                       "one before, between 48 and %u", SHMC_SLAB_PAGE_SIZE);
-        if (n >= TUNING_MAX_SLAB_SIZES - 1)
-            return bad(c, "slab_sizes: too many sizes (max %d)",
-                       TUNING_MAX_SLAB_SIZES - 1);
         t->slab_sizes[n++] = (unsigned)x;
-        last = (unsigned)x;
+        if (n >= TUNING_MAX_SLAB_SIZES - 1)
+            return bad(c, "too many slab classes specified");
         p = *end == '-' ? end + 1 : end;
     }
     t->slab_sizes[n] = 0;
     t->nslab_sizes = n;
+    return 0;
+}
+
+/* memcached's checks of slab_sizes, in its order and words. */
+static int validate_slab_sizes(const struct settings *s, char *err,
+                               size_t errlen)
+{
+    const struct tuning_config *t = &s->tuning;
+    size_t max = s->slab_chunk_max ? s->slab_chunk_max
+                                   : SHMC_SLAB_PAGE_SIZE / 2;
+    unsigned last = 0;
+    for (int i = 0; i < t->nslab_sizes; i++) {
+        unsigned x = t->slab_sizes[i];
+        const char *why = NULL;
+        if (x < (unsigned)s->chunk_size || x > max)
+            why = "is out of valid range";
+        else if (last >= x)
+            why = "cannot be lower than or equal to a previous class size";
+        else if (x <= last + 8)
+            why = "must be at least 8 bytes larger than previous class";
+        if (why != NULL) {
+            snprintf(err, errlen, "slab size %u %s", x, why);
+            return -1;
+        }
+        last = x;
+    }
     return 0;
 }
 
@@ -367,6 +389,8 @@ int settings_tuning_validate(const struct settings *s, char *err,
                  "enabled");
         return -1;
     }
+    if (validate_slab_sizes(s, err, errlen) < 0)
+        return -1;
     if (s->napi_ids > s->threads) {
         snprintf(err, errlen, "Number of napi_ids(%d) cannot be greater "
                  "than number of threads(%d)", s->napi_ids, s->threads);

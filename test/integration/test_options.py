@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import harness
-from harness import check, SkipTest
+from harness import check, eq, RawClient, Server, SkipTest
 
 MEMCACHED = "/usr/bin/memcached"
 TESTS = []
@@ -82,7 +82,10 @@ def values_parsed_as_memcached():
     # a good value starts, a bad one gets memcached's own message
     for name, good, bad in [("slab_automove_freeratio", "0.05", "x"),
                             ("hot_lru_pct", "25", "90"),
-                            ("tail_repair_time", "30", "5")]:
+                            ("tail_repair_time", "30", "5"),
+                            ("slab_sizes", "100-1080", "200-100"),
+                            ("slab_sizes", "100-1080", "100-104"),
+                            ("slab_sizes", "100-1080", "40-100")]:
         exited, err = try_start(["-o", "%s=%s" % (name, good)])
         check(not exited, "-o %s=%s stopped the server: %s" % (name, good, err))
         exited, err = try_start(["-o", "%s=%s" % (name, bad)], wait=5)
@@ -107,6 +110,31 @@ def every_flag_known():
     missing = [f for f in short if not re.search(r"^-%s\b" % f, ours, re.M)]
     missing += ["--" + f for f in long_ if "--" + f not in ours]
     check(not missing, "in memcached -h, not in shmcached -h: %s" % missing)
+
+
+def chunk_sizes(port, values):
+    """Stores one item of each value size; returns {class: chunk_size} of
+    the classes that got a page ("stats slabs")."""
+    with RawClient(port) as c:
+        for n in values:
+            eq(c.cmd("set v%d 0 0 %d\r\n%s\r\n" % (n, n, "x" * n)),
+               "STORED\r\n")
+        out = c.cmd("stats slabs\r\n", b"END\r\n")
+    return dict(re.findall(r"STAT (\d+):chunk_size (\d+)\r\n", out))
+
+
+@test
+def slab_sizes_classes_as_memcached():
+    memcached_help()
+    flags = ["-o", "slab_sizes=100-1080-2000"]
+    # values whose items land in the same class in both servers
+    values = [20, 1000, 1500, 3000]
+    with Server(flags, binary=MEMCACHED) as mc, Server(flags) as sh:
+        want = chunk_sizes(mc.port, values)
+        got = chunk_sizes(sh.port, values)
+    eq(want, {"1": "104", "2": "1080", "3": "2000", "4": "524288"},
+       "memcached's classes")
+    eq(got, want, "shmcached's classes")
 
 
 def main():

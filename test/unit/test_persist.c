@@ -106,6 +106,13 @@ static void half_mb(struct engine_config *cfg)
     cfg->item_size_max = 512 * 1024;
 }
 
+static void half_mb_sizes(struct engine_config *cfg)
+{
+    half_mb(cfg);
+    cfg->slab_sizes[0] = 200;
+    cfg->slab_sizes[1] = 1080;
+}
+
 /* Rebuilt cold, with the reason, when it must not be trusted. */
 static void test_refused_content(void)
 {
@@ -128,6 +135,18 @@ static void test_refused_content(void)
     CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb, &info) == 0);
     CU_ASSERT_EQUAL(info.warm, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(info.why, "-I (bytes) differs"));
+    engine_close_clean(f.e);
+    fixture_close(&f);
+
+    CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb_sizes, &info)
+                    == 0);
+    CU_ASSERT_EQUAL(info.warm, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(info.why, "slab_sizes differs"));
+    engine_close_clean(f.e);
+    fixture_close(&f);
+    CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb_sizes, &info)
+                    == 0);
+    CU_ASSERT_EQUAL(info.warm, 1);              /* the same list: warm */
     engine_close_clean(f.e);
     fixture_close(&f);
 

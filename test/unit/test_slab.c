@@ -400,10 +400,43 @@ static void test_chained_flags(void)
     fixture_close(&f);
 }
 
+static void listed_sizes(struct engine_config *cfg)
+{
+    static const unsigned list[] = { 100, 1080, 2000, 0 };
+    memcpy(cfg->slab_sizes, list, sizeof list);
+}
+
+/* -o slab_sizes: the classes are the sizes listed (8-byte aligned, as
+ * memcached), then slab_chunk_max; items go to the first that fits. */
+static void test_listed_sizes(void)
+{
+    struct fixture f;
+    struct engine_class_stats cs;
+    CU_ASSERT_FATAL(fixture_open(&f, 8, listed_sizes) == 0);
+    CU_ASSERT_EQUAL(engine_class_count(f.e), 4);
+    static const unsigned want[] = { 104, 1080, 2000 };
+    for (unsigned id = 1; id <= 3; id++) {
+        engine_class_stats(f.e, id, &cs);
+        CU_ASSERT_EQUAL(cs.chunk_size, want[id - 1]);
+    }
+    engine_class_stats(f.e, 4, &cs);
+    CU_ASSERT_EQUAL(cs.chunk_size, f.e->r->cfg.slab_chunk_max);
+    /* a 1 KB value with an 11-byte key: 1,075 bytes, the 1,080 class */
+    char val[1025];
+    memset(val, 'v', 1024);
+    val[1024] = '\0';
+    CU_ASSERT_EQUAL(fx_store(&f, ENGINE_SET, "key:0000001", val, 0, 0),
+                    ENGINE_STORED);
+    engine_class_stats(f.e, 2, &cs);
+    CU_ASSERT_EQUAL(cs.used_chunks, 1);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
 UNIT_SUITE(slab, NULL, NULL,
            UNIT_TEST(test_class_sizes), UNIT_TEST(test_class_options),
            UNIT_TEST(test_accounting), UNIT_TEST(test_lru_order),
            UNIT_TEST(test_expired_reclaimed_first), UNIT_TEST(test_no_evict),
            UNIT_TEST(test_large_chained), UNIT_TEST(test_mem_limit),
            UNIT_TEST(test_mem_limit_grow), UNIT_TEST(test_compact_items),
-           UNIT_TEST(test_chained_flags))
+           UNIT_TEST(test_chained_flags), UNIT_TEST(test_listed_sizes))

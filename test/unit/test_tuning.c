@@ -166,7 +166,15 @@ static void test_tuning_errors(void)
         { "lru_crawler_sleep=2000000", "between 0 and 1 second" },
         { "lru_crawler_tocrawl=-1", "32bit" },
         { "temporary_ttl=30,no_lru_maintainer", "requires lru_maintainer" },
-        { "slab_sizes=200-100", "larger than the one before" },
+        { "slab_sizes=200-100", "slab size 100 cannot be lower than or "
+                                "equal to a previous class size" },
+        { "slab_sizes=100-104", "slab size 104 must be at least 8 bytes "
+                                "larger than previous class" },
+        { "slab_sizes=40-100", "slab size 40 is out of valid range" },
+        { "slab_sizes=100-600000", "slab size 600000 is out of valid range" },
+        { "slab_chunk_max=16,slab_sizes=100-20000",
+          "slab size 20000 is out of valid range" },
+        { "slab_sizes=100-x", "could not parse" },
         { "slab_reassign=maybe", "not a boolean" },
         { "watcher_logbuf_size=0", "watcher_logbuf_size" },
     };
