@@ -72,6 +72,7 @@ def reload_reads_the_file_again():
         return
     with open(AUTHFILE, "w") as f:
         f.write("newuser:newpass\n")
+    old = set(harness.child_pids(SRV.pid))
     os.kill(SRV.pid, signal.SIGHUP)
     ok = False
     for _ in range(100):
@@ -81,6 +82,12 @@ def reload_reads_the_file_again():
                 break
         time.sleep(0.05)
     check(ok, "new credentials after SIGHUP")
+    # the workers of before the reload may still accept while they retire
+    # (the hand-off): the old credentials must be refused once they are gone
+    deadline = time.monotonic() + 10
+    while old & set(harness.child_pids(SRV.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check(not old & set(harness.child_pids(SRV.pid)), "old workers retired")
     with RawClient(SRV.port) as c:
         eq(login(c, "foo", "bar"), "CLIENT_ERROR authentication failure\r\n")
     with open(AUTHFILE, "w") as f:
