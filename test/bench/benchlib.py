@@ -27,57 +27,16 @@ Subcommands (all talk to 127.0.0.1 only, every loop is bounded):
   report TSV MD CMD             median table from the rounds in TSV; print it and
                                 write it (with machine info and CMD) to MD
 """
-import os
+# The helpers they share with restart.py, repl.py and slabs.py (ports, stats,
+# /proc process trees, machine info) live in benchutil.py.
 import socket
 import statistics
 import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
-
-
-def clk_tck():
-    return os.sysconf("SC_CLK_TCK")
-
-
-def children(pid):
-    out = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children") as f:
-                out.extend(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def tree(pid):
-    seen, todo = [], [pid]
-    while todo and len(seen) < 4096:          # bounded
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.append(p)
-        todo.extend(children(p))
-    return seen
-
-
-def proc_ticks(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return 0
-    # comm may contain spaces/parens: split after the last ')'
-    fields = s[s.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state); utime=14 stime=15 cutime=16 cstime=17
-    ut, st, cut, cst = (int(fields[i - 3]) for i in (14, 15, 16, 17))
-    return ut + st + cut + cst
+from benchutil import (HOST, free_port, machine, proc_ticks, recv_until,
+                       slab_pages, stats, tree, wait_ready)
 
 
 def cmd_cpu(pid):
@@ -121,47 +80,12 @@ def cmd_strace_summary(path, reqs, wl, srv, tsv):
 
 
 def cmd_freeport():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    print(s.getsockname()[1])
-    s.close()
-
-
-def recv_until(s, end, limit=1 << 26, timeout=30.0):
-    s.settimeout(timeout)
-    buf = b""
-    while not buf.endswith(end):
-        d = s.recv(1 << 16)
-        if not d:
-            raise IOError("connection closed")
-        buf += d
-        if len(buf) > limit:
-            raise IOError("reply too long")
-    return buf
-
-
-def stats(port):
-    with socket.create_connection((HOST, int(port)), timeout=10) as s:
-        s.sendall(b"stats\r\n")
-        buf = recv_until(s, b"END\r\n")
-    d = {}
-    for line in buf.decode().split("\r\n"):
-        p = line.split(" ", 2)
-        if len(p) == 3 and p[0] == "STAT":
-            d[p[1]] = p[2]
-    return d
+    print(free_port())
 
 
 def cmd_wait(port, seconds="10"):
-    deadline = time.time() + float(seconds)
-    while time.time() < deadline:
-        try:
-            with socket.create_connection((HOST, int(port)), timeout=1) as s:
-                s.sendall(b"version\r\n")
-                if recv_until(s, b"\r\n", timeout=2).startswith(b"VERSION"):
-                    return 0
-        except (OSError, IOError):
-            time.sleep(0.05)
+    if wait_ready(port, seconds):
+        return 0
     print(f"port {port} did not answer within {seconds}s", file=sys.stderr)
     return 1
 
@@ -170,21 +94,6 @@ def cmd_stat(port, *names):
     d = stats(port)
     for n in names:
         print(n, d.get(n, "?"))
-
-
-def slab_pages(port):
-    """The 1 MiB pages the server's slab classes hold (stats slabs)."""
-    s = socket.create_connection((HOST, int(port)), timeout=10)
-    s.sendall(b"stats slabs\r\n")
-    data = b""
-    while not data.endswith(b"END\r\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return sum(int(line.split()[2]) for line in data.decode().split("\r\n")
-               if line.startswith("STAT ") and line.split()[1].endswith(":total_pages"))
 
 
 def cmd_fill(port, count, size):
@@ -306,26 +215,6 @@ def cmd_memaslap_ops(path):
     p = lines[-1].split()
     secs = float(p[2].rstrip("s"))
     print(int(p[4]), int(p[6]), secs)
-
-
-def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for l in f:
-                if l.startswith("model name"):
-                    model = l.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    u = os.uname()
-    try:
-        with open("/proc/loadavg") as f:
-            load = " ".join(f.read().split()[:3])
-    except OSError:
-        load = "?"
-    return (f"nproc {os.cpu_count()}, CPU {model}, kernel {u.sysname} {u.release} "
-            f"{u.machine}, load average at the end {load}")
 
 
 def fmt(v):
