@@ -25,52 +25,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHMC = os.path.join(ROOT, "build", "shmcached")
-MEMC = "/usr/bin/memcached"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import (HOST, MEMC, SHMC, free_port, recv_until,  # noqa: E402
+                       stats, stop, tree, user_flag, write_build)
+
 VALUE = 1000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def stats(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(b"stats\r\n")
-    buf = b""
-    while not buf.endswith(b"END\r\n"):
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    s.close()
-    out = {}
-    for l in buf.decode().split("\r\n"):
-        p = l.split(" ")
-        if len(p) == 3 and p[0] == "STAT":
-            out[p[1]] = p[2]
-    return out
 
 
 def fill(port, mb):
     """Pipelined noreply sets until the cache has evicted a little."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    s = socket.create_connection((HOST, port), timeout=120)
     val = b"v" * VALUE
     count = int(mb * 1.15 * 1024 * 1024 / (VALUE + 60))
     batch = 2000
@@ -102,22 +68,16 @@ class Proc(object):
         deadline = self.t0 + timeout
         while time.monotonic() < deadline:
             try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=60)
-                s.sendall(b"get probe\r\n")
-                buf = b""
-                while not buf.endswith(b"END\r\n"):
-                    d = s.recv(4096)
-                    if not d:
-                        raise OSError("closed")
-                    buf += d
-                s.close()
+                with socket.create_connection((HOST, port), timeout=60) as s:
+                    s.sendall(b"get probe\r\n")
+                    recv_until(s, b"END\r\n", timeout=60)
                 return time.monotonic() - self.t0
             except OSError:
                 time.sleep(0.001)
         raise RuntimeError("not serving after %d s" % timeout)
 
     def kill_tree(self):
-        pids = [self.p.pid] + children(self.p.pid)
+        pids = tree(self.p.pid)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -127,9 +87,7 @@ class Proc(object):
         time.sleep(0.2)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.p.poll() is None:
-            os.kill(self.p.pid, sig)
-            self.p.wait(300)
+        stop(self.p, sig, timeout=300, force=False)
 
     def text(self):
         self.log.flush()
@@ -140,13 +98,13 @@ class Proc(object):
 def shmc_argv(port, path, mb):
     argv = [SHMC, "-p", str(port), "-l", "127.0.0.1", "-t", "2", "-m",
             str(mb), "-e", path, "-v"]
-    return argv + (["-u", "root"] if os.geteuid() == 0 else [])
+    return argv + user_flag()
 
 
 def memc_argv(port, path, mb):
     argv = [MEMC, "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "2",
             "-m", str(mb), "-e", path]
-    return argv + (["-u", "root"] if os.geteuid() == 0 else [])
+    return argv + user_flag()
 
 
 def restart_once(make_argv, port, path, mb, how, tmp, tag):
@@ -208,9 +166,7 @@ def main():
                         serve * 1000))
     table = "\n".join(lines)
     print(table)
-    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
-    with open(os.path.join(ROOT, "build", "bench_restart.md"), "w") as f:
-        f.write(table + "\n")
+    write_build("bench_restart.md", table + "\n")
     print("logs: %s" % tmp)
 
 
