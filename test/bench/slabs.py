@@ -20,29 +20,21 @@ only; stops only the servers it started, by pid.
 import os
 import random
 import socket
-import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHMC = os.path.join(ROOT, "build", "shmcached")
-MEMC = "/usr/bin/memcached"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import (HOST, MEMC, SHMC, free_port, parse_stats,  # noqa: E402
+                       start_server, stop, user_flag, write_build)
+
 SECONDS = int(os.environ.get("BENCH_SLABS_SECONDS", "60"))
 MODES = [int(x) for x in os.environ.get("BENCH_SLABS_MODES", "0 1 2").split()]
 OLD_SIZE, NEW_SIZE, NEW_KEYS, BATCH = 1000, 100, 200000, 100
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class Conn(object):
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.s = socket.create_connection((HOST, port), timeout=30)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
@@ -58,12 +50,7 @@ class Conn(object):
 
     def stats(self, sub=""):
         self.s.sendall(("stats %s\r\n" % sub).encode())
-        out = {}
-        for l in self.until(b"END\r\n").decode().split("\r\n"):
-            if l.startswith("STAT "):
-                p = l.split(" ", 2)
-                out[p[1]] = p[2]
-        return out
+        return parse_stats(self.until(b"END\r\n"))
 
     def sync(self):
         self.s.sendall(b"version\r\n")
@@ -74,28 +61,10 @@ def start(binary, mode):
     port = free_port()
     args = [binary, "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-m", "64",
             "-t", "2", "-o", "slab_reassign,slab_automove=%d" % mode]
-    if os.geteuid() == 0:
-        args += ["-u", "root"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("%s did not start" % binary)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    proc = start_server(args + user_flag(), port)
+    if proc is None:
+        raise RuntimeError("%s did not start" % binary)
+    return proc, port
 
 
 def fill_old(c):
@@ -197,9 +166,7 @@ def main():
     cmd = ("BENCH_SLABS_SECONDS=%d /usr/bin/python3 test/bench/slabs.py"
            % SECONDS)
     print(out)
-    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
-    with open(os.path.join(ROOT, "build", "bench_slabs.md"), "w") as f:
-        f.write("%s\n\n%s\n" % (cmd, out))
+    write_build("bench_slabs.md", "%s\n\n%s\n" % (cmd, out))
 
 
 if __name__ == "__main__":
