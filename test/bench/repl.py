@@ -30,70 +30,25 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "test", "bench"))
-import benchlib  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import (HOST, ROOT, SHMC, clk_tck, free_port,  # noqa: E402
+                       machine, proc_ticks, recv_until, start_server, stats,
+                       stop, tree, write_build)
 
-SHMC = os.path.join(ROOT, "build", "shmcached")
 ROUNDS = int(os.environ.get("BENCH_REPL_ROUNDS", "3"))
 DURATION = int(os.environ.get("BENCH_DURATION", "4"))
 COPY_MB = int(os.environ.get("BENCH_REPL_MB", "1024"))
 MEMASLAP = "/usr/bin/memcaslap"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def ask(port, line, end=b"END\r\n"):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(line.encode())
-        out = b""
-        deadline = time.monotonic() + 10
-        while not out.endswith(end) and time.monotonic() < deadline:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    return out.decode("latin-1")
-
-
-def stats(port, sub=""):
-    """"stats" (memcached's lines), or "stats shmcached" (repl_*) with
-    sub="shmcached"."""
-    cmd = "stats %s\r\n" % sub if sub else "stats\r\n"
-    return dict(l.split(" ", 2)[1:] for l in ask(port, cmd)
-                .split("\r\n") if l.startswith("STAT "))
-
-
 def start(args, mem):
     port = free_port()
     argv = [SHMC, "-u", "root", "-U", "0", "-l", "127.0.0.1", "-p",
             str(port), "-t", "1", "-m", str(mem), "-c", "4096"] + args
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            ask(port, "version\r\n", b"\r\n")
-            return p, port
-        except OSError:
-            time.sleep(0.05)
-    p.kill()
-    raise SystemExit("server did not start: %s" % argv)
-
-
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+    p = start_server(argv, port)
+    if p is None:
+        raise SystemExit("server did not start: %s" % argv)
+    return p, port
 
 
 def wait_connected(port, timeout=60):
@@ -123,8 +78,7 @@ def setup(kind, mem=1024):
 
 
 def cpu_ticks(procs):
-    return sum(benchlib.proc_ticks(q) for p in procs
-               for q in benchlib.tree(p.pid))
+    return sum(proc_ticks(q) for p in procs for q in tree(p.pid))
 
 
 def one_round(kind, cfgs, out):
@@ -162,7 +116,7 @@ def one_round(kind, cfgs, out):
             raise SystemExit("memcaslap failed: see %s" % log)
         p = lines[-1].split()
         ops, tps = int(p[4]), int(p[6])
-        us = (c1 - c0) / benchlib.clk_tck() * 1e6 / max(ops, 1)
+        us = (c1 - c0) / clk_tck() * 1e6 / max(ops, 1)
         st = stats(port, "shmcached")
         return {"ops/s": tps, "CPU us/write (both nodes)": us,  # per op
                 "lag ms median": statistics.median(lags) if lags else 0,
@@ -177,15 +131,13 @@ def one_round(kind, cfgs, out):
 def fill(port, mb):
     n = mb * 1024 * 1024 // 1100
     val = b"v" * 1000
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+    with socket.create_connection((HOST, port), timeout=60) as s:
         for base in range(0, n, 2000):
             s.sendall(b"".join(b"set k%09d 0 0 1000 noreply\r\n%s\r\n"
                                % (i, val) for i in range(base, min(n, base
                                                                 + 2000))))
         s.sendall(b"mn\r\n")
-        buf = b""
-        while not buf.endswith(b"MN\r\n"):
-            buf += s.recv(65536)
+        recv_until(s, b"MN\r\n", timeout=60)
     return int(stats(port)["curr_items"])
 
 
@@ -263,10 +215,9 @@ def main():
                     COPY_MB, items, got, secs, COPY_MB / secs))
     text = "\n".join(rows)
     head = ("## Replication (test/bench/repl.py, %d rounds x %d s, -t 1)\n\n"
-            "machine: %s\n\n" % (ROUNDS, DURATION, benchlib.machine()))
+            "machine: %s\n\n" % (ROUNDS, DURATION, machine()))
     print(head + text)
-    with open(os.path.join(ROOT, "build", "bench_repl.md"), "w") as f:
-        f.write(head + text + "\n")
+    write_build("bench_repl.md", head + text + "\n")
 
 
 if __name__ == "__main__":
