@@ -7,7 +7,8 @@ of the process started here, never by name.
 
   free_port()                   a free TCP port on 127.0.0.1
   recv_until(s, end)            read from socket s until the data ends with end
-  stats(port, sub="")           {name: value} of "stats" / "stats SUB"
+  stats(port, sub="")           {name: value} of "stats" / "stats SUB" (slabs,
+                                shmcached: shmcached's own figures, repl_*)
   parse_stats(text)             the same, from a reply already read
   slab_pages(port)              the 1 MiB pages the slab classes hold
   wait_ready(port, seconds)     True once port answers "version"
