@@ -2,9 +2,12 @@
  * test_slab.c - slab classes and accounting, LRU eviction order, -M, and
  * large items stored as chained chunks.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "engine/region.h"
@@ -433,10 +436,125 @@ static void test_listed_sizes(void)
     fixture_close(&f);
 }
 
+/* ---- killed while chaining ---------------------------------------------- */
+
+#define KC_KEYS 40
+#define KC_LEN (40 * 1024)      /* ten 4 KB chunks: a chain takes a while */
+
+static void chunk4k_flags(struct engine_config *cfg)
+{
+    cfg->slab_chunk_max = 4096;
+    cfg->item_size_max = 1u << 20;
+}
+
+static unsigned char kc_byte(unsigned key, size_t j)
+{
+    return (unsigned char)((key * 7 + j) % 251);
+}
+
+/* Every third key's value fits one 4 KB chunk unchained: a chunk that was
+ * a CHAIN chunk (value bytes to its last byte) becomes a head whose chain
+ * link must read 0. */
+static size_t kc_len(unsigned key)
+{
+    return key % 3 == 0 ? 3500 : KC_LEN;
+}
+
+/* A worker that stores chained values, flags on every other key, forever. */
+static void kc_worker(struct engine_worker *w, unsigned seed)
+{
+    static unsigned char v[KC_LEN];
+    char key[16];
+    for (;;) {
+        unsigned k = (unsigned)rand_r(&seed) % KC_KEYS;
+        size_t n = kc_len(k);
+        for (size_t j = 0; j < n; j++)
+            v[j] = kc_byte(k, j);
+        snprintf(key, sizeof key, "kc%u", k);
+        struct engine_alloc a;
+        if (engine_alloc(w, key, strlen(key), k % 2 ? k : 0, 0, n, &a)
+            != ENGINE_OK)
+            continue;
+        engine_alloc_write(w, &a, v, n);
+        engine_alloc_store(w, &a, ENGINE_SET, 0, NULL);
+    }
+}
+
+/* Workers SIGKILLed at random instants while they build chains (the class
+ * lock held, a head ALLOC with part of its chain) and while they free old
+ * values: each death is repaired or reaped, engine_check() holds after
+ * every one, and every value left is whole, with its flags. */
+static void test_kill_chaining(void)
+{
+    struct fixture f;
+    unsigned seed = 4242, kills = 0, failures = 0;
+    CU_ASSERT_FATAL(fixture_open(&f, 16, chunk4k_flags) == 0);
+    struct engine_stats st0;
+    engine_stats(f.e, &st0);
+    for (unsigned round = 0; round < 150; round++) {
+        struct engine_worker *w = engine_worker_attach(f.e, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+        pid_t pid = fork();
+        if (pid == 0)
+            kc_worker(w, round);
+        usleep((useconds_t)(rand_r(&seed) % 3000));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        struct engine_reap rp;
+        failures += engine_worker_reap(f.e, engine_worker_slot(w), &rp) != 0;
+        free(w);
+        kills++;
+        char msg[256] = "";
+        if (engine_check(f.e, msg, sizeof msg) != 0) {
+            fprintf(stderr, "\n    round %u: %s", round, msg);
+            failures++;
+            break;
+        }
+    }
+    CU_ASSERT_EQUAL(failures, 0);
+    unsigned found = 0, bad = 0;
+    for (unsigned k = 0; k < KC_KEYS; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "kc%u", k);
+        struct bigcheck b = { NULL, 0 };
+        if (engine_get(f.w, key, strlen(key), big_cb, &b) != ENGINE_OK ||
+            b.buf == NULL)
+            continue;
+        found++;
+        int whole = b.n == kc_len(k);
+        for (size_t j = 0; whole && j < b.n; j++)
+            whole = b.buf[j] == kc_byte(k, j);
+        uint32_t flags = 99;
+        char small[4];
+        fx_get(&f, key, small, sizeof small, &flags, NULL);
+        bad += !whole || flags != (k % 2 ? k : 0);
+        free(b.buf);
+    }
+    struct engine_stats st;
+    engine_stats(f.e, &st);
+    printf("\n    %u kills, %u of %u keys stored, %llu lock repairs ", kills,
+           found, KC_KEYS,
+           (unsigned long long)(st.lock_repairs - st0.lock_repairs));
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(found > KC_KEYS / 2);
+    CU_ASSERT(st.lock_repairs > st0.lock_repairs);  /* deaths under a lock */
+    /* what the dead left allocated was reclaimed: a fresh fill fits */
+    for (unsigned k = 0; k < KC_KEYS; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "kc%u", k);
+        engine_delete(f.w, key, strlen(key));
+    }
+    engine_stats(f.e, &st);
+    CU_ASSERT_EQUAL(st.curr_items, 0);
+    fx_check(&f);
+    fixture_close(&f);
+}
+
 UNIT_SUITE(slab, NULL, NULL,
            UNIT_TEST(test_class_sizes), UNIT_TEST(test_class_options),
            UNIT_TEST(test_accounting), UNIT_TEST(test_lru_order),
            UNIT_TEST(test_expired_reclaimed_first), UNIT_TEST(test_no_evict),
            UNIT_TEST(test_large_chained), UNIT_TEST(test_mem_limit),
            UNIT_TEST(test_mem_limit_grow), UNIT_TEST(test_compact_items),
-           UNIT_TEST(test_chained_flags), UNIT_TEST(test_listed_sizes))
+           UNIT_TEST(test_chained_flags), UNIT_TEST(test_listed_sizes),
+           UNIT_TEST(test_kill_chaining))
