@@ -706,6 +706,7 @@ int master_run(const struct settings *s, int argc, char **argv,
     srvstate_destroy(m->state);
     watchlog_destroy(m->watch);
     connsnap_destroy(m->conns);
+    engine_automove_free(m->am);
     /* every process is gone: a memory file is written back and marked
      * clean, unless the stop was immediate (SIGQUIT), a failed start, or
      * an upgrade (the new server has it) */
