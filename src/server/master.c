@@ -247,6 +247,14 @@ static void slab_work(struct master *m, double now, double *wake)
         *wake = next;
 }
 
+/* Seconds between the crawler's sweeps: rare when the LRU maintenance
+ * already reclaims what expires at the tails (as memcached's crawler
+ * leaves that to its maintainer), from the first one on. */
+static double sweep_interval(const struct master *m)
+{
+    return m->s->lru_maintainer ? SWEEP_INTERVAL_MAINTAINED : SWEEP_INTERVAL;
+}
+
 /* The engine's background work, by one master (not a leaving one, nor one
  * whose predecessor still runs: they share the master's slot): the LRU
  * maintenance every MAINTAIN_INTERVAL (with -o lru_maintainer, memcached's
@@ -271,9 +279,7 @@ static void background(struct master *m, double now, double *wake)
     if (now >= m->next_sweep ||
         __atomic_load_n(&sh->crawler_running, __ATOMIC_ACQUIRE)) {
         sweep(m);
-        m->next_sweep = mono() + (m->s->lru_maintainer
-                                  ? SWEEP_INTERVAL_MAINTAINED
-                                  : SWEEP_INTERVAL);
+        m->next_sweep = mono() + sweep_interval(m);
     }
     if (m->next_sweep < *wake)
         *wake = m->next_sweep;
@@ -409,7 +415,7 @@ static void wait_events(struct master *m, double left,
 /* The supervision loop; returns when every worker is gone after a stop. */
 static void supervise(struct master *m, const sigset_t *waitmask)
 {
-    m->next_sweep = mono() + SWEEP_INTERVAL;
+    m->next_sweep = mono() + sweep_interval(m);
     m->next_hash = mono() + HASH_IDLE_INTERVAL;
     for (;;) {
         if (sig_stop)
