@@ -7,6 +7,7 @@
 #include "proto/proto.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -127,6 +128,22 @@ void fx_check(struct fixture *f)
     if (rc != 0)
         fprintf(stderr, "\n  engine_check: %s\n", msg);
     CU_ASSERT_EQUAL(rc, 0);
+}
+
+int fx_reap_check(struct fixture *f, struct engine_worker *w,
+                  unsigned round)
+{
+    struct engine_reap rp;
+    char msg[256] = "";
+    int bad = engine_worker_reap(f->e, engine_worker_slot(w), &rp) != 0;
+    free(w);
+    if (bad)
+        snprintf(msg, sizeof msg, "the reap failed");
+    else if (engine_check(f->e, msg, sizeof msg) != 0)
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "\n    round %u: %s", round, msg);
+    return bad;
 }
 
 /* Feeds in[0..len) to a new connection, the bytes arriving in pieces that

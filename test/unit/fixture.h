@@ -46,6 +46,10 @@ enum engine_status fx_get(struct fixture *f, const char *key, char *buf,
 int fx_has(struct fixture *f, const char *key);
 /* engine_check(); CU assertion with its message on failure. */
 void fx_check(struct fixture *f);
+/* After a worker w was killed: reaps its slot, frees w, runs
+ * engine_check(). 0, or 1 (the reason on stderr, with the round). */
+int fx_reap_check(struct fixture *f, struct engine_worker *w,
+                  unsigned round);
 
 struct proto_env;
 struct buf;

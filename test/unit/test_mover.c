@@ -695,13 +695,8 @@ static void test_kill_mover(void)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         mid_move += mover_phase(f.e->r->mover.state) >= MV_DRAIN;
-        struct engine_reap rp;
-        failures += engine_worker_reap(f.e, engine_worker_slot(w), &rp) != 0;
-        free(w);
         kills++;
-        char msg[256] = "";
-        if (engine_check(f.e, msg, sizeof msg) != 0) {
-            fprintf(stderr, "\n    round %u: %s", round, msg);
+        if (fx_reap_check(&f, w, round) != 0) {
             failures++;
             break;
         }
