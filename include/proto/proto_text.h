@@ -1,6 +1,7 @@
 /*
  * proto_text.h - internals shared by the text protocol modules
- * (proto_text.c: parser + command table, proto_stats.c: the stats family).
+ * (proto_token.c: tokens and numbers, proto_text.c: the command table,
+ * proto_stats.c: the stats family).
  *
  * Not a public interface: the server only sees proto.h. A request line is
  * tokenized in place, without copying or allocation: a token is a pointer
@@ -54,6 +55,18 @@ int proto_strtoull(const struct proto_token *t, uint64_t *out);
 
 /* Writes the decimal form of v at dst (no NUL); returns the length (<=20). */
 size_t proto_u64toa(uint64_t v, char *dst);
+
+/* Splits line [p, end) at spaces into r (memcached's tokenizer: only ' '
+ * separates, a NUL ends the line, at most PROTO_MAX_TOKENS tokens; the
+ * remainder of a longer line is left in r->rest). */
+void proto_parse_line(const char *p, const char *end, struct request *r);
+/* memcached's set_noreply_maybe: the last token is "noreply". */
+int proto_last_is_noreply(const struct request *r);
+/* Next get key: from the tokens, then from the unparsed rest of the line
+ * (*i indexes tok, *scan walks rest; start with 0 and r->rest). 0 when no
+ * key is left. */
+int proto_next_key(const struct request *r, size_t *i, const char **scan,
+                   struct proto_token *key);
 
 /* ---- for the meta commands (proto_meta.c) ---- */
 

@@ -88,185 +88,6 @@ struct proto_conn {
 /* A literal reply with its line end: expands to (pointer, length). */
 #define LIT(s) s "\r\n", sizeof(s "\r\n") - 1
 
-/* ---- numbers ------------------------------------------------------- */
-
-static inline int is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* strtoull semantics over a token: *mag gets the value (negated modulo
- * 2^64 for '-'), *neg whether a '-' was seen. 0 on no digits, overflow, or
- * a number not followed by the token end or whitespace. */
-static int scan_number(const struct proto_token *t, uint64_t *val, int *neg,
-                       uint64_t limit_pos, uint64_t limit_neg)
-{
-    const char *p = t->p, *e = t->p + t->len;
-    *neg = 0;
-    while (p < e && is_space(*p))
-        p++;
-    if (p < e && (*p == '+' || *p == '-'))
-        *neg = *p++ == '-';
-    const char *d = p;
-    uint64_t v = 0;
-    int over = 0;
-    for (; p < e && *p >= '0' && *p <= '9'; p++) {
-        unsigned dig = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - dig) / 10)
-            over = 1;
-        else
-            v = v * 10 + dig;
-    }
-    if (p == d)
-        return 0;
-    if (over || v > (*neg ? limit_neg : limit_pos))
-        return 0;   /* ERANGE */
-    if (p < e && !is_space(*p))
-        return 0;
-    *val = *neg ? (uint64_t)0 - v : v;
-    return 1;
-}
-
-int proto_strtoull(const struct proto_token *t, uint64_t *out)
-{
-    uint64_t v;
-    int neg;
-    /* fast path: plain digits */
-    if (t->len > 0 && t->len < 20) {
-        const char *p = t->p;
-        size_t i = 0;
-        v = 0;
-        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
-            v = v * 10 + (unsigned)(p[i] - '0');
-        if (i == t->len) {
-            *out = v;
-            return 1;
-        }
-    }
-    if (!scan_number(t, &v, &neg, UINT64_MAX, UINT64_MAX))
-        return 0;
-    if ((int64_t)v < 0 && neg)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-int proto_strtoul32(const struct proto_token *t, uint32_t *out)
-{
-    uint64_t v;
-    if (!proto_strtoull(t, &v))
-        return 0;
-    *out = (uint32_t)v;     /* memcached truncates: 2^32 -> 0 */
-    return 1;
-}
-
-int proto_strtol32(const struct proto_token *t, int32_t *out)
-{
-    uint64_t v;
-    int neg;
-    if (t->len > 0 && t->len < 10) {
-        const char *p = t->p;
-        size_t i = 0;
-        int32_t x = 0;
-        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
-            x = x * 10 + (p[i] - '0');
-        if (i == t->len) {
-            *out = x;
-            return 1;
-        }
-    }
-    if (!scan_number(t, &v, &neg, (uint64_t)INT64_MAX,
-                     (uint64_t)INT64_MAX + 1))
-        return 0;
-    *out = (int32_t)(uint32_t)v;    /* memcached truncates long to int32 */
-    return 1;
-}
-
-size_t proto_u64toa(uint64_t v, char *dst)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(dst, tmp + sizeof tmp - n, n);
-    return n;
-}
-
-/* ---- parser -------------------------------------------------------- */
-
-/* Splits line [p, end) at spaces into r (memcached's tokenizer: only ' '
- * separates, a NUL ends the line, at most PROTO_MAX_TOKENS tokens; the
- * remainder of a longer line is left in r->rest). */
-static void parse_line(const char *p, const char *end, struct request *r)
-{
-    const char *s = p;
-    size_t n = 0;
-    r->rest = NULL;
-    r->noreply = 0;
-    for (; p < end; p++) {
-        char c = *p;
-        if (c == ' ') {
-            if (s != p) {
-                r->tok[n].p = s;
-                r->tok[n].len = (size_t)(p - s);
-                if (++n == PROTO_MAX_TOKENS) {
-                    p++;
-                    if (p < end && *p != '\0')
-                        r->rest = p;
-                    r->ntok = n;
-                    r->end = end;
-                    return;
-                }
-            }
-            s = p + 1;
-        } else if (c == '\0') {
-            break;
-        }
-    }
-    if (s != p) {
-        r->tok[n].p = s;
-        r->tok[n].len = (size_t)(p - s);
-        n++;
-    }
-    r->ntok = n;
-    r->end = p;
-}
-
-/* memcached's set_noreply_maybe: the last token is "noreply". */
-static int last_is_noreply(const struct request *r)
-{
-    return r->ntok > 0 && PROTO_TOK_IS(&r->tok[r->ntok - 1], "noreply");
-}
-
-/* Next get key: from the tokens, then from the unparsed rest of the line.
- * *i indexes tok; *scan walks rest. Returns 0 when no key is left. */
-static int next_key(const struct request *r, size_t *i, const char **scan,
-                    struct proto_token *key)
-{
-    if (*i < r->ntok) {
-        *key = r->tok[(*i)++];
-        return 1;
-    }
-    const char *p = *scan, *e = r->end;
-    if (p == NULL)
-        return 0;
-    while (p < e && *p == ' ')
-        p++;
-    const char *s = p;
-    while (p < e && *p != ' ' && *p != '\0')
-        p++;
-    if (p == s) {
-        *scan = NULL;
-        return 0;
-    }
-    key->p = s;
-    key->len = (size_t)(p - s);
-    *scan = (p < e && *p != '\0') ? p : NULL;
-    return 1;
-}
-
 /* ---- replies ------------------------------------------------------- */
 
 /* Appends a reply unless the request said noreply. 0, or PROTO_CLOSE when
@@ -394,9 +215,6 @@ struct get_ctx {
     long hit_size;
 };
 
-static int next_key(const struct request *r, size_t *i, const char **scan,
-                    struct proto_token *key);
-
 /* A value sent directly cannot be taken back, and memcached answers a get
  * with a bad key by dropping the whole reply: send directly only when every
  * key still to come is valid. */
@@ -407,7 +225,7 @@ static int direct_ok(struct get_ctx *g)
         const char *scan = g->scan;
         struct proto_token key;
         g->direct = 1;
-        while (next_key(g->r, &i, &scan, &key))
+        while (proto_next_key(g->r, &i, &scan, &key))
             if (key.len > SHMC_KEY_MAX)
                 g->direct = 0;
     }
@@ -431,7 +249,7 @@ static int send_direct(struct get_ctx *g, const struct engine_item_info *it)
     size_t i = g->i;
     const char *scan = g->scan;
     struct proto_token key;
-    int last = !next_key(g->r, &i, &scan, &key);
+    int last = !proto_next_key(g->r, &i, &scan, &key);
     size_t tail = last ? sizeof(tail_end) - 1 : 2;
     iov[n].iov_base = (void *)tail_end;
     iov[n].iov_len = tail;
@@ -532,7 +350,7 @@ static int cmd_get(struct proto_conn *pc, struct request *r, struct buf *out,
         exptime = engine_exptime(env->engine, t);
         i = 2;
     }
-    while (next_key(r, &i, &scan, &key)) {
+    while (proto_next_key(r, &i, &scan, &key)) {
         if (key.len > SHMC_KEY_MAX) {
             out->len = start;
             return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
@@ -585,7 +403,7 @@ static int cmd_store(struct proto_conn *pc, struct request *r,
     int32_t exptime, vlen;
     uint64_t cas_in = 0;
 
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtoul32(&r->tok[2], &flags) ||
@@ -702,7 +520,7 @@ static int cmd_delete(struct proto_conn *pc, struct request *r,
     (void)arg;
     if (r->ntok > 2) {
         int hold0 = PROTO_TOK_IS(&r->tok[2], "0");
-        r->noreply = last_is_noreply(r);
+        r->noreply = proto_last_is_noreply(r);
         if (!((r->ntok == 3 && (hold0 || r->noreply)) ||
               (r->ntok == 4 && hold0 && r->noreply)))
             return reply(r, out, LIT("CLIENT_ERROR bad command line format.  "
@@ -727,7 +545,7 @@ static int cmd_delta(struct proto_conn *pc, struct request *r,
 {
     const struct proto_token *key = &r->tok[1];
     uint64_t delta, result;
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtoull(&r->tok[2], &delta))
@@ -760,7 +578,7 @@ static int cmd_touch(struct proto_conn *pc, struct request *r,
     const struct proto_token *key = &r->tok[1];
     int32_t t;
     (void)arg;
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (key->len > SHMC_KEY_MAX)
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (!proto_strtol32(&r->tok[2], &t))
@@ -783,7 +601,7 @@ static int cmd_flush(struct proto_conn *pc, struct request *r,
 {
     int32_t when = 0;
     (void)arg;
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (!pc->env->cfg->flush_enabled) {
         /* memcached counts refused flushes too; the engine is not called */
         engine_worker_counters(pc->env->worker)->cmd_flush++;
@@ -817,7 +635,7 @@ static int cmd_verbosity(struct proto_conn *pc, struct request *r,
 {
     uint32_t level;
     (void)arg;
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (!proto_strtoul32(&r->tok[1], &level))
         return reply(r, out, LIT("CLIENT_ERROR bad command line format"));
     if (pc->env->set_verbosity)
@@ -831,7 +649,7 @@ static int cmd_memlimit(struct proto_conn *pc, struct request *r,
 {
     uint32_t mb;
     (void)arg;
-    r->noreply = last_is_noreply(r);
+    r->noreply = proto_last_is_noreply(r);
     if (!proto_strtoul32(&r->tok[1], &mb))
         return reply(r, out, LIT("ERROR"));
     if (mb < 8)
@@ -1067,7 +885,7 @@ static int auth_request(struct proto_conn *pc, const char *in, size_t len,
     if (nl == NULL)
         return partial_line_ok(pc->env, line, len - *pos) ? 1 : PROTO_CLOSE;
     const char *end = nl > line && nl[-1] == '\r' ? nl - 1 : nl;
-    parse_line(line, end, &r);
+    proto_parse_line(line, end, &r);
     if (r.ntok < 5 || !PROTO_TOK_IS(&r.tok[0], "set") ||
         !proto_strtoul32(&r.tok[4], &size) || size > AUTH_VALUE_MAX) {
         *pos += (size_t)(nl - line) + 1;
@@ -1081,7 +899,7 @@ static int auth_request(struct proto_conn *pc, const char *in, size_t len,
         return reply_error_line(out, "CLIENT_ERROR bad command line "
                                      "termination");
     struct request cred;
-    parse_line(val, val + size, &cred);
+    proto_parse_line(val, val + size, &cred);
     if (cred.ntok < 2)
         return reply_error_line(out, "CLIENT_ERROR bad authentication "
                                      "token format");
@@ -1324,7 +1142,7 @@ size_t proto_feed(struct proto_conn *pc, const char *in, size_t len,
         const char *end = nl;
         if (end - line > 1 && end[-1] == '\r')
             end--;
-        parse_line(line, end, &r);
+        proto_parse_line(line, end, &r);
         pos += (size_t)(nl - line) + 1;
         nreq++;
         rc = dispatch(pc, &r, out);
