@@ -616,7 +616,8 @@ def partition_and_heal():
         downs = int(a.own()["repl_link_downs"])
         wait_for("A notices the silent peer",
                  lambda: int(a.own()["repl_link_downs"]) > downs, 10)
-        eq(a.own()["repl_state"], "down")
+        # the count goes up just before the state is published: wait
+        wait_for("A's state is down", lambda: state(a) == "down", 5)
         eq(a.cmd("set during 0 0 1\r\na\r\n").strip(), "STORED",
            "A serves during the partition")
         eq(b.cmd("set duringb 0 0 1\r\nb\r\n").strip(), "STORED",
