@@ -30,11 +30,22 @@ def test(fn):
 
 
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free for UDP and for TCP both (with -U alone the server takes
+    the TCP port of the same number)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            s.close()
+    raise AssertionError("no port free for both UDP and TCP")
 
 
 def udp_sock():
@@ -189,14 +200,17 @@ def udp_off_by_default():
                              stderr=subprocess.DEVNULL)
         try:
             ok = False
-            for _ in range(100):
+            for _ in range(200):
+                if p.poll() is not None:
+                    break           # it could not start: reported below
                 try:
                     socket.create_connection(("127.0.0.1", port), 0.2).close()
                     ok = True
                     break
                 except OSError:
                     time.sleep(0.05)
-            check(ok, "-U without -p: TCP not on the UDP port")
+            check(ok, "-U without -p: TCP not on the UDP port (exit %s)"
+                  % p.poll())
         finally:
             p.terminate()
             p.wait(5)

@@ -60,6 +60,12 @@ class Installed(object):
         self.install(("#!/bin/sh\n%s\n" % body).encode())
 
     def master(self):
+        # a fresh server accepts (its listeners are open) a moment before
+        # its master writes the pidfile: wait for the file, bounded
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.pidfile) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
         with open(self.pidfile) as f:
             return int(f.read().strip())
 
