@@ -45,6 +45,9 @@ struct tomb {
     uint64_t hash;          /* the key's hash; 0 = empty */
     uint64_t version;       /* the deletion's */
     uint8_t nkey;
+    uint8_t peer;           /* the deletion came from the peer (ties are
+                               decided by origin, as for items; 0 in a
+                               region made before it, which reads "ours") */
     char key[ENGINE_KEY_MAX];   /* a full copy ships deletions too */
 };
 
@@ -59,10 +62,11 @@ void changelog_flush(struct engine_worker *w, int64_t oldest_live,
                      uint64_t oldest_cas);
 
 /* The deletion version remembered for the key of hash hv in stripe s (0:
- * none), and remembering one. Holding stripe s. */
-uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv);
+ * none; *peer: whether the deletion came from the peer), and remembering
+ * one. Holding stripe s. */
+uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv, int *peer);
 void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version,
-              const char *key, size_t nkey);
+              int peer, const char *key, size_t nkey);
 
 /* The log lock's repair: nothing to repair (see above). */
 int changelog_repair(struct engine_worker *w, uint32_t idx, int dead);

@@ -41,15 +41,23 @@ static void observe(struct engine *e, uint64_t v)
 }
 
 /* Is the remote change newer than what is here (the item, or else the
- * key's tombstone)? */
+ * key's tombstone)? A tie is decided by origin for both, so that a set on
+ * one node and a deletion on the other at one version end the same way
+ * on both. */
 static int newer(const struct engine *e, const struct lookup *l,
                  const struct item *it, const struct engine_remote *c)
 {
-    if (it == NULL)
-        return c->version > tomb_get(e, l->stripe, l->hash);
-    if (c->version != it->cas)
-        return c->version > it->cas;
-    int here_peer = (it->iflags & IF_PEER) != 0, there_peer = !c->ours;
+    uint64_t here;
+    int here_peer;
+    if (it == NULL) {
+        here = tomb_get(e, l->stripe, l->hash, &here_peer);
+    } else {
+        here = it->cas;
+        here_peer = (it->iflags & IF_PEER) != 0;
+    }
+    if (c->version != here || here == 0)
+        return c->version > here;
+    int there_peer = !c->ours;
     if (here_peer == there_peer)
         return 0;                       /* the same change, again */
     return there_peer ? c->peer_wins_ties : !c->peer_wins_ties;
@@ -72,7 +80,8 @@ static enum engine_status apply_del(struct engine_worker *w,
         if (r != 0 && keyop_remove_locked(w, &l, link, r, 0) < 0)
             st = ENGINE_ERROR;
         if (st == ENGINE_STORED)
-            tomb_put(w->e, l.stripe, l.hash, c->version, c->key, c->nkey);
+            tomb_put(w->e, l.stripe, l.hash, c->version, !c->ours, c->key,
+                     c->nkey);
     }
     unlock_stripe(w, l.stripe);
     observe(w->e, c->version);

@@ -107,19 +107,22 @@ int changelog_repair(struct engine_worker *w, uint32_t idx, int dead)
 
 /* ---- tombstones --------------------------------------------------------- */
 
-uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv)
+uint64_t tomb_get(const struct engine *e, uint32_t s, uint64_t hv, int *peer)
 {
     const struct tomb *t = e->tombs + (uint64_t)s * TOMBS_PER_STRIPE;
+    *peer = 0;
     if (e->tombs == NULL)
         return 0;
     for (unsigned i = 0; i < TOMBS_PER_STRIPE; i++)
-        if (t[i].hash == hv)
+        if (t[i].hash == hv) {
+            *peer = t[i].peer != 0;
             return t[i].version;
+        }
     return 0;
 }
 
 void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version,
-              const char *key, size_t nkey)
+              int peer, const char *key, size_t nkey)
 {
     if (e->tombs == NULL)
         return;
@@ -137,6 +140,7 @@ void tomb_put(struct engine *e, uint32_t s, uint64_t hv, uint64_t version,
     victim->hash = hv;
     victim->version = version;
     victim->nkey = (uint8_t)nkey;
+    victim->peer = (uint8_t)(peer != 0);
     memcpy(victim->key, key, nkey);
 }
 

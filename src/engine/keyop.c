@@ -63,7 +63,8 @@ int keyop_remove_locked(struct engine_worker *w, struct lookup *l,
     __atomic_store_n(link, it->hnext, __ATOMIC_RELEASE);
     if (log) {
         uint64_t v = new_version(e);
-        tomb_put(e, l->stripe, l->hash, v, w->s->j_op.key, w->s->j_op.nkey);
+        tomb_put(e, l->stripe, l->hash, v, 0, w->s->j_op.key,
+                 w->s->j_op.nkey);
         changelog_append(w, CL_DEL, w->s->j_op.key, w->s->j_op.nkey, v);
     }
     slab_free_locked(e, &e->classes[id], r);
@@ -244,7 +245,8 @@ static int finish_journal(struct engine_worker *w, uint32_t s,
     if (j->log_op != 0) {       /* the change, logged again */
         uint64_t v = new_version(e);
         if (j->log_op == CL_DEL)
-            tomb_put(e, s, hash_key(j->key, j->nkey), v, j->key, j->nkey);
+            tomb_put(e, s, hash_key(j->key, j->nkey), v, 0, j->key,
+                     j->nkey);
         changelog_append(w, j->log_op, j->key, j->nkey, v);
     }
     journal_clear(j);

@@ -275,6 +275,58 @@ static void test_apply_ties(void)
     fixture_close(&b);
 }
 
+/* The version the last logged change of f took (read from its log). */
+static uint64_t last_version(struct fixture *f)
+{
+    struct engine_change c;
+    uint64_t pos = 0, v = 0;
+    while (engine_changelog_read(f->e, &pos, &c) == 1)
+        v = c.version;
+    return v;
+}
+
+/* A set on one node and a deletion of the key on the other at the same
+ * version: each node gets the other's change, and both must end alike,
+ * whichever node's tie rule favours. */
+static void tie_set_against_delete(int a_peer_wins, const char *expect)
+{
+    struct fixture a, b;
+    char buf[32];
+    CU_ASSERT_FATAL(fixture_open(&a, 4, with_log) == 0);
+    CU_ASSERT_FATAL(fixture_open(&b, 4, with_log) == 0);
+    fx_store(&a, ENGINE_SET, "k", "old", 0, 0);
+    fx_store(&a, ENGINE_SET, "k", "from-a", 0, 0);
+    fx_store(&b, ENGINE_SET, "k", "old", 0, 0);
+    CU_ASSERT_EQUAL(engine_delete(b.w, "k", 1), ENGINE_OK);
+    uint64_t va = last_version(&a), vb = last_version(&b);
+    CU_ASSERT_EQUAL_FATAL(va, vb);                  /* a real tie */
+    struct engine_remote to_b = remote_set("k", "from-a", va);
+    struct engine_remote to_a = { .key = "k", .nkey = 1, .del = 1,
+                                  .version = vb };
+    to_a.peer_wins_ties = a_peer_wins;  /* the two nodes decide opposite */
+    to_b.peer_wins_ties = !a_peer_wins;
+    engine_apply(a.w, &to_a);
+    engine_apply(b.w, &to_b);
+    int ha = fx_get(&a, "k", buf, sizeof buf, NULL, NULL) == ENGINE_OK;
+    CU_ASSERT_EQUAL(ha, expect != NULL);
+    if (ha && expect != NULL)
+        CU_ASSERT_STRING_EQUAL(buf, expect);
+    int hb = fx_get(&b, "k", buf, sizeof buf, NULL, NULL) == ENGINE_OK;
+    CU_ASSERT_EQUAL(hb, expect != NULL);            /* converged */
+    if (hb && expect != NULL)
+        CU_ASSERT_STRING_EQUAL(buf, expect);
+    fx_check(&a);
+    fx_check(&b);
+    fixture_close(&a);
+    fixture_close(&b);
+}
+
+static void test_apply_tie_set_and_delete(void)
+{
+    tie_set_against_delete(1, NULL);        /* b's deletion wins on both */
+    tie_set_against_delete(0, "from-a");    /* a's set wins on both */
+}
+
 static void test_apply_deletes_and_tombstones(void)
 {
     struct fixture f;
@@ -353,5 +405,6 @@ UNIT_SUITE(apply, NULL, NULL,
            UNIT_TEST(test_log_wraps),
            UNIT_TEST(test_log_survives_a_crash),
            UNIT_TEST(test_apply_newer_wins), UNIT_TEST(test_apply_ties),
+           UNIT_TEST(test_apply_tie_set_and_delete),
            UNIT_TEST(test_apply_deletes_and_tombstones),
            UNIT_TEST(test_full_copy_purge))
