@@ -87,6 +87,12 @@ uint64_t slab_pool_page(const struct engine *e);
  * kept for the mover: memcached's slab_reassign_inline_reclaim). */
 void slab_unlink_free_locked(struct engine *e, struct class *c, ref_t r);
 ref_t slab_pop_free_locked(struct engine *e, unsigned id);
+/* One step of slab_alloc, exposed for the crash-point tests: the chunk r
+ * (off its free list) becomes an ALLOC item of w's slot, its layout fixed
+ * (flags stored when not 0, key and value lengths), no chain yet. Class
+ * lock held. */
+void slab_alloc_init_locked(struct engine_worker *w, ref_t r, size_t nkey,
+                            size_t nbytes, uint32_t flags);
 
 /* memcached's slabs_reassign(): checks, and records the request for the
  * mover (engine_slabs_reassign, and slab_automove=2 on an eviction). */

@@ -421,12 +421,11 @@ static void prefault_next(struct engine *e, const struct class *c)
             MADV_POPULATE_WRITE);
 }
 
-/* The chunk r becomes an ALLOC item of w's slot, its layout fixed: flags
- * (stored when not 0), key length, value length, no chain yet. Class lock
- * held; the chain link is zeroed before the state says ALLOC (a repair
- * walks the chains of ALLOC heads). */
-static void alloc_init_locked(struct engine_worker *w, ref_t r, size_t nkey,
-                              size_t nbytes, uint32_t flags)
+/* (slab.h) The chain link is zeroed before the state says ALLOC: a repair
+ * walks the chains of ALLOC heads, and a chunk's last bytes may hold
+ * anything its last use left there. */
+void slab_alloc_init_locked(struct engine_worker *w, ref_t r, size_t nkey,
+                            size_t nbytes, uint32_t flags)
 {
     struct engine *e = w->e;
     struct item *it = ITEM(e, r);
@@ -490,7 +489,7 @@ ref_t slab_alloc(struct engine_worker *w, size_t nkey, size_t nbytes,
         *st = ENGINE_NO_MEMORY;
         return 0;
     }
-    alloc_init_locked(w, r, nkey, nbytes, flags);
+    slab_alloc_init_locked(w, r, nkey, nbytes, flags);
     if (id == e->r->big && alloc_chain_locked(w, r, now) < 0) {
         slab_free_locked(e, c, r);
         slot_live_del(w->s, r);

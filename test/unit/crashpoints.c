@@ -517,6 +517,57 @@ static void head_rescue_die(struct fixture *f, struct engine_worker *w)
     die();
 }
 
+/* -- a chained value being allocated: its head ALLOC, over a chunk whose
+ * last bytes (where a head keeps its chain) still name h1's chained chunk,
+ * as a chunk that held a value before may; the next chunk made CHAIN but
+ * not yet on the head's chain. h0, deleted, left the class's first chunks
+ * free: the repair meets the new head before h1, so a chain link not
+ * cleared before the head turned ALLOC would take h1's chunk from it. The
+ * reap must free the two chunks and no more. -- */
+static void chain_alloc_setup(struct fixture *f)
+{
+    mv_put(f, "h0", BIGV);
+    mv_put(f, "h1", BIGV);
+    mv_put(f, "h2", BIGV);
+    engine_delete(f->w, "h0", 2);
+}
+
+static void chain_alloc_die(struct fixture *f, struct engine_worker *w)
+{
+    struct engine *e = f->e;
+    unsigned big = e->r->big;
+    ref_t *link;
+    ref_t h1 = hash_find(e, hash_bucket(e, hash_key("h1", 2)), "h1", 2,
+                         &link);
+    lock_class(w, big);
+    ref_t r = slab_pop_free_locked(e, big);
+    CU_ASSERT_FATAL(r != 0 && r < h1 && item_chain(e, ITEM(e, h1)) != 0);
+    memcpy((char *)ITEM(e, r) + e->classes[big].size - sizeof(ref_t),
+           item_chainp(e, ITEM(e, h1)), sizeof(ref_t));
+    slab_alloc_init_locked(w, r, 5, BIGV, 9);
+    memcpy(item_key(ITEM(e, r)), "large", 5);
+    ref_t x = slab_pop_free_locked(e, big);
+    struct item *xi = ITEM(e, x);
+    xi->next = 0;
+    xi->prev = r;
+    xi->nkey = 0;
+    xi->iflags = 0;
+    item_set_state(xi, ST_CHAIN);
+    die();
+}
+
+static void chain_alloc_verify(struct fixture *f)
+{
+    expect_intact(f, "h1", BIGV);
+    expect_intact(f, "h2", BIGV);
+    expect_items(f, 2);
+    CU_ASSERT_FALSE(fx_has(f, "large"));
+    mv_put(f, "h3", BIGV);                  /* its two chunks are free */
+    expect_intact(f, "h3", BIGV);
+    expect_intact(f, "h1", BIGV);
+    expect_items(f, 3);
+}
+
 /* -- the head left in place, its chained chunk copied and relinked, the
  * old chunk not yet the mover's -- */
 static void chunk_rescue_die(struct fixture *f, struct engine_worker *w)
@@ -668,6 +719,8 @@ const struct crashpoint crashpoints[] = {
       chained_verify, 2, NULL },
     { "mover-mid-chunk-rescue", 8, chained_setup, chunk_rescue_die,
       chained_verify, 2, NULL },
+    { "mid-chain-alloc", 8, chain_alloc_setup, chain_alloc_die,
+      chain_alloc_verify, 1, NULL },
     { "mover-mid-release", 8, empty_setup, release_die, moved_verify, 2,
       NULL },
     { "mover-mid-carve", 8, empty_setup, carve_dest_die, moved_verify, 2,
