@@ -496,9 +496,12 @@ static void chained_verify(struct fixture *f)
     CU_ASSERT_EQUAL(st.slab_global_page_pool, 1);
 }
 
-/* -- h0's head copied and switched on its chain, its value's chain handed
- * to the copy halfway (both heads point at it) -- */
-static void head_rescue_die(struct fixture *f, struct engine_worker *w)
+/* -- h0's head copied and switched on its chain; handed: its value's
+ * chain handed to the copy halfway (both heads point at it); not handed:
+ * not yet, and the copy's chunk (h2's head before) had h1's chain link
+ * in its last bytes, which the copy must not keep -- */
+static void head_rescue(struct fixture *f, struct engine_worker *w,
+                        int handed)
 {
     struct engine *e = f->e;
     unsigned big = e->r->big;
@@ -508,13 +511,32 @@ static void head_rescue_die(struct fixture *f, struct engine_worker *w)
     ref_t x = REF(e, mv_chunk(f, big, 0)), *link;
     uint32_t s = mv_stripe(e, w, x, &link);
     ref_t nr = slab_pop_free_locked(e, big);
+    if (!handed) {
+        ref_t *l1;
+        ref_t h1 = hash_find(e, hash_bucket(e, hash_key("h1", 2)), "h1", 2,
+                             &l1);
+        CU_ASSERT_FATAL(h1 != 0 && item_chain(e, ITEM(e, h1)) != 0);
+        memcpy(item_chainp(e, ITEM(e, nr)), item_chainp(e, ITEM(e, h1)),
+               sizeof(ref_t));
+    }
     mover_copy_item(w, x, nr);
     e->r->mover.rescue_old = x;
     e->r->mover.rescue_new = nr;
     journal_set(&w->s->j_evict, s, nr, x);
     hash_replace(e, link, x, nr);
-    item_set_chain(e, ITEM(e, nr), item_chain(e, ITEM(e, x)));
+    if (handed)
+        item_set_chain(e, ITEM(e, nr), item_chain(e, ITEM(e, x)));
     die();
+}
+
+static void head_rescue_die(struct fixture *f, struct engine_worker *w)
+{
+    head_rescue(f, w, 1);
+}
+
+static void head_copy_die(struct fixture *f, struct engine_worker *w)
+{
+    head_rescue(f, w, 0);
 }
 
 /* -- a chained value being allocated: its head ALLOC, over a chunk whose
@@ -716,6 +738,8 @@ const struct crashpoint crashpoints[] = {
     { "mover-mid-rescue", 8, rescue_setup, rescue_die, rescue_verify, 2,
       NULL },
     { "mover-mid-head-rescue", 8, chained_setup, head_rescue_die,
+      chained_verify, 2, NULL },
+    { "mover-mid-head-copy", 8, chained_setup, head_copy_die,
       chained_verify, 2, NULL },
     { "mover-mid-chunk-rescue", 8, chained_setup, chunk_rescue_die,
       chained_verify, 2, NULL },
