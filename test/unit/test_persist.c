@@ -113,6 +113,21 @@ static void half_mb_sizes(struct engine_config *cfg)
     cfg->slab_sizes[1] = 1080;
 }
 
+/* Opens the file with these settings: cold for the reason why (NULL:
+ * warm), then closes it cleanly. */
+static void reopen_clean(size_t mb, void (*adjust)(struct engine_config *),
+                         const char *why)
+{
+    struct fixture f;
+    struct engine_open_info info;
+    CU_ASSERT_FATAL(fixture_open_file(&f, mb, path, adjust, &info) == 0);
+    CU_ASSERT_EQUAL(info.warm, why == NULL);
+    if (why != NULL)
+        CU_ASSERT_PTR_NOT_NULL(strstr(info.why, why));
+    engine_close_clean(f.e);
+    fixture_close(&f);
+}
+
 /* Rebuilt cold, with the reason, when it must not be trusted. */
 static void test_refused_content(void)
 {
@@ -132,23 +147,9 @@ static void test_refused_content(void)
     engine_close_clean(f.e);
     fixture_close(&f);
 
-    CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb, &info) == 0);
-    CU_ASSERT_EQUAL(info.warm, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(info.why, "-I (bytes) differs"));
-    engine_close_clean(f.e);
-    fixture_close(&f);
-
-    CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb_sizes, &info)
-                    == 0);
-    CU_ASSERT_EQUAL(info.warm, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(info.why, "slab_sizes differs"));
-    engine_close_clean(f.e);
-    fixture_close(&f);
-    CU_ASSERT_FATAL(fixture_open_file(&f, 16, path, half_mb_sizes, &info)
-                    == 0);
-    CU_ASSERT_EQUAL(info.warm, 1);              /* the same list: warm */
-    engine_close_clean(f.e);
-    fixture_close(&f);
+    reopen_clean(16, half_mb, "-I (bytes) differs");
+    reopen_clean(16, half_mb_sizes, "slab_sizes differs");
+    reopen_clean(16, half_mb_sizes, NULL);      /* the same list: warm */
 
     /* a format this binary does not know */
     int fd = open(path, O_RDWR);
