@@ -48,22 +48,29 @@ static int scan_number(const struct proto_token *t, uint64_t *val, int *neg,
     return 1;
 }
 
+/* The fast path: a token of 1 to maxlen - 1 plain digits (so no overflow
+ * below 10^(maxlen-1)). 1 and *v, or 0 (take the full scan). */
+static inline int plain_digits(const struct proto_token *t, size_t maxlen,
+                               uint64_t *v)
+{
+    if (t->len == 0 || t->len >= maxlen)
+        return 0;
+    uint64_t x = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        if (t->p[i] < '0' || t->p[i] > '9')
+            return 0;
+        x = x * 10 + (unsigned)(t->p[i] - '0');
+    }
+    *v = x;
+    return 1;
+}
+
 int proto_strtoull(const struct proto_token *t, uint64_t *out)
 {
     uint64_t v;
     int neg;
-    /* fast path: plain digits */
-    if (t->len > 0 && t->len < 20) {
-        const char *p = t->p;
-        size_t i = 0;
-        v = 0;
-        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
-            v = v * 10 + (unsigned)(p[i] - '0');
-        if (i == t->len) {
-            *out = v;
-            return 1;
-        }
-    }
+    if (plain_digits(t, 20, out))
+        return 1;
     if (!scan_number(t, &v, &neg, UINT64_MAX, UINT64_MAX))
         return 0;
     if ((int64_t)v < 0 && neg)
@@ -85,16 +92,9 @@ int proto_strtol32(const struct proto_token *t, int32_t *out)
 {
     uint64_t v;
     int neg;
-    if (t->len > 0 && t->len < 10) {
-        const char *p = t->p;
-        size_t i = 0;
-        int32_t x = 0;
-        for (; i < t->len && p[i] >= '0' && p[i] <= '9'; i++)
-            x = x * 10 + (p[i] - '0');
-        if (i == t->len) {
-            *out = x;
-            return 1;
-        }
+    if (plain_digits(t, 10, &v)) {
+        *out = (int32_t)v;          /* below 10^9 */
+        return 1;
     }
     if (!scan_number(t, &v, &neg, (uint64_t)INT64_MAX,
                      (uint64_t)INT64_MAX + 1))
